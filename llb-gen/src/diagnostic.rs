@@ -1,0 +1,111 @@
+//! Spec errors that point at a file, line and column, rendered the way rustc renders errors.
+
+use std::fmt;
+
+/// A 1-based line and column in the spec file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column (in characters).
+    pub column: u32,
+}
+
+impl Position {
+    /// The first character of a file, for errors about the file as a whole.
+    pub const START: Self = Self { line: 1, column: 1 };
+}
+
+/// One error in a spec file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as the user named it.
+    pub file: String,
+    /// Where the error is.
+    pub position: Position,
+    /// What is wrong, without the location.
+    pub message: String,
+    /// How to fix it, when there is something to say.
+    pub hint: Option<String>,
+    /// The offending line's text, for the snippet.
+    pub line_text: String,
+}
+
+impl Diagnostic {
+    /// An error at `position` of `file`, whose text is `source`.
+    pub fn new(
+        file: &str,
+        source: &str,
+        position: Position,
+        message: impl Into<String>,
+    ) -> Self {
+        let line_text = source
+            .lines()
+            .nth(position.line.saturating_sub(1) as usize)
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            file: file.to_owned(),
+            position,
+            message: message.into(),
+            hint: None,
+            line_text,
+        }
+    }
+
+    /// The same error with a hint.
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        Self {
+            hint: Some(hint.into()),
+            ..self
+        }
+    }
+
+    /// rustc-style text: the located message, the offending line, a caret, the hint.
+    pub fn render(&self) -> String {
+        let Position { line, column } = self.position;
+        let gutter = " ".repeat(line.to_string().len());
+        let caret_pad = " ".repeat(column.saturating_sub(1) as usize);
+        let mut text = format!(
+            "error: {}\n{gutter}--> {}:{line}:{column}\n{gutter} |\n{line} | {}\n{gutter} | {caret_pad}^\n",
+            self.message, self.file, self.line_text
+        );
+        if let Some(hint) = &self.hint {
+            text.push_str(&format!("{gutter} = hint: {hint}\n"));
+        }
+        text
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Position { line, column } = self.position;
+        write!(f, "{}:{line}:{column}: {}", self.file, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_rustc() {
+        let source = "version: 1\nvariants:\n  a:\n    form: x\n";
+        let diagnostic = Diagnostic::new("f.yaml", source, Position { line: 4, column: 5 }, "unknown field `form`")
+            .with_hint("did you mean `from`?");
+        assert_eq!(
+            diagnostic.render(),
+            "error: unknown field `form`\n --> f.yaml:4:5\n  |\n4 |     form: x\n  |     ^\n  = hint: did you mean `from`?\n"
+        );
+        assert_eq!(
+            diagnostic.to_string(),
+            "f.yaml:4:5: unknown field `form` (hint: did you mean `from`?)"
+        );
+    }
+}

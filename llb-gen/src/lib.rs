@@ -1,0 +1,59 @@
+//! Flotilla's pure core: a `flotilla.yaml` spec becomes a typed model, then an LLB graph,
+//! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
+
+pub mod diagnostic;
+pub mod graph;
+pub mod image;
+pub mod llb;
+pub mod platform;
+pub mod reference;
+pub mod spec;
+pub mod target;
+pub mod validate;
+
+/// BuildKit's LLB protobuf types (Flotilla's subset of `solver/pb/ops.proto`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/pb.rs"));
+}
+
+pub use diagnostic::{Diagnostic, Position};
+
+/// Why a build request cannot be turned into a graph.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The spec file is malformed or breaks a rule.
+    #[error("{0}")]
+    Spec(Box<Diagnostic>),
+    /// The requested target does not exist.
+    #[error("unknown target `{target}`; available targets: {}", available.join(", "))]
+    UnknownTarget {
+        /// What was asked for.
+        target: String,
+        /// What exists.
+        available: Vec<String>,
+    },
+    /// A build option (build-arg, platform…) has a bad value.
+    #[error("option {option}: {message}")]
+    InvalidOption {
+        /// The option as the user passes it, e.g. `build-arg:BUILDER_IMAGE`.
+        option: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl From<Diagnostic> for Error {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Self::Spec(Box::new(diagnostic))
+    }
+}
+
+/// Parses and validates spec text, returning the first error in file order.
+pub fn load(source: &str, file: &str) -> Result<spec::Spec, Error> {
+    let spec = spec::parse(source, file)?;
+    match validate::validate(&spec, file, source).into_iter().next() {
+        Some(diagnostic) => Err(diagnostic.into()),
+        None => Ok(spec),
+    }
+}

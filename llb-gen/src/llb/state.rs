@@ -1,0 +1,389 @@
+//! An immutable LLB state in the style of BuildKit's `client/llb`: each op is a method that
+//! returns a new state; nothing is marshaled until [`crate::llb::marshal`] runs once at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::pb;
+use crate::platform::Platform;
+
+/// Copy and mkdir timestamps use -1 for "unset": 0 would mean the Unix epoch.
+const UNSET_TIMESTAMP: i64 = -1;
+/// A copy mode of -1 keeps the source file's mode.
+const KEEP_MODE: i32 = -1;
+
+/// Where an op came from in the spec, so BuildKit can point at the spec line on failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SpecRange {
+    /// 1-based line of the first character.
+    pub line: u32,
+    /// 1-based column of the first character.
+    pub column: u32,
+    /// 1-based line of the last character.
+    pub end_line: u32,
+}
+
+/// What progress output shows for an op, and the spec range that made it.
+#[derive(Clone, Debug, Default)]
+pub struct Describe {
+    /// The vertex name, e.g. `[hello 2/2] COPY hello -> /usr/local/bin/hello`.
+    pub name: String,
+    /// The spec lines behind the op.
+    pub location: Option<SpecRange>,
+}
+
+impl From<String> for Describe {
+    fn from(name: String) -> Self {
+        Self {
+            name,
+            location: None,
+        }
+    }
+}
+
+impl From<&str> for Describe {
+    fn from(name: &str) -> Self {
+        name.to_owned().into()
+    }
+}
+
+/// Metadata BuildKit keeps beside an op: its progress name, the caps it needs, its spec line.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VertexMeta {
+    pub(crate) name: String,
+    pub(crate) caps: BTreeSet<&'static str>,
+    pub(crate) location: Option<SpecRange>,
+}
+
+/// One op of the graph, with its inputs still as live references (digests come at marshal time).
+#[derive(Clone, Debug)]
+pub(crate) struct Vertex {
+    pub(crate) op: pb::op::Op,
+    pub(crate) inputs: Vec<Output>,
+    pub(crate) platform: Option<pb::Platform>,
+    pub(crate) meta: VertexMeta,
+}
+
+/// One output of a vertex: what a later op consumes.
+#[derive(Clone, Debug)]
+pub(crate) struct Output {
+    pub(crate) vertex: Arc<Vertex>,
+    pub(crate) index: i64,
+}
+
+/// A filesystem state: the result of an op, or scratch (the empty filesystem).
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub(crate) output: Option<Output>,
+}
+
+/// How a copy behaves; the defaults are those of a Dockerfile `COPY`.
+#[derive(Clone, Debug)]
+pub struct CopyOptions {
+    /// Copy a directory's contents rather than the directory itself.
+    pub dir_contents: bool,
+    /// Create missing parent directories of the destination.
+    pub create_dest_path: bool,
+    /// Octal mode for the copied files; `None` keeps the source mode.
+    pub mode: Option<u32>,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            dir_contents: true,
+            create_dest_path: true,
+            mode: None,
+        }
+    }
+}
+
+/// One copy action of a FileOp: `src` in `from` to `dest` in the state being built.
+#[derive(Clone, Debug)]
+pub struct Copy {
+    /// The state the files come from.
+    pub from: State,
+    /// Absolute path in `from`.
+    pub src: String,
+    /// Absolute path in the target state.
+    pub dest: String,
+    /// Copy behaviour.
+    pub options: CopyOptions,
+}
+
+/// Options of a `local://` source (a directory synced from the client's session).
+#[derive(Clone, Debug, Default)]
+pub struct LocalOptions {
+    /// The client session that serves the directory; `None` lets BuildKit pick any.
+    pub session_id: Option<String>,
+    /// Only these paths are synced (cache key stays put when other files change).
+    pub follow_paths: Vec<String>,
+    /// Patterns excluded from the sync, as in `.dockerignore`.
+    pub exclude_patterns: Vec<String>,
+    /// Key of the reusable snapshot for incremental syncs.
+    pub shared_key_hint: Option<String>,
+}
+
+/// Sharing mode of a cache mount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheSharing {
+    /// Concurrent builds may use the cache at once.
+    Shared,
+    /// Concurrent builds wait for each other.
+    Locked,
+}
+
+/// A mount of an exec op besides its root filesystem.
+#[derive(Clone, Debug)]
+pub enum Mount {
+    /// A persistent cache directory that is never part of a layer.
+    Cache {
+        /// Mount point.
+        dest: String,
+        /// Cache id; equal ids share content across builds.
+        id: String,
+        /// Concurrency rule.
+        sharing: CacheSharing,
+    },
+    /// An empty writable directory whose content becomes an output state.
+    Output {
+        /// Mount point.
+        dest: String,
+    },
+}
+
+/// An exec op under construction: argv, environment and mounts.
+#[derive(Clone, Debug, Default)]
+pub struct Exec {
+    /// argv; never empty.
+    pub args: Vec<String>,
+    /// `KEY=value` entries; the whole environment of the process.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// User to run as; empty means the image default (root).
+    pub user: String,
+    /// Mounts besides the root.
+    pub mounts: Vec<Mount>,
+}
+
+/// The states an exec op produces: its root filesystem and each [`Mount::Output`] in order.
+#[derive(Clone, Debug)]
+pub struct ExecResult {
+    /// The root filesystem after the process ran.
+    pub root: State,
+    /// The output mounts, in the order they were given.
+    pub outputs: Vec<State>,
+}
+
+impl State {
+    /// The empty filesystem.
+    pub fn scratch() -> Self {
+        Self::default()
+    }
+
+    /// A container image's root filesystem. `reference` must be fully normalized.
+    pub fn image(reference: &str, platform: &Platform, describe: impl Into<Describe>) -> Self {
+        let op = pb::op::Op::Source(pb::SourceOp {
+            identifier: format!("docker-image://{reference}"),
+            attrs: BTreeMap::new(),
+        });
+        Self::from_vertex(Vertex {
+            op,
+            inputs: Vec::new(),
+            platform: Some(platform.to_pb()),
+            meta: VertexMeta::new(describe.into(), &["source.image"]),
+        })
+    }
+
+    /// A directory synced from the client (`local://name`).
+    pub fn local(local_name: &str, options: &LocalOptions, describe: impl Into<Describe>) -> Self {
+        let mut attrs = BTreeMap::new();
+        let mut caps = vec!["source.local"];
+        if let Some(session) = &options.session_id {
+            attrs.insert("local.session".to_owned(), session.clone());
+            caps.push("source.local.sessionid");
+        }
+        if !options.follow_paths.is_empty() {
+            attrs.insert("local.followpaths".to_owned(), json_list(&options.follow_paths));
+            caps.push("source.local.followpaths");
+        }
+        if !options.exclude_patterns.is_empty() {
+            attrs.insert(
+                "local.excludepatterns".to_owned(),
+                json_list(&options.exclude_patterns),
+            );
+            caps.push("source.local.excludepatterns");
+        }
+        if let Some(hint) = &options.shared_key_hint {
+            attrs.insert("local.sharedkeyhint".to_owned(), hint.clone());
+            caps.push("source.local.sharedkeyhint");
+        }
+        let op = pb::op::Op::Source(pb::SourceOp {
+            identifier: format!("local://{local_name}"),
+            attrs,
+        });
+        Self::from_vertex(Vertex {
+            op,
+            inputs: Vec::new(),
+            platform: None,
+            meta: VertexMeta::new(describe.into(), &caps),
+        })
+    }
+
+    /// Applies copies in one FileOp, each on top of the previous one's result.
+    pub fn copy(
+        &self,
+        copies: &[Copy],
+        platform: &Platform,
+        describe: impl Into<Describe>,
+    ) -> Self {
+        let mut inputs: Vec<Output> = self.output.iter().cloned().collect();
+        let base_input = if self.output.is_some() { 0 } else { -1 };
+        let mut sources = Vec::with_capacity(copies.len());
+        for copy in copies {
+            sources.push(match &copy.from.output {
+                Some(output) => {
+                    inputs.push(output.clone());
+                    inputs.len() as i64 - 1
+                }
+                None => -1,
+            });
+        }
+        let input_count = inputs.len() as i64;
+        let actions = copies
+            .iter()
+            .zip(sources)
+            .enumerate()
+            .map(|(k, (copy, secondary))| pb::FileAction {
+                // The first action reads the base state; later ones the previous action's result.
+                input: if k == 0 { base_input } else { input_count + k as i64 - 1 },
+                secondary_input: secondary,
+                output: if k + 1 == copies.len() { 0 } else { -1 },
+                action: Some(pb::file_action::Action::Copy(pb::FileActionCopy {
+                    src: copy.src.clone(),
+                    dest: copy.dest.clone(),
+                    owner: None,
+                    mode: copy.options.mode.map_or(KEEP_MODE, |mode| mode as i32),
+                    follow_symlink: true,
+                    dir_copy_contents: copy.options.dir_contents,
+                    attempt_unpack_docker_compatibility: false,
+                    create_dest_path: copy.options.create_dest_path,
+                    allow_wildcard: false,
+                    allow_empty_wildcard: false,
+                    timestamp: UNSET_TIMESTAMP,
+                })),
+            })
+            .collect();
+        Self::from_vertex(Vertex {
+            op: pb::op::Op::File(pb::FileOp { actions }),
+            inputs,
+            platform: Some(platform.to_pb()),
+            meta: VertexMeta::new(describe.into(), &["file.base"]),
+        })
+    }
+
+    /// Runs a process on this state as its root filesystem.
+    pub fn run(&self, exec: Exec, platform: &Platform, describe: impl Into<Describe>) -> ExecResult {
+        let mut caps = vec!["exec.meta.base"];
+        let inputs: Vec<Output> = self.output.iter().cloned().collect();
+        let mut mounts = vec![pb::Mount {
+            input: if self.output.is_some() { 0 } else { -1 },
+            dest: "/".to_owned(),
+            output: 0,
+            ..Default::default()
+        }];
+        let mut outputs_by_mount = Vec::new();
+        let mut next_output = 1;
+        for mount in &exec.mounts {
+            match mount {
+                Mount::Cache { dest, id, sharing } => {
+                    caps.extend(["exec.mount.cache", "exec.mount.cache.sharing"]);
+                    mounts.push(pb::Mount {
+                        input: -1,
+                        dest: dest.clone(),
+                        output: -1,
+                        mount_type: pb::MountType::Cache as i32,
+                        cache_opt: Some(pb::CacheOpt {
+                            id: id.clone(),
+                            sharing: match sharing {
+                                CacheSharing::Shared => pb::CacheSharingOpt::Shared,
+                                CacheSharing::Locked => pb::CacheSharingOpt::Locked,
+                            } as i32,
+                        }),
+                        ..Default::default()
+                    });
+                }
+                Mount::Output { dest } => {
+                    caps.push("exec.mount.bind");
+                    mounts.push(pb::Mount {
+                        input: -1,
+                        dest: dest.clone(),
+                        output: next_output,
+                        ..Default::default()
+                    });
+                    outputs_by_mount.push(next_output);
+                    next_output += 1;
+                }
+            }
+        }
+        // BuildKit's client sorts mounts by destination; the root "/" stays first.
+        mounts.sort_by(|a, b| a.dest.cmp(&b.dest));
+        let op = pb::op::Op::Exec(pb::ExecOp {
+            meta: Some(pb::Meta {
+                args: exec.args,
+                env: exec.env,
+                cwd: exec.cwd,
+                user: exec.user,
+                ..Default::default()
+            }),
+            mounts,
+            network: pb::NetMode::Unset as i32,
+            security: pb::SecurityMode::Sandbox as i32,
+        });
+        let vertex = Arc::new(Vertex {
+            op,
+            inputs,
+            platform: Some(platform.to_pb()),
+            meta: VertexMeta::new(describe.into(), &caps),
+        });
+        let state_of = |index| State {
+            output: Some(Output {
+                vertex: Arc::clone(&vertex),
+                index,
+            }),
+        };
+        ExecResult {
+            root: state_of(0),
+            outputs: outputs_by_mount.into_iter().map(state_of).collect(),
+        }
+    }
+
+    /// Whether this is the empty filesystem.
+    pub fn is_scratch(&self) -> bool {
+        self.output.is_none()
+    }
+
+    fn from_vertex(vertex: Vertex) -> Self {
+        Self {
+            output: Some(Output {
+                vertex: Arc::new(vertex),
+                index: 0,
+            }),
+        }
+    }
+}
+
+impl VertexMeta {
+    fn new(describe: Describe, caps: &[&'static str]) -> Self {
+        Self {
+            name: describe.name,
+            caps: caps.iter().copied().collect(),
+            location: describe.location,
+        }
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,239 @@
+//! The `flotilla.yaml` spec as written: serde types that keep each value's line and column,
+//! and the parser that turns YAML text into them (unknown keys are errors).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
+
+use crate::diagnostic::{Diagnostic, Position};
+
+pub use serde_saphyr::Spanned;
+
+/// The default spec file name, as `Dockerfile` is for docker/dockerfile.
+pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
+
+/// A whole spec file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Spec format version; only 1 exists.
+    pub version: Spanned<u32>,
+    /// How the workspace is compiled when no prebuilt builder is given.
+    pub builder: Builder,
+    /// The runtime images, in the order written; the first is the default target.
+    pub variants: Spanned<NamedMap<Variant>>,
+}
+
+/// The compile side: a toolchain image and the cargo invocation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Builder {
+    /// Toolchain image, used only when compiling.
+    pub image: Spanned<String>,
+    /// Where the workspace sits inside the toolchain image.
+    #[serde(default = "default_workdir")]
+    pub workdir: Spanned<String>,
+    /// Cargo settings.
+    #[serde(default)]
+    pub cargo: Cargo,
+    /// Binaries the build produces; variants pick from these.
+    pub binaries: Spanned<Vec<Spanned<String>>>,
+}
+
+/// The cargo invocation of the compile step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cargo {
+    /// Cargo profile (`--profile`).
+    #[serde(default = "default_profile")]
+    pub profile: Spanned<String>,
+    /// Features to enable (`--features`).
+    #[serde(default)]
+    pub features: Vec<Spanned<String>>,
+    /// Build with `--locked`, failing when Cargo.lock is stale.
+    #[serde(default = "default_true")]
+    pub locked: bool,
+}
+
+impl Default for Cargo {
+    fn default() -> Self {
+        Self {
+            profile: default_profile(),
+            features: Vec::new(),
+            locked: true,
+        }
+    }
+}
+
+/// One runtime image.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// One line shown by `llb-gen targets`.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Base image reference.
+    pub from: Spanned<String>,
+    /// Binary name -> absolute path in the image.
+    #[serde(default)]
+    pub binaries: NamedMap<Spanned<String>>,
+    /// Environment variables, added to the base image's.
+    #[serde(default)]
+    pub env: NamedMap<String>,
+    /// Image entrypoint (exec form).
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// Image default command (exec form).
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    /// User the container runs as.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Working directory of the container.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Image labels.
+    #[serde(default)]
+    pub labels: NamedMap<String>,
+}
+
+/// A YAML mapping whose keys keep their positions and whose order is kept as written.
+#[derive(Debug)]
+pub struct NamedMap<T>(pub Vec<(Spanned<String>, T)>);
+
+impl<T> Default for NamedMap<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> NamedMap<T> {
+    /// The value under `name`.
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.iter().find(|(key, _)| key.value == name).map(|(_, value)| value)
+    }
+
+    /// Entries in written order.
+    pub fn iter(&self) -> impl Iterator<Item = &(Spanned<String>, T)> {
+        self.0.iter()
+    }
+
+    /// Whether the mapping has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = NamedMap<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(NamedMap(entries))
+            }
+        }
+
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+/// Parses spec text; `file` names it in errors.
+pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
+    serde_saphyr::from_str(source).map_err(|error| {
+        let position = error
+            .location()
+            .map_or(Position::START, |location| Position {
+                line: location.line() as u32,
+                column: location.column() as u32,
+            });
+        let message = DefaultMessageFormatter.format_message(&error).into_owned();
+        Diagnostic::new(file, source, position, message)
+    })
+}
+
+/// Where a spanned value was written.
+pub fn position<T>(value: &Spanned<T>) -> Position {
+    Position {
+        line: value.referenced.line() as u32,
+        column: value.referenced.column() as u32,
+    }
+}
+
+fn default_workdir() -> Spanned<String> {
+    unspanned("/build".to_owned())
+}
+
+fn default_profile() -> Spanned<String> {
+    unspanned("release".to_owned())
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned {
+        value,
+        referenced: serde_saphyr::Location::UNKNOWN,
+        defined: serde_saphyr::Location::UNKNOWN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+
+    #[test]
+    fn parses_the_hello_example_in_written_order() {
+        let spec = parse(HELLO, "flotilla.yaml").unwrap();
+        assert_eq!(spec.version.value, 1);
+        assert_eq!(spec.builder.image.value, "rust:1-bookworm");
+        assert_eq!(spec.builder.cargo.profile.value, "release");
+        let names: Vec<&str> = spec.variants.value.iter().map(|(k, _)| k.value.as_str()).collect();
+        assert_eq!(names, ["hello", "gateway"]);
+        let gateway = spec.variants.value.get("gateway").unwrap();
+        assert_eq!(gateway.env.get("RUST_LOG").map(String::as_str), Some("info"));
+        assert_eq!(gateway.cmd.as_deref(), Some(&["hello-gateway".to_owned()][..]));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text = "version: 1\nbuilder:\n  image: rust\n  binaries: [a]\nvariants:\n  a:\n    from: debian\n    entrpoint: [a]\n";
+        let error = parse(text, "f.yaml").unwrap_err();
+        assert_eq!(error.position, Position { line: 8, column: 5 });
+        assert!(error.message.starts_with("unknown field `entrpoint`"), "{}", error.message);
+        assert!(error.to_string().starts_with("f.yaml:8:5: unknown field `entrpoint`"));
+    }
+
+    #[test]
+    fn scalars_are_read_as_strings_where_strings_are_expected() {
+        let text = "version: 1\nbuilder: {image: r, binaries: [a]}\nvariants:\n  a:\n    from: d\n    env: {PORT: 8080, DEBUG: true}\n";
+        let spec = parse(text, "f.yaml").unwrap();
+        let env = &spec.variants.value.get("a").unwrap().env;
+        assert_eq!(env.get("PORT").map(String::as_str), Some("8080"));
+        assert_eq!(env.get("DEBUG").map(String::as_str), Some("true"));
+    }
+
+    #[test]
+    fn malformed_yaml_is_a_located_error() {
+        let error = parse("version: 1\nbuilder: [\n", "f.yaml").unwrap_err();
+        assert!(error.position.line >= 2, "{error}");
+    }
+}

@@ -1,0 +1,193 @@
+//! Buildable targets: each variant, plus `artifact` (the binaries alone). Selecting one also
+//! decides where its binaries come from: a compile, or a prebuilt builder image.
+
+use std::collections::BTreeMap;
+
+use crate::Error;
+use crate::reference;
+use crate::spec::{Spec, Variant};
+
+/// The target that holds only the built binaries.
+pub const ARTIFACT_TARGET: &str = "artifact";
+/// Where binaries sit in the artifact image (and are looked up in a prebuilt image).
+pub const ARTIFACT_DIR: &str = "/flotilla/bin";
+/// The build-arg naming a prebuilt builder image; when set, nothing is compiled.
+pub const BUILDER_IMAGE_ARG: &str = "BUILDER_IMAGE";
+
+/// Where a build takes its binaries from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BinariesSource {
+    /// Compile the workspace from the build context in this toolchain image.
+    Compile {
+        /// Normalized toolchain image reference.
+        toolchain: String,
+    },
+    /// Copy them from this prebuilt image (an artifact image or a builder image).
+    Prebuilt {
+        /// Normalized image reference.
+        image: String,
+    },
+}
+
+/// A target ready to be turned into a graph.
+#[derive(Debug)]
+pub struct Target<'s> {
+    /// The target's name (a variant name or `artifact`).
+    pub name: &'s str,
+    /// The variant, or `None` for the artifact target.
+    pub variant: Option<&'s Variant>,
+    /// Where the binaries come from.
+    pub binaries: BinariesSource,
+}
+
+/// One line of `llb-gen targets`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetInfo {
+    /// Target name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Base image (`scratch` for the artifact).
+    pub base: String,
+    /// Binaries it carries.
+    pub binaries: Vec<String>,
+    /// Whether it is built when no target is named.
+    pub default: bool,
+}
+
+/// Every buildable target, the default (first variant) first.
+pub fn list(spec: &Spec) -> Vec<TargetInfo> {
+    let variants = spec.variants.value.iter().enumerate().map(|(index, (name, variant))| TargetInfo {
+        name: name.value.clone(),
+        description: variant.description.clone().unwrap_or_default(),
+        base: variant.from.value.clone(),
+        binaries: variant.binaries.iter().map(|(binary, _)| binary.value.clone()).collect(),
+        default: index == 0,
+    });
+    let artifact = TargetInfo {
+        name: ARTIFACT_TARGET.to_owned(),
+        description: format!("the built binaries alone, under {ARTIFACT_DIR}"),
+        base: "scratch".to_owned(),
+        binaries: spec.builder.binaries.value.iter().map(|b| b.value.clone()).collect(),
+        default: false,
+    };
+    variants.chain([artifact]).collect()
+}
+
+/// Picks target `name` (default: the first variant) of a validated spec.
+pub fn select<'s>(
+    spec: &'s Spec,
+    name: Option<&str>,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Target<'s>, Error> {
+    let (name, variant) = match name.filter(|name| !name.is_empty()) {
+        None => spec
+            .variants
+            .value
+            .iter()
+            .next()
+            .map(|(name, variant)| (name.value.as_str(), Some(variant)))
+            .ok_or_else(|| unknown_target(spec, ""))?,
+        Some(ARTIFACT_TARGET) => (ARTIFACT_TARGET, None),
+        Some(wanted) => spec
+            .variants
+            .value
+            .iter()
+            .find(|(name, _)| name.value == wanted)
+            .map(|(name, variant)| (name.value.as_str(), Some(variant)))
+            .ok_or_else(|| unknown_target(spec, wanted))?,
+    };
+    let binaries = match build_args.get(BUILDER_IMAGE_ARG).filter(|image| !image.is_empty()) {
+        Some(image) => BinariesSource::Prebuilt {
+            image: reference::normalize(image).map_err(|error| Error::InvalidOption {
+                option: format!("build-arg:{BUILDER_IMAGE_ARG}"),
+                message: error.to_string(),
+            })?,
+        },
+        None => BinariesSource::Compile {
+            toolchain: normalized(&spec.builder.image.value),
+        },
+    };
+    Ok(Target { name, variant, binaries })
+}
+
+impl Target<'_> {
+    /// The normalized base image of a variant target; `None` for the artifact.
+    pub fn base_image(&self) -> Option<String> {
+        self.variant.map(|variant| normalized(&variant.from.value))
+    }
+}
+
+/// Normalizes a reference that validation already accepted.
+fn normalized(image: &str) -> String {
+    reference::normalize(image).unwrap_or_else(|_| image.to_owned())
+}
+
+fn unknown_target(spec: &Spec, wanted: &str) -> Error {
+    Error::UnknownTarget {
+        target: wanted.to_owned(),
+        available: list(spec).into_iter().map(|target| target.name).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load;
+
+    const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+
+    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn lists_variants_then_artifact() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let names: Vec<String> = list(&spec).into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["hello", "gateway", "artifact"]);
+        assert!(list(&spec)[0].default);
+    }
+
+    #[test]
+    fn default_target_is_the_first_variant_and_compiles() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let target = select(&spec, None, &args(&[])).unwrap();
+        assert_eq!(target.name, "hello");
+        assert_eq!(target.base_image().as_deref(), Some("docker.io/library/debian:bookworm-slim"));
+        assert_eq!(
+            target.binaries,
+            BinariesSource::Compile { toolchain: "docker.io/library/rust:1-bookworm".into() }
+        );
+    }
+
+    #[test]
+    fn builder_image_arg_switches_to_prebuilt() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let target = select(&spec, Some("artifact"), &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")])).unwrap();
+        assert_eq!(target.variant.map(|_| ()), None);
+        assert_eq!(
+            target.binaries,
+            BinariesSource::Prebuilt { image: "localhost:5000/hello-artifact:1".into() }
+        );
+        let empty = select(&spec, Some("gateway"), &args(&[("BUILDER_IMAGE", "")])).unwrap();
+        assert!(matches!(empty.binaries, BinariesSource::Compile { .. }));
+    }
+
+    #[test]
+    fn unknown_target_lists_the_available_ones() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let error = select(&spec, Some("nope"), &args(&[])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown target `nope`; available targets: hello, gateway, artifact"
+        );
+    }
+
+    #[test]
+    fn invalid_builder_image_names_the_option() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let error = select(&spec, None, &args(&[("BUILDER_IMAGE", "Bad Ref")])).unwrap_err();
+        assert!(error.to_string().starts_with("option build-arg:BUILDER_IMAGE: invalid image reference `Bad Ref`"), "{error}");
+    }
+}

@@ -1,0 +1,190 @@
+//! Rules a parsed spec must follow beyond its shape: versions, names, references, paths, and
+//! binaries that variants take but the builder does not make.
+
+use std::collections::BTreeSet;
+
+use crate::diagnostic::{Diagnostic, Position};
+use crate::reference;
+use crate::spec::{Spanned, Spec, position};
+use crate::target::ARTIFACT_TARGET;
+
+/// The one spec version this frontend reads.
+pub const SPEC_VERSION: u32 = 1;
+
+/// Every rule the spec breaks, in file order.
+pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
+    let mut errors = Errors { file, source, found: Vec::new() };
+    if spec.version.value != SPEC_VERSION {
+        errors.at(
+            position(&spec.version),
+            format!("unsupported spec version {}", spec.version.value),
+            Some(format!("this frontend reads `version: {SPEC_VERSION}`")),
+        );
+    }
+    errors.image_reference(&spec.builder.image);
+    errors.absolute_path(&spec.builder.workdir, "builder workdir");
+    let builder_binaries = &spec.builder.binaries;
+    if builder_binaries.value.is_empty() {
+        errors.at(
+            position(builder_binaries),
+            "the builder lists no binaries".to_owned(),
+            Some("name the binaries cargo builds, e.g. `binaries: [myapp]`".to_owned()),
+        );
+    }
+    let mut built = BTreeSet::new();
+    for binary in &builder_binaries.value {
+        errors.name(binary, "binary", is_binary_name);
+        if !built.insert(binary.value.as_str()) {
+            errors.at(position(binary), format!("binary `{}` is listed twice", binary.value), None);
+        }
+    }
+    if spec.variants.value.is_empty() {
+        errors.at(
+            position(&spec.variants),
+            "the spec defines no variants".to_owned(),
+            Some("add at least one variant under `variants:`".to_owned()),
+        );
+    }
+    for (name, variant) in spec.variants.value.iter() {
+        errors.name(name, "variant", is_variant_name);
+        if name.value == ARTIFACT_TARGET {
+            errors.at(
+                position(name),
+                format!("`{ARTIFACT_TARGET}` is a reserved target name"),
+                Some("the artifact target always exists; rename this variant".to_owned()),
+            );
+        }
+        errors.image_reference(&variant.from);
+        let mut destinations = BTreeSet::new();
+        for (binary, dest) in variant.binaries.iter() {
+            if !built.contains(binary.value.as_str()) {
+                errors.at(
+                    position(binary),
+                    format!("variant `{}` takes binary `{}`, which the builder does not build", name.value, binary.value),
+                    Some(format!("builder binaries: {}", join(&built))),
+                );
+            }
+            errors.absolute_path(dest, "binary destination");
+            if !destinations.insert(dest.value.as_str()) {
+                errors.at(position(dest), format!("two binaries are copied to `{}`", dest.value), None);
+            }
+        }
+    }
+    errors.found.sort_by_key(|diagnostic| diagnostic.position);
+    errors.found
+}
+
+struct Errors<'a> {
+    file: &'a str,
+    source: &'a str,
+    found: Vec<Diagnostic>,
+}
+
+impl Errors<'_> {
+    fn at(&mut self, position: Position, message: String, hint: Option<String>) {
+        let diagnostic = Diagnostic::new(self.file, self.source, position, message);
+        self.found.push(match hint {
+            Some(hint) => diagnostic.with_hint(hint),
+            None => diagnostic,
+        });
+    }
+
+    fn image_reference(&mut self, image: &Spanned<String>) {
+        if let Err(error) = reference::normalize(&image.value) {
+            self.at(position(image), error.to_string(), Some("write an image reference such as `debian:bookworm-slim`".to_owned()));
+        }
+    }
+
+    fn absolute_path(&mut self, path: &Spanned<String>, what: &str) {
+        if !path.value.starts_with('/') {
+            self.at(position(path), format!("{what} `{}` is not an absolute path", path.value), None);
+        }
+    }
+
+    fn name(&mut self, name: &Spanned<String>, what: &str, valid: fn(&str) -> bool) {
+        if !valid(&name.value) {
+            self.at(
+                position(name),
+                format!("invalid {what} name `{}`", name.value),
+                Some(format!("{what} names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit")),
+            );
+        }
+    }
+}
+
+fn is_variant_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+}
+
+fn is_binary_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn join(names: &BTreeSet<&str>) -> String {
+    names.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        let spec = parse(text, "f.yaml").unwrap();
+        validate(&spec, "f.yaml", text).iter().map(ToString::to_string).collect()
+    }
+
+    const BUILDER: &str = "builder:\n  image: rust:1-bookworm\n  binaries: [hello]\n";
+
+    #[test]
+    fn the_hello_example_is_valid() {
+        let text = include_str!("../../examples/hello/flotilla.yaml");
+        assert_eq!(errors_of(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reports_each_broken_rule_with_its_position() {
+        let text = format!(
+            "version: 2\n{BUILDER}variants:\n  artifact:\n    from: debian\n  Bad:\n    from: 'Not A Ref'\n    binaries: {{hello: usr/bin/hello, nope: /x}}\n"
+        );
+        assert_eq!(
+            errors_of(&text),
+            [
+                "f.yaml:1:10: unsupported spec version 2 (hint: this frontend reads `version: 1`)",
+                "f.yaml:6:3: `artifact` is a reserved target name (hint: the artifact target always exists; rename this variant)",
+                "f.yaml:8:3: invalid variant name `Bad` (hint: variant names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit)",
+                "f.yaml:9:11: invalid image reference `Not A Ref`: invalid reference format (hint: write an image reference such as `debian:bookworm-slim`)",
+                "f.yaml:10:23: binary destination `usr/bin/hello` is not an absolute path",
+                "f.yaml:10:38: variant `Bad` takes binary `nope`, which the builder does not build (hint: builder binaries: hello)",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_builder_binaries_and_variants_are_errors() {
+        let text = "version: 1\nbuilder:\n  image: rust\n  binaries: []\nvariants: {}\n";
+        assert_eq!(
+            errors_of(text),
+            [
+                "f.yaml:4:13: the builder lists no binaries (hint: name the binaries cargo builds, e.g. `binaries: [myapp]`)",
+                "f.yaml:5:11: the spec defines no variants (hint: add at least one variant under `variants:`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_binaries_and_destinations_are_errors() {
+        let text = "version: 1\nbuilder:\n  image: rust\n  binaries: [a, b, a]\nvariants:\n  v:\n    from: d\n    binaries: {a: /x, b: /x}\n";
+        assert_eq!(
+            errors_of(text),
+            [
+                "f.yaml:4:20: binary `a` is listed twice",
+                "f.yaml:8:26: two binaries are copied to `/x`",
+            ]
+        );
+    }
+}
