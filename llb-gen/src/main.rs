@@ -1,1 +1,153 @@
-fn main(){}
+//! `llb-gen`: the spec → LLB compiler on the command line, no daemon needed.
+//! `llb-gen llb flotilla.yaml --target hello | buildctl build --local context=. …`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use prost::Message;
+
+use llb_gen::graph::{self, GraphContext};
+use llb_gen::llb::{SourceFile, marshal};
+use llb_gen::platform::Platform;
+use llb_gen::{Error, load, spec, target, validate};
+
+#[derive(Parser)]
+#[command(name = "llb-gen", version, about = "Compile a flotilla.yaml spec to BuildKit LLB")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the marshaled LLB Definition of a target to stdout (for `buildctl build`).
+    Llb {
+        /// The spec file.
+        spec: PathBuf,
+        /// Target to build (a variant or `artifact`); default: the first variant.
+        #[arg(long)]
+        target: Option<String>,
+        /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+        build_args: Vec<(String, String)>,
+        /// Target platform.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: Platform,
+    },
+    /// List the buildable targets.
+    Targets {
+        /// The spec file.
+        spec: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a spec and print every error, rustc-style; exit 1 when there is one.
+    Check {
+        /// The spec file.
+        spec: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Llb {
+            spec,
+            target,
+            build_args,
+            platform,
+        } => {
+            let (source, file) = read_spec(&spec)?;
+            let definition = definition(&source, &file, target.as_deref(), build_args, platform)
+                .map_err(|error| error.to_string())?;
+            std::io::stdout()
+                .write_all(&definition.encode_to_vec())
+                .map_err(|error| format!("writing the definition: {error}"))?;
+        }
+        Command::Targets { spec, json } => {
+            let (source, file) = read_spec(&spec)?;
+            let spec = load(&source, &file).map_err(|error| error.to_string())?;
+            let targets = target::list(&spec);
+            if json {
+                let text = serde_json::to_string_pretty(&targets).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                for target in targets {
+                    let default = if target.default { " (default)" } else { "" };
+                    println!("{:<20} {:<28} {}{default}", target.name, target.base, target.description);
+                }
+            }
+        }
+        Command::Check { spec } => {
+            let (source, file) = read_spec(&spec)?;
+            let diagnostics = match spec::parse(&source, &file) {
+                Ok(spec) => validate::validate(&spec, &file, &source),
+                Err(diagnostic) => vec![diagnostic],
+            };
+            for diagnostic in &diagnostics {
+                eprint!("{}", diagnostic.render());
+            }
+            if !diagnostics.is_empty() {
+                eprintln!("{file}: {} error(s)", diagnostics.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("{file}: ok");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Definition of one target, without a daemon: images are not resolved, so the compile
+/// step uses the official rust image's environment.
+fn definition(
+    source: &str,
+    file: &str,
+    target: Option<&str>,
+    build_args: Vec<(String, String)>,
+    platform: Platform,
+) -> Result<llb_gen::pb::Definition, Error> {
+    let spec = load(source, file)?;
+    let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
+    let target = target::select(&spec, target, &build_args)?;
+    let context = GraphContext {
+        platform,
+        session_id: None,
+        toolchain_env: None,
+    };
+    let graph = graph::build(&spec, &target, &context);
+    Ok(marshal(
+        &graph.state,
+        Some(SourceFile {
+            name: file,
+            data: source.as_bytes(),
+        }),
+    ))
+}
+
+fn read_spec(path: &Path) -> Result<(String, String), String> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| format!("{file}: {error}"))?;
+    let source = String::from_utf8(bytes).map_err(|error| {
+        format!("{file}: not UTF-8 text (invalid byte at offset {})", error.utf8_error().valid_up_to())
+    })?;
+    Ok((source, file))
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=value"))
+}
