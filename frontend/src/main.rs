@@ -1,4 +1,45 @@
+//! `flotilla-frontend`: the BuildKit gateway frontend. BuildKit runs it as the image's
+//! entrypoint and speaks gRPC with it over stdin/stdout; it returns exactly once, then exits.
+
+mod bridge;
+mod options;
+mod pipeline;
+
+/// BuildKit's gateway API (Flotilla's subset of `frontend/gateway/pb/gateway.proto`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
 mod gateway_pb {
     include!(concat!(env!("OUT_DIR"), "/moby.buildkit.v1.frontend.rs"));
 }
-fn main() {}
+
+use std::process::ExitCode;
+
+use bridge::Bridge;
+use options::Options;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let options = Options::from_env(std::env::vars());
+    let bridge = match Bridge::connect_stdio().await {
+        Ok(bridge) => bridge,
+        Err(error) => {
+            eprintln!(
+                "flotilla-frontend: {error} (it runs under BuildKit as a gateway.v0 frontend)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let returned = match pipeline::build(&bridge, &options).await {
+        Ok(image) => bridge.return_image(image.reference, image.config).await,
+        Err(error) => {
+            eprintln!("flotilla-frontend: {error}");
+            bridge.return_error(error.to_string()).await
+        }
+    };
+    match returned {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("flotilla-frontend: returning the result failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -33,12 +33,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `position` of `file`, whose text is `source`.
-    pub fn new(
-        file: &str,
-        source: &str,
-        position: Position,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(file: &str, source: &str, position: Position, message: impl Into<String>) -> Self {
         let line_text = source
             .lines()
             .nth(position.line.saturating_sub(1) as usize)
@@ -97,8 +92,13 @@ mod tests {
     #[test]
     fn renders_like_rustc() {
         let source = "version: 1\nvariants:\n  a:\n    form: x\n";
-        let diagnostic = Diagnostic::new("f.yaml", source, Position { line: 4, column: 5 }, "unknown field `form`")
-            .with_hint("did you mean `from`?");
+        let diagnostic = Diagnostic::new(
+            "f.yaml",
+            source,
+            Position { line: 4, column: 5 },
+            "unknown field `form`",
+        )
+        .with_hint("did you mean `from`?");
         assert_eq!(
             diagnostic.render(),
             "error: unknown field `form`\n --> f.yaml:4:5\n  |\n4 |     form: x\n  |     ^\n  = hint: did you mean `from`?\n"

@@ -103,7 +103,12 @@ fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> State {
         .unwrap_or(DEFAULT_CARGO_HOME)
         .to_owned();
     let cargo = cargo_command(spec);
-    let binaries: Vec<&str> = builder.binaries.value.iter().map(|b| b.value.as_str()).collect();
+    let binaries: Vec<&str> = builder
+        .binaries
+        .value
+        .iter()
+        .map(|b| b.value.as_str())
+        .collect();
     let profile_dir = profile_dir(&builder.cargo.profile.value);
     let script = format!(
         "set -eu\n{cargo}\nmkdir -p {out}\ncp {sources} {out}/\n",
@@ -121,10 +126,21 @@ fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> State {
         cwd: workdir.clone(),
         user: String::new(),
         mounts: vec![
-            cache(format!("{cargo_home}/registry"), format!("flotilla-cargo-registry-{}", platform.slug())),
-            cache(format!("{cargo_home}/git"), format!("flotilla-cargo-git-{}", platform.slug())),
-            cache(format!("{workdir}/target"), format!("flotilla-target-{cache_scope}")),
-            Mount::Output { dest: OUT_MOUNT.to_owned() },
+            cache(
+                format!("{cargo_home}/registry"),
+                format!("flotilla-cargo-registry-{}", platform.slug()),
+            ),
+            cache(
+                format!("{cargo_home}/git"),
+                format!("flotilla-cargo-git-{}", platform.slug()),
+            ),
+            cache(
+                format!("{workdir}/target"),
+                format!("flotilla-target-{cache_scope}"),
+            ),
+            Mount::Output {
+                dest: OUT_MOUNT.to_owned(),
+            },
         ],
     };
     let result = workspace.run(exec, platform, at_builder(format!("[builder 3/3] {cargo}")));
@@ -136,7 +152,8 @@ fn variant_graph(name: &str, variant: &Variant, binaries: &State, context: &Grap
     let platform = &context.platform;
     let steps = 1 + usize::from(!variant.binaries.is_empty());
     let base = State::image(
-        &crate::reference::normalize(&variant.from.value).unwrap_or_else(|_| variant.from.value.clone()),
+        &crate::reference::normalize(&variant.from.value)
+            .unwrap_or_else(|_| variant.from.value.clone()),
         platform,
         Describe {
             name: format!("[{name} 1/{steps}] FROM {}", variant.from.value),
@@ -144,16 +161,27 @@ fn variant_graph(name: &str, variant: &Variant, binaries: &State, context: &Grap
         },
     );
     let mut changes = ConfigChanges {
-        env: variant.env.iter().map(|(k, v)| (k.value.clone(), v.clone())).collect(),
+        env: variant
+            .env
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.clone()))
+            .collect(),
         entrypoint: variant.entrypoint.clone(),
         cmd: variant.cmd.clone(),
         user: variant.user.clone(),
         workdir: variant.workdir.clone(),
-        labels: variant.labels.iter().map(|(k, v)| (k.value.clone(), v.clone())).collect(),
+        labels: variant
+            .labels
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.clone()))
+            .collect(),
         history: Vec::new(),
     };
     let Some((first, _)) = variant.binaries.iter().next() else {
-        return Graph { state: base, changes };
+        return Graph {
+            state: base,
+            changes,
+        };
     };
     let copies: Vec<Copy> = variant
         .binaries
@@ -182,7 +210,9 @@ fn variant_graph(name: &str, variant: &Variant, binaries: &State, context: &Grap
             location: Some(range(first)),
         },
     );
-    changes.history.push(format!("COPY {what} # flotilla binaries"));
+    changes
+        .history
+        .push(format!("COPY {what} # flotilla binaries"));
     Graph { state, changes }
 }
 
@@ -252,7 +282,10 @@ fn cache_scope(platform: &Platform, toolchain: &str, workdir: &str) -> String {
 
 fn default_toolchain_env() -> Vec<String> {
     vec![
-        format!("PATH={DEFAULT_CARGO_HOME}/bin:{}", crate::image::DEFAULT_PATH),
+        format!(
+            "PATH={DEFAULT_CARGO_HOME}/bin:{}",
+            crate::image::DEFAULT_PATH
+        ),
         format!("CARGO_HOME={DEFAULT_CARGO_HOME}"),
         "RUSTUP_HOME=/usr/local/rustup".to_owned(),
     ]

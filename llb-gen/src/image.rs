@@ -132,7 +132,10 @@ impl ImageConfig {
         }
         for (name, value) in &changes.env {
             let entry = format!("{name}={value}");
-            match env.iter_mut().find(|e| e.split('=').next() == Some(name.as_str())) {
+            match env
+                .iter_mut()
+                .find(|e| e.split('=').next() == Some(name.as_str()))
+            {
                 Some(existing) => *existing = entry,
                 None => env.push(entry),
             }
@@ -182,7 +185,10 @@ mod tests {
     fn applies_spec_on_base_keeping_what_it_does_not_know() {
         let base = ImageConfig::from_json(DEBIAN.as_bytes()).unwrap();
         let changes = ConfigChanges {
-            env: vec![("LANG".into(), "C.UTF-8".into()), ("RUST_LOG".into(), "info".into())],
+            env: vec![
+                ("LANG".into(), "C.UTF-8".into()),
+                ("RUST_LOG".into(), "info".into()),
+            ],
             entrypoint: Some(vec!["hello".into()]),
             history: vec!["COPY hello -> /usr/local/bin/hello".into()],
             ..Default::default()
@@ -193,7 +199,10 @@ mod tests {
             ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "RUST_LOG=info"]
         );
         assert_eq!(config.config.entrypoint.as_deref().unwrap(), ["hello"]);
-        assert_eq!(config.config.cmd, None, "ENTRYPOINT resets the inherited CMD");
+        assert_eq!(
+            config.config.cmd, None,
+            "ENTRYPOINT resets the inherited CMD"
+        );
         assert!(config.config.other.contains_key("Healthcheck"));
         assert!(config.other.contains_key("rootfs"));
         assert_eq!(config.history.len(), 2);
@@ -214,6 +223,9 @@ mod tests {
         assert_eq!(config.config.entrypoint.as_deref().unwrap(), ["tini"]);
         assert_eq!(config.config.cmd.as_deref().unwrap(), ["serve"]);
         assert_eq!(config.env_var("PATH"), Some(DEFAULT_PATH));
-        assert_eq!((config.os.as_str(), config.architecture.as_str()), ("linux", "arm64"));
+        assert_eq!(
+            (config.os.as_str(), config.architecture.as_str()),
+            ("linux", "arm64")
+        );
     }
 }

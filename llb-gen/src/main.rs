@@ -15,7 +15,11 @@ use llb_gen::platform::Platform;
 use llb_gen::{Error, load, spec, target, validate};
 
 #[derive(Parser)]
-#[command(name = "llb-gen", version, about = "Compile a flotilla.yaml spec to BuildKit LLB")]
+#[command(
+    name = "llb-gen",
+    version,
+    about = "Compile a flotilla.yaml spec to BuildKit LLB"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,7 +91,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             } else {
                 for target in targets {
                     let default = if target.default { " (default)" } else { "" };
-                    println!("{:<20} {:<28} {}{default}", target.name, target.base, target.description);
+                    println!(
+                        "{:<20} {:<28} {}{default}",
+                        target.name, target.base, target.description
+                    );
                 }
             }
         }
@@ -141,7 +148,10 @@ fn read_spec(path: &Path) -> Result<(String, String), String> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|error| format!("{file}: {error}"))?;
     let source = String::from_utf8(bytes).map_err(|error| {
-        format!("{file}: not UTF-8 text (invalid byte at offset {})", error.utf8_error().valid_up_to())
+        format!(
+            "{file}: not UTF-8 text (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        )
     })?;
     Ok((source, file))
 }

@@ -102,7 +102,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_platforms() {
-        for text in ["", "linux", "linux/", "Linux/amd64", "linux/amd64/v8/x", "linux amd64"] {
+        for text in [
+            "",
+            "linux",
+            "linux/",
+            "Linux/amd64",
+            "linux/amd64/v8/x",
+            "linux amd64",
+        ] {
             assert_eq!(
                 text.parse::<Platform>(),
                 Err(InvalidPlatform(text.to_owned()))

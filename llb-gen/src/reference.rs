@@ -35,10 +35,16 @@ mod tests {
     #[test]
     fn normalizes_like_docker() {
         let cases = [
-            ("debian:bookworm-slim", "docker.io/library/debian:bookworm-slim"),
+            (
+                "debian:bookworm-slim",
+                "docker.io/library/debian:bookworm-slim",
+            ),
             ("busybox", "docker.io/library/busybox:latest"),
             ("localhost:5000/flotilla:dev", "localhost:5000/flotilla:dev"),
-            ("ghcr.io/openabdev/openab-builder:1.2", "ghcr.io/openabdev/openab-builder:1.2"),
+            (
+                "ghcr.io/openabdev/openab-builder:1.2",
+                "ghcr.io/openabdev/openab-builder:1.2",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input).unwrap(), expected);

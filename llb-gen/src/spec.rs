@@ -113,7 +113,9 @@ impl<T> Default for NamedMap<T> {
 impl<T> NamedMap<T> {
     /// The value under `name`.
     pub fn get(&self, name: &str) -> Option<&T> {
-        self.iter().find(|(key, _)| key.value == name).map(|(_, value)| value)
+        self.iter()
+            .find(|(key, _)| key.value == name)
+            .map(|(_, value)| value)
     }
 
     /// Entries in written order.
@@ -206,11 +208,22 @@ mod tests {
         assert_eq!(spec.version.value, 1);
         assert_eq!(spec.builder.image.value, "rust:1-bookworm");
         assert_eq!(spec.builder.cargo.profile.value, "release");
-        let names: Vec<&str> = spec.variants.value.iter().map(|(k, _)| k.value.as_str()).collect();
+        let names: Vec<&str> = spec
+            .variants
+            .value
+            .iter()
+            .map(|(k, _)| k.value.as_str())
+            .collect();
         assert_eq!(names, ["hello", "gateway"]);
         let gateway = spec.variants.value.get("gateway").unwrap();
-        assert_eq!(gateway.env.get("RUST_LOG").map(String::as_str), Some("info"));
-        assert_eq!(gateway.cmd.as_deref(), Some(&["hello-gateway".to_owned()][..]));
+        assert_eq!(
+            gateway.env.get("RUST_LOG").map(String::as_str),
+            Some("info")
+        );
+        assert_eq!(
+            gateway.cmd.as_deref(),
+            Some(&["hello-gateway".to_owned()][..])
+        );
     }
 
     #[test]
@@ -218,8 +231,16 @@ mod tests {
         let text = "version: 1\nbuilder:\n  image: rust\n  binaries: [a]\nvariants:\n  a:\n    from: debian\n    entrpoint: [a]\n";
         let error = parse(text, "f.yaml").unwrap_err();
         assert_eq!(error.position, Position { line: 8, column: 5 });
-        assert!(error.message.starts_with("unknown field `entrpoint`"), "{}", error.message);
-        assert!(error.to_string().starts_with("f.yaml:8:5: unknown field `entrpoint`"));
+        assert!(
+            error.message.starts_with("unknown field `entrpoint`"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("f.yaml:8:5: unknown field `entrpoint`")
+        );
     }
 
     #[test]

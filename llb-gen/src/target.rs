@@ -57,18 +57,33 @@ pub struct TargetInfo {
 
 /// Every buildable target, the default (first variant) first.
 pub fn list(spec: &Spec) -> Vec<TargetInfo> {
-    let variants = spec.variants.value.iter().enumerate().map(|(index, (name, variant))| TargetInfo {
-        name: name.value.clone(),
-        description: variant.description.clone().unwrap_or_default(),
-        base: variant.from.value.clone(),
-        binaries: variant.binaries.iter().map(|(binary, _)| binary.value.clone()).collect(),
-        default: index == 0,
-    });
+    let variants = spec
+        .variants
+        .value
+        .iter()
+        .enumerate()
+        .map(|(index, (name, variant))| TargetInfo {
+            name: name.value.clone(),
+            description: variant.description.clone().unwrap_or_default(),
+            base: variant.from.value.clone(),
+            binaries: variant
+                .binaries
+                .iter()
+                .map(|(binary, _)| binary.value.clone())
+                .collect(),
+            default: index == 0,
+        });
     let artifact = TargetInfo {
         name: ARTIFACT_TARGET.to_owned(),
         description: format!("the built binaries alone, under {ARTIFACT_DIR}"),
         base: "scratch".to_owned(),
-        binaries: spec.builder.binaries.value.iter().map(|b| b.value.clone()).collect(),
+        binaries: spec
+            .builder
+            .binaries
+            .value
+            .iter()
+            .map(|b| b.value.clone())
+            .collect(),
         default: false,
     };
     variants.chain([artifact]).collect()
@@ -97,7 +112,10 @@ pub fn select<'s>(
             .map(|(name, variant)| (name.value.as_str(), Some(variant)))
             .ok_or_else(|| unknown_target(spec, wanted))?,
     };
-    let binaries = match build_args.get(BUILDER_IMAGE_ARG).filter(|image| !image.is_empty()) {
+    let binaries = match build_args
+        .get(BUILDER_IMAGE_ARG)
+        .filter(|image| !image.is_empty())
+    {
         Some(image) => BinariesSource::Prebuilt {
             image: reference::normalize(image).map_err(|error| Error::InvalidOption {
                 option: format!("build-arg:{BUILDER_IMAGE_ARG}"),
@@ -108,7 +126,11 @@ pub fn select<'s>(
             toolchain: normalized(&spec.builder.image.value),
         },
     };
-    Ok(Target { name, variant, binaries })
+    Ok(Target {
+        name,
+        variant,
+        binaries,
+    })
 }
 
 impl Target<'_> {
@@ -138,7 +160,10 @@ mod tests {
     const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 
     fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -154,21 +179,33 @@ mod tests {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
         let target = select(&spec, None, &args(&[])).unwrap();
         assert_eq!(target.name, "hello");
-        assert_eq!(target.base_image().as_deref(), Some("docker.io/library/debian:bookworm-slim"));
+        assert_eq!(
+            target.base_image().as_deref(),
+            Some("docker.io/library/debian:bookworm-slim")
+        );
         assert_eq!(
             target.binaries,
-            BinariesSource::Compile { toolchain: "docker.io/library/rust:1-bookworm".into() }
+            BinariesSource::Compile {
+                toolchain: "docker.io/library/rust:1-bookworm".into()
+            }
         );
     }
 
     #[test]
     fn builder_image_arg_switches_to_prebuilt() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let target = select(&spec, Some("artifact"), &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")])).unwrap();
+        let target = select(
+            &spec,
+            Some("artifact"),
+            &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]),
+        )
+        .unwrap();
         assert_eq!(target.variant.map(|_| ()), None);
         assert_eq!(
             target.binaries,
-            BinariesSource::Prebuilt { image: "localhost:5000/hello-artifact:1".into() }
+            BinariesSource::Prebuilt {
+                image: "localhost:5000/hello-artifact:1".into()
+            }
         );
         let empty = select(&spec, Some("gateway"), &args(&[("BUILDER_IMAGE", "")])).unwrap();
         assert!(matches!(empty.binaries, BinariesSource::Compile { .. }));
@@ -188,6 +225,11 @@ mod tests {
     fn invalid_builder_image_names_the_option() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
         let error = select(&spec, None, &args(&[("BUILDER_IMAGE", "Bad Ref")])).unwrap_err();
-        assert!(error.to_string().starts_with("option build-arg:BUILDER_IMAGE: invalid image reference `Bad Ref`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("option build-arg:BUILDER_IMAGE: invalid image reference `Bad Ref`"),
+            "{error}"
+        );
     }
 }

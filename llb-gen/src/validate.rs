@@ -13,7 +13,11 @@ pub const SPEC_VERSION: u32 = 1;
 
 /// Every rule the spec breaks, in file order.
 pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
-    let mut errors = Errors { file, source, found: Vec::new() };
+    let mut errors = Errors {
+        file,
+        source,
+        found: Vec::new(),
+    };
     if spec.version.value != SPEC_VERSION {
         errors.at(
             position(&spec.version),
@@ -35,7 +39,11 @@ pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
     for binary in &builder_binaries.value {
         errors.name(binary, "binary", is_binary_name);
         if !built.insert(binary.value.as_str()) {
-            errors.at(position(binary), format!("binary `{}` is listed twice", binary.value), None);
+            errors.at(
+                position(binary),
+                format!("binary `{}` is listed twice", binary.value),
+                None,
+            );
         }
     }
     if spec.variants.value.is_empty() {
@@ -60,13 +68,20 @@ pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
             if !built.contains(binary.value.as_str()) {
                 errors.at(
                     position(binary),
-                    format!("variant `{}` takes binary `{}`, which the builder does not build", name.value, binary.value),
+                    format!(
+                        "variant `{}` takes binary `{}`, which the builder does not build",
+                        name.value, binary.value
+                    ),
                     Some(format!("builder binaries: {}", join(&built))),
                 );
             }
             errors.absolute_path(dest, "binary destination");
             if !destinations.insert(dest.value.as_str()) {
-                errors.at(position(dest), format!("two binaries are copied to `{}`", dest.value), None);
+                errors.at(
+                    position(dest),
+                    format!("two binaries are copied to `{}`", dest.value),
+                    None,
+                );
             }
         }
     }
@@ -91,13 +106,21 @@ impl Errors<'_> {
 
     fn image_reference(&mut self, image: &Spanned<String>) {
         if let Err(error) = reference::normalize(&image.value) {
-            self.at(position(image), error.to_string(), Some("write an image reference such as `debian:bookworm-slim`".to_owned()));
+            self.at(
+                position(image),
+                error.to_string(),
+                Some("write an image reference such as `debian:bookworm-slim`".to_owned()),
+            );
         }
     }
 
     fn absolute_path(&mut self, path: &Spanned<String>, what: &str) {
         if !path.value.starts_with('/') {
-            self.at(position(path), format!("{what} `{}` is not an absolute path", path.value), None);
+            self.at(
+                position(path),
+                format!("{what} `{}` is not an absolute path", path.value),
+                None,
+            );
         }
     }
 
@@ -114,7 +137,9 @@ impl Errors<'_> {
 
 fn is_variant_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
@@ -135,7 +160,10 @@ mod tests {
 
     fn errors_of(text: &str) -> Vec<String> {
         let spec = parse(text, "f.yaml").unwrap();
-        validate(&spec, "f.yaml", text).iter().map(ToString::to_string).collect()
+        validate(&spec, "f.yaml", text)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     const BUILDER: &str = "builder:\n  image: rust:1-bookworm\n  binaries: [hello]\n";

@@ -12,12 +12,17 @@ use llb_gen::{load, target};
 use prost::Message;
 
 const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
-const HELLO_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello/flotilla.yaml");
+const HELLO_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/hello/flotilla.yaml"
+);
 
 fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
     let spec = load(HELLO, "flotilla.yaml").unwrap();
-    let args: BTreeMap<String, String> =
-        args.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let args: BTreeMap<String, String> = args
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let target = target::select(&spec, Some(target_name), &args).unwrap();
     let context = GraphContext {
         platform: Platform::linux("amd64"),
@@ -25,16 +30,30 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
         toolchain_env: None,
     };
     let graph = graph::build(&spec, &target, &context);
-    marshal(&graph.state, Some(SourceFile { name: "flotilla.yaml", data: HELLO.as_bytes() }))
+    marshal(
+        &graph.state,
+        Some(SourceFile {
+            name: "flotilla.yaml",
+            data: HELLO.as_bytes(),
+        }),
+    )
 }
 
 fn ops(definition: &pb::Definition) -> Vec<pb::Op> {
-    definition.def.iter().map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap()).collect()
+    definition
+        .def
+        .iter()
+        .map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap())
+        .collect()
 }
 
 /// What BuildKit checks when it loads a Definition.
 fn assert_well_formed(definition: &pb::Definition) {
-    let digests: Vec<String> = definition.def.iter().map(|bytes| digest_of(bytes)).collect();
+    let digests: Vec<String> = definition
+        .def
+        .iter()
+        .map(|bytes| digest_of(bytes))
+        .collect();
     let ops = ops(definition);
     assert!(ops.len() >= 2, "BuildKit needs at least two ops");
     let terminal = ops.last().unwrap();
@@ -43,11 +62,18 @@ fn assert_well_formed(definition: &pb::Definition) {
     for (index, op) in ops.iter().enumerate() {
         for input in &op.inputs {
             let position = digests.iter().position(|d| *d == input.digest);
-            assert!(position.is_some_and(|p| p < index), "input {} resolves to an earlier op", input.digest);
+            assert!(
+                position.is_some_and(|p| p < index),
+                "input {} resolves to an earlier op",
+                input.digest
+            );
         }
     }
     for digest in &digests {
-        assert!(definition.metadata.contains_key(digest), "metadata for {digest}");
+        assert!(
+            definition.metadata.contains_key(digest),
+            "metadata for {digest}"
+        );
     }
 }
 
@@ -77,8 +103,13 @@ fn compile_path_builds_the_workspace_in_the_toolchain_image() {
     assert_well_formed(&definition);
     let execs = exec_args(&definition);
     assert_eq!(execs.len(), 1);
-    assert!(execs[0].contains("cargo build --locked --profile release --bin hello --bin hello-gateway"), "{execs:?}");
-    assert!(execs[0].contains("cp target/release/hello target/release/hello-gateway /flotilla-out/flotilla/bin/"));
+    assert!(
+        execs[0].contains("cargo build --locked --profile release --bin hello --bin hello-gateway"),
+        "{execs:?}"
+    );
+    assert!(execs[0].contains(
+        "cp target/release/hello target/release/hello-gateway /flotilla-out/flotilla/bin/"
+    ));
     assert_eq!(
         sources(&definition),
         [
@@ -102,24 +133,45 @@ fn compile_uses_locked_cache_mounts_per_platform() {
     let caches: Vec<(String, String, i32)> = exec
         .mounts
         .iter()
-        .filter_map(|m| m.cache_opt.as_ref().map(|c| (m.dest.clone(), c.id.clone(), c.sharing)))
+        .filter_map(|m| {
+            m.cache_opt
+                .as_ref()
+                .map(|c| (m.dest.clone(), c.id.clone(), c.sharing))
+        })
         .collect();
     assert_eq!(caches.len(), 3);
-    assert!(caches.iter().all(|(_, id, sharing)| id.contains("linux-amd64") && *sharing == pb::CacheSharingOpt::Locked as i32));
+    assert!(
+        caches
+            .iter()
+            .all(|(_, id, sharing)| id.contains("linux-amd64")
+                && *sharing == pb::CacheSharingOpt::Locked as i32)
+    );
     assert_eq!(caches[0].0, "/build/target");
     assert_eq!(caches[1].0, "/usr/local/cargo/git");
-    let output = exec.mounts.iter().find(|m| m.dest == "/flotilla-out").unwrap();
+    let output = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/flotilla-out")
+        .unwrap();
     assert_eq!((output.input, output.output), (-1, 1));
 }
 
 #[test]
 fn prebuilt_path_has_no_compile_op_and_no_toolchain() {
     for target in ["hello", "gateway", "artifact"] {
-        let definition = definition(target, &[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]);
+        let definition = definition(
+            target,
+            &[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")],
+        );
         assert_well_formed(&definition);
         assert_eq!(exec_args(&definition), Vec::<String>::new(), "{target}");
         let sources = sources(&definition);
-        assert!(sources.iter().all(|s| !s.contains("rust:1-bookworm") && !s.starts_with("local://")), "{sources:?}");
+        assert!(
+            sources
+                .iter()
+                .all(|s| !s.contains("rust:1-bookworm") && !s.starts_with("local://")),
+            "{sources:?}"
+        );
         assert!(sources.contains(&"docker-image://localhost:5000/hello-artifact:1".to_owned()));
     }
 }
@@ -135,11 +187,21 @@ fn variant_copies_its_binaries_from_the_artifact_dir() {
         })
         .flatten()
         .filter_map(|action| match action.action {
-            Some(pb::file_action::Action::Copy(copy)) => Some((copy.src, copy.dest, copy.mode, copy.timestamp)),
+            Some(pb::file_action::Action::Copy(copy)) => {
+                Some((copy.src, copy.dest, copy.mode, copy.timestamp))
+            }
             _ => None,
         })
         .collect();
-    assert_eq!(copies, [("/flotilla/bin/hello-gateway".into(), "/usr/local/bin/hello-gateway".into(), -1, -1)]);
+    assert_eq!(
+        copies,
+        [(
+            "/flotilla/bin/hello-gateway".into(),
+            "/usr/local/bin/hello-gateway".into(),
+            -1,
+            -1
+        )]
+    );
 }
 
 #[test]
@@ -165,7 +227,10 @@ fn vertices_are_named_and_mapped_to_spec_lines() {
         .values()
         .map(|l| l.locations[0].ranges[0].start.as_ref().unwrap().line)
         .collect();
-    assert!(lines.contains(&16), "FROM of gateway is on line 16: {lines:?}");
+    assert!(
+        lines.contains(&16),
+        "FROM of gateway is on line 16: {lines:?}"
+    );
 }
 
 #[test]
@@ -179,10 +244,21 @@ fn marshaling_is_deterministic() {
 fn cli_writes_a_well_formed_definition_byte_identical_across_runs() {
     let run = || {
         let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-            .args(["llb", HELLO_PATH, "--target", "gateway", "--build-arg", "BUILDER_IMAGE=localhost:5000/a:1"])
+            .args([
+                "llb",
+                HELLO_PATH,
+                "--target",
+                "gateway",
+                "--build-arg",
+                "BUILDER_IMAGE=localhost:5000/a:1",
+            ])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         output.stdout
     };
     let first = run();

@@ -36,8 +36,9 @@ pub fn marshal(state: &State, source: Option<SourceFile<'_>>) -> pb::Definition 
     };
     // The terminal op carries no name of its own.
     marshaler.push(terminal, &["constraints", "platform"], "");
-    let source = source.filter(|_| !marshaler.locations.is_empty()).map(|file| {
-        pb::Source {
+    let source = source
+        .filter(|_| !marshaler.locations.is_empty())
+        .map(|file| pb::Source {
             locations: marshaler
                 .locations
                 .iter()
@@ -48,8 +49,7 @@ pub fn marshal(state: &State, source: Option<SourceFile<'_>>) -> pb::Definition 
                 data: file.data.to_vec(),
                 definition: None,
             }],
-        }
-    });
+        });
     pb::Definition {
         def: marshaler.ops,
         metadata: marshaler.metadata,

@@ -205,7 +205,10 @@ impl State {
             caps.push("source.local.sessionid");
         }
         if !options.follow_paths.is_empty() {
-            attrs.insert("local.followpaths".to_owned(), json_list(&options.follow_paths));
+            attrs.insert(
+                "local.followpaths".to_owned(),
+                json_list(&options.follow_paths),
+            );
             caps.push("source.local.followpaths");
         }
         if !options.exclude_patterns.is_empty() {
@@ -257,7 +260,11 @@ impl State {
             .enumerate()
             .map(|(k, (copy, secondary))| pb::FileAction {
                 // The first action reads the base state; later ones the previous action's result.
-                input: if k == 0 { base_input } else { input_count + k as i64 - 1 },
+                input: if k == 0 {
+                    base_input
+                } else {
+                    input_count + k as i64 - 1
+                },
                 secondary_input: secondary,
                 output: if k + 1 == copies.len() { 0 } else { -1 },
                 action: Some(pb::file_action::Action::Copy(pb::FileActionCopy {
@@ -284,7 +291,12 @@ impl State {
     }
 
     /// Runs a process on this state as its root filesystem.
-    pub fn run(&self, exec: Exec, platform: &Platform, describe: impl Into<Describe>) -> ExecResult {
+    pub fn run(
+        &self,
+        exec: Exec,
+        platform: &Platform,
+        describe: impl Into<Describe>,
+    ) -> ExecResult {
         let mut caps = vec!["exec.meta.base"];
         let inputs: Vec<Output> = self.output.iter().cloned().collect();
         let mut mounts = vec![pb::Mount {

@@ -1,0 +1,195 @@
+//! The gateway client: gRPC to BuildKit's LLBBridge over this process's stdin/stdout
+//! (cleartext HTTP/2; BuildKit is the server), with one method per RPC the frontend uses.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use hyper_util::rt::TokioIo;
+use llb_gen::pb;
+use llb_gen::platform::Platform;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::gateway_pb::{
+    self, CacheOptionsEntry, PingRequest, ReadFileRequest, ResolveImageConfigRequest,
+    ReturnRequest, SolveRequest, StatFileRequest, llb_bridge_client::LlbBridgeClient,
+};
+
+/// BuildKit may answer with more than tonic's 4 MiB default (e.g. a large ReadFile).
+const MAX_DECODE_BYTES: usize = 64 << 20;
+/// BuildKit 0.8 refuses requests above grpc-go's default 4 MiB.
+pub const MAX_REQUEST_BYTES: usize = 4 << 20;
+/// gRPC status code for errors that are not the client's fault: BuildKit shows the message.
+const CODE_UNKNOWN: i32 = 2;
+
+/// A failed call to BuildKit.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The connection over stdio could not be set up.
+    #[error("cannot talk to BuildKit over stdin/stdout: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    /// BuildKit answered an RPC with an error.
+    #[error("{0}")]
+    Rpc(String),
+}
+
+impl From<tonic::Status> for BridgeError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Rpc(status.message().to_owned())
+    }
+}
+
+/// A connected gateway client.
+#[derive(Clone)]
+pub struct Bridge {
+    client: LlbBridgeClient<Channel>,
+}
+
+impl Bridge {
+    /// Connects over stdin/stdout. The stream can be handed out once only: there is no
+    /// reconnecting to the process's own stdio.
+    pub async fn connect_stdio() -> Result<Self, BridgeError> {
+        let stdio = Arc::new(Mutex::new(Some(tokio::io::join(
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+        ))));
+        let connector = tower::service_fn(move |_: Uri| {
+            let stream = stdio.lock().ok().and_then(|mut slot| slot.take());
+            async move {
+                stream.map(TokioIo::new).ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotConnected, "stdio is already in use")
+                })
+            }
+        });
+        let channel = Endpoint::from_static("http://localhost")
+            .connect_with_connector(connector)
+            .await?;
+        Ok(Self::new(channel))
+    }
+
+    /// A client over an existing channel (tests use an in-process fake bridge).
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            client: LlbBridgeClient::new(channel).max_decoding_message_size(MAX_DECODE_BYTES),
+        }
+    }
+
+    /// The daemon's LLB caps (enabled ones only).
+    pub async fn llb_caps(&self) -> Result<Vec<String>, BridgeError> {
+        let pong = self.client.clone().ping(PingRequest {}).await?.into_inner();
+        Ok(pong
+            .llb_caps
+            .into_iter()
+            .filter(|cap| cap.enabled)
+            .map(|cap| cap.id)
+            .collect())
+    }
+
+    /// Solves `definition` and returns the result's ref id.
+    pub async fn solve(
+        &self,
+        definition: pb::Definition,
+        cache_imports: Vec<CacheOptionsEntry>,
+    ) -> Result<String, BridgeError> {
+        let request = SolveRequest {
+            definition: Some(definition),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            cache_imports,
+            ..Default::default()
+        };
+        let response = self.client.clone().solve(request).await?.into_inner();
+        let id = match response.result.and_then(|result| result.result) {
+            Some(gateway_pb::result::Result::Ref(reference)) => reference.id,
+            _ => response.r#ref,
+        };
+        Ok(id)
+    }
+
+    /// The whole content of `path` in a solved ref.
+    pub async fn read_file(&self, reference: &str, path: &str) -> Result<Vec<u8>, BridgeError> {
+        let request = ReadFileRequest {
+            r#ref: reference.to_owned(),
+            file_path: path.to_owned(),
+            range: None,
+        };
+        Ok(self
+            .client
+            .clone()
+            .read_file(request)
+            .await?
+            .into_inner()
+            .data)
+    }
+
+    /// The stat of `path` in a solved ref; `None` when it does not exist.
+    pub async fn stat_file(
+        &self,
+        reference: &str,
+        path: &str,
+    ) -> Result<Option<gateway_pb::Stat>, BridgeError> {
+        let request = StatFileRequest {
+            r#ref: reference.to_owned(),
+            path: path.to_owned(),
+        };
+        match self.client.clone().stat_file(request).await {
+            Ok(response) => Ok(response.into_inner().stat),
+            Err(status) if status.message().contains("no such file") => Ok(None),
+            Err(status) => Err(status.into()),
+        }
+    }
+
+    /// The config JSON of image `reference` for `platform`.
+    pub async fn resolve_image_config(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        resolve_mode: &str,
+    ) -> Result<Vec<u8>, BridgeError> {
+        let request = ResolveImageConfigRequest {
+            r#ref: reference.to_owned(),
+            platform: Some(platform.to_pb()),
+            resolve_mode: resolve_mode.to_owned(),
+            log_name: format!("[internal] load metadata for {reference}"),
+        };
+        let response = self.client.clone().resolve_image_config(request).await?;
+        Ok(response.into_inner().config)
+    }
+
+    /// Ends the build with one image: the ref and its config.
+    pub async fn return_image(
+        &self,
+        reference: String,
+        config: Vec<u8>,
+    ) -> Result<(), BridgeError> {
+        let result = gateway_pb::Result {
+            result: Some(gateway_pb::result::Result::Ref(gateway_pb::Ref {
+                id: reference,
+                def: None,
+            })),
+            metadata: BTreeMap::from([("containerimage.config".to_owned(), config)]),
+        };
+        self.finish(ReturnRequest {
+            result: Some(result),
+            error: None,
+        })
+        .await
+    }
+
+    /// Ends the build with an error BuildKit shows to the user.
+    pub async fn return_error(&self, message: String) -> Result<(), BridgeError> {
+        self.finish(ReturnRequest {
+            result: None,
+            error: Some(gateway_pb::Status {
+                code: CODE_UNKNOWN,
+                message,
+                details: Vec::new(),
+            }),
+        })
+        .await
+    }
+
+    async fn finish(&self, request: ReturnRequest) -> Result<(), BridgeError> {
+        self.client.clone().r#return(request).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! What BuildKit tells a gateway frontend through its environment: the frontend options
+//! (`BUILDKIT_FRONTEND_OPT_<n>=key=value`), the session id and the workers' platforms.
+
+use std::collections::BTreeMap;
+
+use llb_gen::platform::Platform;
+use serde::Deserialize;
+
+use crate::gateway_pb::CacheOptionsEntry;
+
+/// Prefix of the variables that carry one frontend option each.
+const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
+
+/// The build request as the frontend received it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Options {
+    /// Every frontend option by key (`target`, `build-arg:NAME`, `platform`…).
+    pub opts: BTreeMap<String, String>,
+    /// The client session that serves the `context` and `dockerfile` locals.
+    pub session_id: Option<String>,
+    /// The first platform of the first worker: what "native" means here.
+    pub worker_platform: Option<Platform>,
+}
+
+/// A frontend option with a value this frontend cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("option {option}: {message}")]
+pub struct InvalidOption {
+    /// The option key.
+    pub option: String,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Worker {
+    #[serde(rename = "Platforms", default)]
+    platforms: Vec<WorkerPlatform>,
+}
+
+#[derive(Deserialize)]
+struct WorkerPlatform {
+    os: String,
+    architecture: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CacheImport {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Attrs", default)]
+    attrs: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// Reads the options from environment variables (`vars` is `std::env::vars()`).
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut options = Self::default();
+        for (name, value) in vars {
+            if name.starts_with(OPT_PREFIX) {
+                let (key, value) = value.split_once('=').unwrap_or((value.as_str(), ""));
+                options.opts.insert(key.to_owned(), value.to_owned());
+            } else if name == "BUILDKIT_SESSION_ID" {
+                options.session_id = Some(value).filter(|id| !id.is_empty());
+            } else if name == "BUILDKIT_WORKERS" {
+                options.worker_platform = worker_platform(&value);
+            }
+        }
+        options
+    }
+
+    /// The value of option `key`, if given and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.opts
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The `build-arg:*` options, without their prefix.
+    pub fn build_args(&self) -> BTreeMap<String, String> {
+        self.opts
+            .iter()
+            .filter_map(|(key, value)| {
+                Some((key.strip_prefix("build-arg:")?.to_owned(), value.clone()))
+            })
+            .collect()
+    }
+
+    /// The target platform: option `platform` (its first entry), else the worker's, else
+    /// linux/amd64.
+    pub fn platform(&self) -> Result<Platform, InvalidOption> {
+        match self.get("platform") {
+            Some(list) => {
+                let first = list.split(',').next().unwrap_or_default();
+                first
+                    .parse()
+                    .map_err(|error: llb_gen::platform::InvalidPlatform| InvalidOption {
+                        option: "platform".to_owned(),
+                        message: error.to_string(),
+                    })
+            }
+            None => Ok(self
+                .worker_platform
+                .clone()
+                .unwrap_or_else(|| Platform::linux("amd64"))),
+        }
+    }
+
+    /// Caches to import, from `cache-imports` (JSON, what buildctl and buildx send) or
+    /// `cache-from` (comma-separated refs, what dockerd sends). Passing them on to Solve is
+    /// what makes `--cache-from` work with a custom frontend.
+    pub fn cache_imports(&self) -> Result<Vec<CacheOptionsEntry>, InvalidOption> {
+        if let Some(json) = self.get("cache-imports") {
+            let imports: Vec<CacheImport> =
+                serde_json::from_str(json).map_err(|error| InvalidOption {
+                    option: "cache-imports".to_owned(),
+                    message: format!("not a JSON list of {{Type, Attrs}}: {error}"),
+                })?;
+            return Ok(imports
+                .into_iter()
+                .map(|import| CacheOptionsEntry {
+                    r#type: import.kind,
+                    attrs: import.attrs,
+                })
+                .collect());
+        }
+        Ok(self
+            .get("cache-from")
+            .into_iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|reference| !reference.is_empty())
+            .map(|reference| CacheOptionsEntry {
+                r#type: "registry".to_owned(),
+                attrs: BTreeMap::from([("ref".to_owned(), reference.to_owned())]),
+            })
+            .collect())
+    }
+}
+
+fn worker_platform(json: &str) -> Option<Platform> {
+    let workers: Vec<Worker> = serde_json::from_str(json).ok()?;
+    let platform = workers.into_iter().next()?.platforms.into_iter().next()?;
+    Some(Platform {
+        os: platform.os,
+        architecture: platform.architecture,
+        variant: platform.variant.filter(|v| !v.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Options {
+        Options::from_env(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn reads_options_session_and_worker_platform() {
+        let options = env(&[
+            ("BUILDKIT_FRONTEND_OPT_0", "target=gateway"),
+            (
+                "BUILDKIT_FRONTEND_OPT_1",
+                "build-arg:BUILDER_IMAGE=localhost:5000/a:1",
+            ),
+            (
+                "BUILDKIT_FRONTEND_OPT_2",
+                "cmdline=localhost:5000/flotilla:dev",
+            ),
+            ("BUILDKIT_FRONTEND_OPT_3", "no-cache="),
+            ("BUILDKIT_SESSION_ID", "abc"),
+            (
+                "BUILDKIT_WORKERS",
+                r#"[{"ID":"w","Platforms":[{"architecture":"arm64","os":"linux","variant":"v8"}]}]"#,
+            ),
+            ("PATH", "/bin"),
+        ]);
+        assert_eq!(options.get("target"), Some("gateway"));
+        assert_eq!(options.get("no-cache"), None);
+        assert!(options.opts.contains_key("no-cache"));
+        assert_eq!(
+            options
+                .build_args()
+                .get("BUILDER_IMAGE")
+                .map(String::as_str),
+            Some("localhost:5000/a:1")
+        );
+        assert_eq!(options.session_id.as_deref(), Some("abc"));
+        assert_eq!(options.platform().unwrap().to_string(), "linux/arm64/v8");
+    }
+
+    #[test]
+    fn platform_option_wins_and_bad_ones_name_the_option() {
+        let options = env(&[(
+            "BUILDKIT_FRONTEND_OPT_0",
+            "platform=linux/amd64,linux/arm64",
+        )]);
+        assert_eq!(options.platform().unwrap(), Platform::linux("amd64"));
+        let bad = env(&[("BUILDKIT_FRONTEND_OPT_0", "platform=amd64")]);
+        assert_eq!(
+            bad.platform().unwrap_err().to_string(),
+            "option platform: invalid platform `amd64`: expected os/arch[/variant], e.g. linux/amd64"
+        );
+        assert_eq!(env(&[]).platform().unwrap(), Platform::linux("amd64"));
+    }
+
+    #[test]
+    fn cache_imports_come_from_json_or_cache_from() {
+        let json = env(&[(
+            "BUILDKIT_FRONTEND_OPT_0",
+            r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"r/c:1"}}]"#,
+        )]);
+        let imports = json.cache_imports().unwrap();
+        assert_eq!(imports.len(), 1);
+        assert_eq!(imports[0].attrs["ref"], "r/c:1");
+        let from = env(&[("BUILDKIT_FRONTEND_OPT_0", "cache-from=r/a:1, r/b:2")]);
+        let imports = from.cache_imports().unwrap();
+        let refs: Vec<&str> = imports.iter().map(|i| i.attrs["ref"].as_str()).collect();
+        assert_eq!(refs, ["r/a:1", "r/b:2"]);
+        let bad = env(&[("BUILDKIT_FRONTEND_OPT_0", "cache-imports=nope")]);
+        assert!(
+            bad.cache_imports()
+                .unwrap_err()
+                .to_string()
+                .starts_with("option cache-imports:")
+        );
+    }
+}
