@@ -16,8 +16,23 @@ use std::process::ExitCode;
 use bridge::Bridge;
 use options::Options;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("flotilla-frontend: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve());
+    // Stdin is read by a blocking thread that cannot be cancelled and BuildKit keeps the pipe
+    // open until we exit: waiting for that thread on shutdown would hang the build.
+    runtime.shutdown_background();
+    code
+}
+
+/// Connects, builds, and returns exactly once.
+async fn serve() -> ExitCode {
     let options = Options::from_env(std::env::vars());
     let bridge = match Bridge::connect_stdio().await {
         Ok(bridge) => bridge,
