@@ -17,7 +17,10 @@ use bridge::Bridge;
 use options::Options;
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("flotilla-frontend: cannot start the async runtime: {error}");

@@ -3,7 +3,7 @@
 
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
-use llb_gen::llb::{LocalOptions, SourceFile, State, marshal};
+use llb_gen::llb::{LocalOptions, MarshalOptions, NoCache, SourceFile, State, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, ARTIFACT_DIR, BinariesSource, Target};
@@ -108,12 +108,17 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         toolchain_env,
     };
     let graph = graph::build(&spec, &target, &context);
+    let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));
+    let spec_file = SourceFile {
+        name: filename,
+        data: source.as_bytes(),
+    };
     let definition = marshal(
         &graph.state,
-        Some(SourceFile {
-            name: filename,
-            data: source.as_bytes(),
-        }),
+        MarshalOptions {
+            source: Some(spec_file),
+            no_cache: Some(&no_cache),
+        },
     );
     let size = definition.encoded_len();
     if size > MAX_REQUEST_BYTES {
@@ -160,7 +165,7 @@ async fn read_spec(
         reason,
     };
     let reference = bridge
-        .solve(marshal(&local, None), Vec::new())
+        .solve(marshal(&local, MarshalOptions::default()), Vec::new())
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     let bytes = bridge
@@ -193,7 +198,7 @@ async fn check_prebuilt(
         reason: error.to_string(),
     };
     let reference = bridge
-        .solve(marshal(&state, None), Vec::new())
+        .solve(marshal(&state, MarshalOptions::default()), Vec::new())
         .await
         .map_err(unusable)?;
     let needed: Vec<&str> = match target.variant {

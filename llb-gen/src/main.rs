@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::llb::{SourceFile, marshal};
+use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::{Error, load, spec, target, validate};
 
@@ -135,12 +135,16 @@ fn definition(
         toolchain_env: None,
     };
     let graph = graph::build(&spec, &target, &context);
+    let source = SourceFile {
+        name: file,
+        data: source.as_bytes(),
+    };
     Ok(marshal(
         &graph.state,
-        Some(SourceFile {
-            name: file,
-            data: source.as_bytes(),
-        }),
+        MarshalOptions {
+            source: Some(source),
+            no_cache: None,
+        },
     ))
 }
 

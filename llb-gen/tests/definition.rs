@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::llb::{SourceFile, digest_of, marshal};
+use llb_gen::llb::{MarshalOptions, SourceFile, digest_of, marshal};
 use llb_gen::pb::{self, op::Op as Payload};
 use llb_gen::platform::Platform;
 use llb_gen::{load, target};
@@ -30,12 +30,16 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
         toolchain_env: None,
     };
     let graph = graph::build(&spec, &target, &context);
+    let source = SourceFile {
+        name: "flotilla.yaml",
+        data: HELLO.as_bytes(),
+    };
     marshal(
         &graph.state,
-        Some(SourceFile {
-            name: "flotilla.yaml",
-            data: HELLO.as_bytes(),
-        }),
+        MarshalOptions {
+            source: Some(source),
+            no_cache: None,
+        },
     )
 }
 

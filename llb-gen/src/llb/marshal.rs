@@ -19,13 +19,62 @@ pub struct SourceFile<'a> {
     pub data: &'a [u8],
 }
 
+/// Which ops must not be answered from BuildKit's cache (`docker build --no-cache`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NoCache {
+    /// Cached results may be used.
+    #[default]
+    Nothing,
+    /// Every op runs again.
+    All,
+    /// Ops of these stages run again: a stage is the `name` in a vertex named `[name …]`.
+    Stages(Vec<String>),
+}
+
+impl NoCache {
+    /// Reads docker/dockerfile's `no-cache` option: empty means all, else a stage list.
+    pub fn from_option(value: Option<&str>) -> Self {
+        match value {
+            None => Self::Nothing,
+            Some(list) if list.trim().is_empty() => Self::All,
+            Some(list) => Self::Stages(list.split(',').map(|s| s.trim().to_owned()).collect()),
+        }
+    }
+
+    fn applies_to(&self, vertex_name: &str) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::All => true,
+            Self::Stages(stages) => {
+                let stage = vertex_name
+                    .strip_prefix('[')
+                    .and_then(|rest| rest.split([' ', ']']).next());
+                stage.is_some_and(|stage| stages.iter().any(|s| s == stage))
+            }
+        }
+    }
+}
+
+/// How to marshal: the spec file for the source map, and what to rebuild.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MarshalOptions<'a> {
+    /// The spec, so BuildKit can show the line behind a failing op.
+    pub source: Option<SourceFile<'a>>,
+    /// Ops to run again regardless of the cache.
+    pub no_cache: Option<&'a NoCache>,
+}
+
 /// Marshals the graph that ends at `state`. Scratch gives an empty Definition, which BuildKit
 /// solves to the empty filesystem.
-pub fn marshal(state: &State, source: Option<SourceFile<'_>>) -> pb::Definition {
+pub fn marshal(state: &State, options: MarshalOptions<'_>) -> pb::Definition {
     let Some(output) = &state.output else {
         return pb::Definition::default();
     };
-    let mut marshaler = Marshaler::default();
+    let no_cache = options.no_cache.cloned().unwrap_or_default();
+    let mut marshaler = Marshaler {
+        no_cache,
+        ..Default::default()
+    };
     let digest = marshaler.visit(&output.vertex);
     let terminal = pb::Op {
         inputs: vec![pb::Input {
@@ -36,7 +85,8 @@ pub fn marshal(state: &State, source: Option<SourceFile<'_>>) -> pb::Definition 
     };
     // The terminal op carries no name of its own.
     marshaler.push(terminal, &["constraints", "platform"], "");
-    let source = source
+    let source = options
+        .source
         .filter(|_| !marshaler.locations.is_empty())
         .map(|file| pb::Source {
             locations: marshaler
@@ -69,6 +119,7 @@ struct Marshaler {
     locations: BTreeMap<String, SpecRange>,
     /// Digest of each vertex already written, keyed by its address.
     seen: HashMap<*const Vertex, String>,
+    no_cache: NoCache,
 }
 
 impl Marshaler {
@@ -91,7 +142,10 @@ impl Marshaler {
             platform: vertex.platform.clone(),
             constraints: None,
         };
-        let caps: Vec<&str> = vertex.meta.caps.iter().copied().collect();
+        let mut caps: Vec<&str> = vertex.meta.caps.iter().copied().collect();
+        if self.no_cache.applies_to(&vertex.meta.name) {
+            caps.push("meta.ignorecache");
+        }
         let digest = self.push(op, &caps, &vertex.meta.name);
         if let Some(range) = vertex.meta.location {
             self.locations.insert(digest.clone(), range);
@@ -113,6 +167,7 @@ impl Marshaler {
             self.metadata.insert(
                 digest.clone(),
                 pb::OpMetadata {
+                    ignore_cache: self.no_cache.applies_to(name),
                     description,
                     caps: caps.iter().map(|cap| ((*cap).to_owned(), true)).collect(),
                     ..Default::default()
@@ -136,5 +191,23 @@ fn locations(range: &SpecRange) -> pb::Locations {
                 end: Some(position(range.end_line, 0)),
             }],
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cache_option_selects_all_or_named_stages() {
+        assert_eq!(NoCache::from_option(None), NoCache::Nothing);
+        assert_eq!(NoCache::from_option(Some("")), NoCache::All);
+        let stages = NoCache::from_option(Some("builder, hello"));
+        assert!(stages.applies_to("[builder 3/3] cargo build"));
+        assert!(stages.applies_to("[builder] FROM x (prebuilt)"));
+        assert!(stages.applies_to("[hello 1/2] FROM debian"));
+        assert!(!stages.applies_to("[gateway 1/2] FROM debian"));
+        assert!(!stages.applies_to("[context] load build context"));
+        assert!(NoCache::All.applies_to(""));
     }
 }

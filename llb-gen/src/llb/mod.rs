@@ -3,7 +3,7 @@
 mod marshal;
 mod state;
 
-pub use marshal::{SourceFile, digest_of, marshal};
+pub use marshal::{MarshalOptions, NoCache, SourceFile, digest_of, marshal};
 pub use state::{
     CacheSharing, Copy, CopyOptions, Describe, Exec, ExecResult, LocalOptions, Mount, SpecRange,
     State,
