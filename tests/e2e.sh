@@ -1,147 +1,23 @@
 #!/usr/bin/env bash
-# End-to-end tests: the example spec built by Docker's real BuildKit through the frontend image,
-# and the images run. Needs the test bed (`scripts/bed up`). Prints `N passed, N failed`.
+# End-to-end tests: example specs built by Docker's real BuildKit through the frontend image,
+# and the images run and inspected. Needs the test bed (`scripts/bed up`).
+# Runs every suite in tests/e2e/ (or those named as arguments) and prints `N passed, N failed`.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DOCKER=/usr/bin/docker
-FRONTEND=${FLOTILLA_FRONTEND:-localhost:5000/flotilla:dev}
-REGISTRY=localhost:5000
-EXAMPLE=$ROOT/examples/hello
-RUN_ID=$(date +%s)-$$
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export DOCKER_BUILDKIT=1
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/e2e/lib.sh"
 
-passed=0
-failed=0
-failures=()
-
-pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-fail() {
-  failed=$((failed + 1)); failures+=("$1"); printf 'FAIL %s\n' "$1"
-  [ -n "${2:-}" ] && printf '     %s\n' "$2"
-  return 0
-}
-
-# build NAME SPEC_DIR [docker build args…]: builds with plain progress into $WORK/NAME.log.
-build() {
-  local name=$1 dir=$2; shift 2
-  local started=$SECONDS
-  "$DOCKER" build --progress=plain -f "$dir/flotilla.yaml" "$@" "$dir" >"$WORK/$name.log" 2>&1
-  local status=$?
-  printf '     (%s: %ss)\n' "$name" $((SECONDS - started))
-  return $status
-}
-
-log_has() { grep -qF -- "$2" "$WORK/$1.log"; }
-log_tail() { tail -n 15 "$WORK/$1.log" | sed 's/^/     | /'; }
-
-# Every spec in these tests names the frontend image under test on its syntax line.
-spec_dir() {
-  local dir=$WORK/$1; mkdir -p "$dir"
-  cp -r "$EXAMPLE/." "$dir/"
-  sed -i "1s|^# syntax=.*|# syntax=$FRONTEND|" "$dir/flotilla.yaml"
-  printf '%s' "$dir"
-}
-
-HELLO=$(spec_dir hello)
-
-# 1. Compile path: the hello variant compiles the workspace and runs.
-if build hello "$HELLO" --target hello -t flotilla-e2e/hello; then
-  out=$("$DOCKER" run --rm flotilla-e2e/hello 2>&1)
-  if [ "$out" = "hello from flotilla (x86_64)" ] && log_has hello "cargo build --locked --profile release"; then
-    pass "compile path: hello variant runs and the build ran cargo"
-  else
-    fail "compile path: hello variant" "output: $out"
-  fi
-else
-  fail "compile path: hello variant build"; log_tail hello
-fi
-
-# 2. The gateway variant carries its env and cmd, and keeps the base image's PATH.
-if build gateway "$HELLO" --target gateway -t flotilla-e2e/gateway; then
-  out=$("$DOCKER" run --rm flotilla-e2e/gateway 2>&1)
-  config=$("$DOCKER" image inspect -f '{{json .Config.Env}} {{json .Config.Cmd}} {{json .Config.Entrypoint}} {{.Os}}/{{.Architecture}}' flotilla-e2e/gateway)
-  if [ "$out" = "hello-gateway ready (RUST_LOG=info)" ] \
-    && [[ $config == *'"RUST_LOG=info"'* ]] && [[ $config == *'"PATH=/usr/local/sbin:'* ]] \
-    && [[ $config == *'["hello-gateway"] null linux/amd64' ]]; then
-    pass "gateway variant: env, cmd and PATH in the image config, runs"
-  else
-    fail "gateway variant" "output: $out; config: $config"
-  fi
-else
-  fail "gateway variant build"; log_tail gateway
-fi
-
-# 3. The artifact target holds the binaries alone.
-ARTIFACT=$REGISTRY/flotilla-e2e/hello-artifact:$RUN_ID
-if build artifact "$HELLO" --target artifact -t "$ARTIFACT"; then
-  "$DOCKER" save "$ARTIFACT" -o "$WORK/artifact.tar"
-  mkdir -p "$WORK/artifact" && tar -xf "$WORK/artifact.tar" -C "$WORK/artifact"
-  files=$(for layer in "$WORK"/artifact/*/layer.tar; do tar -tf "$layer"; done | grep -v '/$' | sort | tr '\n' ' ')
-  layers=$("$DOCKER" image inspect -f '{{len .RootFS.Layers}}' "$ARTIFACT")
-  if [ "$files" = "flotilla/bin/hello flotilla/bin/hello-gateway " ] && [ "$layers" = 1 ]; then
-    pass "artifact target: one layer holding only /flotilla/bin/{hello,hello-gateway}"
-  else
-    fail "artifact target content" "files: $files; layers: $layers"
-  fi
-else
-  fail "artifact target build"; log_tail artifact
-fi
-
-# 4. With a prebuilt builder (the artifact, pulled from the registry) nothing compiles.
-if "$DOCKER" push "$ARTIFACT" >"$WORK/push.log" 2>&1 && "$DOCKER" rmi "$ARTIFACT" >/dev/null 2>&1; then
-  for variant in hello gateway; do
-    if build "prebuilt-$variant" "$HELLO" --target "$variant" --build-arg "BUILDER_IMAGE=$ARTIFACT" -t "flotilla-e2e/prebuilt-$variant"; then
-      out=$("$DOCKER" run --rm "flotilla-e2e/prebuilt-$variant" 2>&1)
-      if ! log_has "prebuilt-$variant" "cargo" && ! log_has "prebuilt-$variant" "rust:1-bookworm" \
-        && log_has "prebuilt-$variant" "(prebuilt)" && [[ $out == hello* ]]; then
-        pass "prebuilt path ($variant): no cargo step, no toolchain image, image runs"
-      else
-        fail "prebuilt path ($variant)" "output: $out"; log_tail "prebuilt-$variant"
-      fi
-    else
-      fail "prebuilt path ($variant) build"; log_tail "prebuilt-$variant"
-    fi
+suites=("$@")
+if [ ${#suites[@]} -eq 0 ]; then
+  for file in "$ROOT"/tests/e2e/*.sh; do
+    [ "$(basename "$file")" = lib.sh ] || suites+=("$(basename "$file" .sh)")
   done
-else
-  fail "pushing the artifact to the registry" "$(tail -n 3 "$WORK/push.log")"
 fi
-
-# expect_refused NAME DIR MESSAGE DESCRIPTION [docker build args…]: the build must fail and its
-# output must contain MESSAGE.
-expect_refused() {
-  local name=$1 dir=$2 message=$3 description=$4; shift 4
-  if build "$name" "$dir" "$@" -t "flotilla-e2e/never"; then
-    fail "$description: the build was accepted"
-  elif log_has "$name" "$message"; then
-    pass "$description"
-  else
-    fail "$description: expected message not found" "$message"; log_tail "$name"
-  fi
-}
-
-# 5. A prebuilt image without the binaries is refused before any variant layer runs.
-expect_refused prebuilt-missing "$HELLO" \
-  "prebuilt builder image docker.io/library/busybox:latest lacks binaries the target needs under /flotilla/bin: hello (missing)" \
-  "prebuilt image without the binaries: one clear error" \
-  --target hello --build-arg BUILDER_IMAGE=busybox:latest
-if log_has prebuilt-missing "[hello 2/2]"; then
-  fail "prebuilt image without the binaries: a variant layer ran"
-fi
-
-# 6. An unknown target names the available ones.
-expect_refused unknown-target "$HELLO" \
-  'unknown target `nope`; available targets: hello, gateway, artifact' \
-  "unknown target: clear message listing the targets" --target nope
-
-# 7. A spec with an unknown key is refused with file, line and column.
-BAD=$(spec_dir bad-key)
-sed -i 's/^    entrypoint: \[hello\]/    entrpoint: [hello]/' "$BAD/flotilla.yaml"
-line=$(grep -n 'entrpoint' "$BAD/flotilla.yaml" | cut -d: -f1)
-expect_refused bad-key "$BAD" "flotilla.yaml:$line:5: unknown field \`entrpoint\`" \
-  "unknown spec key: flotilla.yaml:$line:5 named in the error" --target hello
+for suite in "${suites[@]}"; do
+  echo "== e2e suite: $suite"
+  # shellcheck disable=SC1090
+  source "$ROOT/tests/e2e/$suite.sh"
+done
 
 echo
 if [ "$failed" -gt 0 ]; then

@@ -1,12 +1,12 @@
 //! Rules a parsed spec must follow beyond its shape: versions, names, references, paths, and
 //! binaries that variants take but the builder does not make.
 
-use std::collections::BTreeSet;
-
 use crate::diagnostic::{Diagnostic, Position};
 use crate::reference;
 use crate::spec::{Spanned, Spec, position};
-use crate::target::ARTIFACT_TARGET;
+
+mod builder;
+mod variant;
 
 /// The one spec version this frontend reads.
 pub const SPEC_VERSION: u32 = 1;
@@ -25,78 +25,20 @@ pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
             Some(format!("this frontend reads `version: {SPEC_VERSION}`")),
         );
     }
-    errors.image_reference(&spec.builder.image);
-    errors.absolute_path(&spec.builder.workdir, "builder workdir");
-    let builder_binaries = &spec.builder.binaries;
-    if builder_binaries.value.is_empty() {
-        errors.at(
-            position(builder_binaries),
-            "the builder lists no binaries".to_owned(),
-            Some("name the binaries cargo builds, e.g. `binaries: [myapp]`".to_owned()),
-        );
-    }
-    let mut built = BTreeSet::new();
-    for binary in &builder_binaries.value {
-        errors.name(binary, "binary", is_binary_name);
-        if !built.insert(binary.value.as_str()) {
-            errors.at(
-                position(binary),
-                format!("binary `{}` is listed twice", binary.value),
-                None,
-            );
-        }
-    }
-    if spec.variants.value.is_empty() {
-        errors.at(
-            position(&spec.variants),
-            "the spec defines no variants".to_owned(),
-            Some("add at least one variant under `variants:`".to_owned()),
-        );
-    }
-    for (name, variant) in spec.variants.value.iter() {
-        errors.name(name, "variant", is_variant_name);
-        if name.value == ARTIFACT_TARGET {
-            errors.at(
-                position(name),
-                format!("`{ARTIFACT_TARGET}` is a reserved target name"),
-                Some("the artifact target always exists; rename this variant".to_owned()),
-            );
-        }
-        errors.image_reference(&variant.from);
-        let mut destinations = BTreeSet::new();
-        for (binary, dest) in variant.binaries.iter() {
-            if !built.contains(binary.value.as_str()) {
-                errors.at(
-                    position(binary),
-                    format!(
-                        "variant `{}` takes binary `{}`, which the builder does not build",
-                        name.value, binary.value
-                    ),
-                    Some(format!("builder binaries: {}", join(&built))),
-                );
-            }
-            errors.absolute_path(dest, "binary destination");
-            if !destinations.insert(dest.value.as_str()) {
-                errors.at(
-                    position(dest),
-                    format!("two binaries are copied to `{}`", dest.value),
-                    None,
-                );
-            }
-        }
-    }
+    let built = builder::check(spec, &mut errors);
+    variant::check(spec, &built, &mut errors);
     errors.found.sort_by_key(|diagnostic| diagnostic.position);
     errors.found
 }
 
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     file: &'a str,
     source: &'a str,
     found: Vec<Diagnostic>,
 }
 
 impl Errors<'_> {
-    fn at(&mut self, position: Position, message: String, hint: Option<String>) {
+    pub(crate) fn at(&mut self, position: Position, message: String, hint: Option<String>) {
         let diagnostic = Diagnostic::new(self.file, self.source, position, message);
         self.found.push(match hint {
             Some(hint) => diagnostic.with_hint(hint),
@@ -104,7 +46,7 @@ impl Errors<'_> {
         });
     }
 
-    fn image_reference(&mut self, image: &Spanned<String>) {
+    pub(crate) fn image_reference(&mut self, image: &Spanned<String>) {
         if let Err(error) = reference::normalize(&image.value) {
             self.at(
                 position(image),
@@ -114,7 +56,7 @@ impl Errors<'_> {
         }
     }
 
-    fn absolute_path(&mut self, path: &Spanned<String>, what: &str) {
+    pub(crate) fn absolute_path(&mut self, path: &Spanned<String>, what: &str) {
         if !path.value.starts_with('/') {
             self.at(
                 position(path),
@@ -124,7 +66,7 @@ impl Errors<'_> {
         }
     }
 
-    fn name(&mut self, name: &Spanned<String>, what: &str, valid: fn(&str) -> bool) {
+    pub(crate) fn name(&mut self, name: &Spanned<String>, what: &str, valid: fn(&str) -> bool) {
         if !valid(&name.value) {
             self.at(
                 position(name),
@@ -135,7 +77,7 @@ impl Errors<'_> {
     }
 }
 
-fn is_variant_name(name: &str) -> bool {
+pub(crate) fn is_variant_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -143,14 +85,10 @@ fn is_variant_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
-fn is_binary_name(name: &str) -> bool {
+pub(crate) fn is_binary_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-fn join(names: &BTreeSet<&str>) -> String {
-    names.iter().copied().collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -170,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_hello_example_is_valid() {
-        let text = include_str!("../../examples/hello/flotilla.yaml");
+        let text = include_str!("../../../examples/hello/flotilla.yaml");
         assert_eq!(errors_of(text), Vec::<String>::new());
     }
 

@@ -10,7 +10,12 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use crate::diagnostic::{Diagnostic, Position};
 
+mod builder;
+mod variant;
+
+pub use builder::{Builder, Cargo};
 pub use serde_saphyr::Spanned;
+pub use variant::Variant;
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
 pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
@@ -25,79 +30,6 @@ pub struct Spec {
     pub builder: Builder,
     /// The runtime images, in the order written; the first is the default target.
     pub variants: Spanned<NamedMap<Variant>>,
-}
-
-/// The compile side: a toolchain image and the cargo invocation.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Builder {
-    /// Toolchain image, used only when compiling.
-    pub image: Spanned<String>,
-    /// Where the workspace sits inside the toolchain image.
-    #[serde(default = "default_workdir")]
-    pub workdir: Spanned<String>,
-    /// Cargo settings.
-    #[serde(default)]
-    pub cargo: Cargo,
-    /// Binaries the build produces; variants pick from these.
-    pub binaries: Spanned<Vec<Spanned<String>>>,
-}
-
-/// The cargo invocation of the compile step.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Cargo {
-    /// Cargo profile (`--profile`).
-    #[serde(default = "default_profile")]
-    pub profile: Spanned<String>,
-    /// Features to enable (`--features`).
-    #[serde(default)]
-    pub features: Vec<Spanned<String>>,
-    /// Build with `--locked`, failing when Cargo.lock is stale.
-    #[serde(default = "default_true")]
-    pub locked: bool,
-}
-
-impl Default for Cargo {
-    fn default() -> Self {
-        Self {
-            profile: default_profile(),
-            features: Vec::new(),
-            locked: true,
-        }
-    }
-}
-
-/// One runtime image.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Variant {
-    /// One line shown by `llb-gen targets`.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Base image reference.
-    pub from: Spanned<String>,
-    /// Binary name -> absolute path in the image.
-    #[serde(default)]
-    pub binaries: NamedMap<Spanned<String>>,
-    /// Environment variables, added to the base image's.
-    #[serde(default)]
-    pub env: NamedMap<String>,
-    /// Image entrypoint (exec form).
-    #[serde(default)]
-    pub entrypoint: Option<Vec<String>>,
-    /// Image default command (exec form).
-    #[serde(default)]
-    pub cmd: Option<Vec<String>>,
-    /// User the container runs as.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Working directory of the container.
-    #[serde(default)]
-    pub workdir: Option<String>,
-    /// Image labels.
-    #[serde(default)]
-    pub labels: NamedMap<String>,
 }
 
 /// A YAML mapping whose keys keep their positions and whose order is kept as written.
@@ -176,19 +108,7 @@ pub fn position<T>(value: &Spanned<T>) -> Position {
     }
 }
 
-fn default_workdir() -> Spanned<String> {
-    unspanned("/build".to_owned())
-}
-
-fn default_profile() -> Spanned<String> {
-    unspanned("release".to_owned())
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn unspanned<T>(value: T) -> Spanned<T> {
+pub(crate) fn unspanned<T>(value: T) -> Spanned<T> {
     Spanned {
         value,
         referenced: serde_saphyr::Location::UNKNOWN,
@@ -200,7 +120,7 @@ fn unspanned<T>(value: T) -> Spanned<T> {
 mod tests {
     use super::*;
 
-    const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+    const HELLO: &str = include_str!("../../../examples/hello/flotilla.yaml");
 
     #[test]
     fn parses_the_hello_example_in_written_order() {

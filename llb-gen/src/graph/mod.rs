@@ -1,0 +1,123 @@
+//! Builds the LLB graph of one target: the binaries (compiled, or taken from a prebuilt image)
+//! and the variant's image on top of its base.
+
+use crate::image::ConfigChanges;
+use crate::llb::{Copy, CopyOptions, SpecRange, State};
+use crate::platform::Platform;
+use crate::spec::{Spanned, Spec, position};
+use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
+
+mod compile;
+mod variant;
+
+/// The build context's local name, as the dockerfile frontend calls it.
+pub const CONTEXT_LOCAL: &str = "context";
+
+/// What the graph depends on besides the spec: things only the daemon knows.
+#[derive(Clone, Debug)]
+pub struct GraphContext {
+    /// The platform the images are built for.
+    pub platform: Platform,
+    /// The client session serving the build context, when known.
+    pub session_id: Option<String>,
+    /// The toolchain image's environment (from its config); a rust-image default when unknown.
+    pub toolchain_env: Option<Vec<String>>,
+}
+
+/// A target's graph and what its image config gets on top of the base's.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    /// The final filesystem.
+    pub state: State,
+    /// Config changes and history for the layers the graph adds.
+    pub changes: ConfigChanges,
+}
+
+/// The graph of `target`.
+pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Graph {
+    let binaries = binaries_root(spec, &target.binaries, context);
+    match target.variant {
+        Some(variant) => variant::graph(target.name, variant, &binaries, context),
+        None => artifact_graph(&target.binaries, binaries.state, context),
+    }
+}
+
+/// Where a target's binaries are: a state and the directory in it that holds them.
+#[derive(Clone, Debug)]
+pub struct BinariesRoot {
+    /// The state holding the binaries.
+    pub state: State,
+    /// Absolute directory of `state` where each binary is `<dir>/<name>`.
+    pub dir: String,
+}
+
+/// The compiled binaries, or the prebuilt image that holds them.
+fn binaries_root(spec: &Spec, source: &BinariesSource, context: &GraphContext) -> BinariesRoot {
+    let state = match source {
+        BinariesSource::Compile { toolchain } => compile::compile(spec, toolchain, context),
+        BinariesSource::Prebuilt { image } => State::image(
+            image,
+            &context.platform,
+            format!("[builder] FROM {image} (prebuilt)"),
+        ),
+    };
+    BinariesRoot {
+        state,
+        dir: ARTIFACT_DIR.to_owned(),
+    }
+}
+
+/// Only the binaries, in a scratch image. A compile's output already is exactly that.
+fn artifact_graph(source: &BinariesSource, binaries: State, context: &GraphContext) -> Graph {
+    let state = match source {
+        BinariesSource::Compile { .. } => binaries,
+        BinariesSource::Prebuilt { .. } => State::scratch().copy(
+            &[Copy {
+                from: binaries,
+                src: ARTIFACT_DIR.to_owned(),
+                dest: ARTIFACT_DIR.to_owned(),
+                options: CopyOptions::default(),
+            }],
+            &context.platform,
+            format!("[artifact 1/1] COPY {ARTIFACT_DIR}"),
+        ),
+    };
+    let changes = ConfigChanges {
+        history: vec![format!("COPY binaries {ARTIFACT_DIR} # flotilla artifact")],
+        ..Default::default()
+    };
+    Graph { state, changes }
+}
+
+pub(crate) fn range<T>(value: &Spanned<T>) -> SpecRange {
+    let position = position(value);
+    SpecRange {
+        line: position.line,
+        column: position.column,
+        end_line: position.line,
+    }
+}
+
+/// Quotes `word` for `/bin/sh` when it holds anything but safe characters.
+pub(crate) fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./,=:+".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("hello-gateway"), "hello-gateway");
+        assert_eq!(shell_quote("serde/derive,x"), "serde/derive,x");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

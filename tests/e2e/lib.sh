@@ -1,0 +1,58 @@
+# Shared helpers of the end-to-end suites; sourced by tests/e2e.sh.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DOCKER=/usr/bin/docker
+FRONTEND=${FLOTILLA_FRONTEND:-localhost:5000/flotilla:dev}
+REGISTRY=localhost:5000
+EXAMPLE=$ROOT/examples/hello
+RUN_ID=$(date +%s)-$$
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export DOCKER_BUILDKIT=1
+
+passed=0
+failed=0
+failures=()
+
+pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+fail() {
+  failed=$((failed + 1)); failures+=("$1"); printf 'FAIL %s\n' "$1"
+  [ -n "${2:-}" ] && printf '     %s\n' "$2"
+  return 0
+}
+
+# build NAME SPEC_DIR [docker build args…]: builds with plain progress into $WORK/NAME.log.
+build() {
+  local name=$1 dir=$2; shift 2
+  local started=$SECONDS
+  "$DOCKER" build --progress=plain -f "$dir/flotilla.yaml" "$@" "$dir" >"$WORK/$name.log" 2>&1
+  local status=$?
+  printf '     (%s: %ss)\n' "$name" $((SECONDS - started))
+  return $status
+}
+
+log_has() { grep -qF -- "$2" "$WORK/$1.log"; }
+log_tail() { tail -n 15 "$WORK/$1.log" | sed 's/^/     | /'; }
+
+# spec_dir NAME [SOURCE_DIR]: a scratch copy of an example (default examples/hello) whose spec
+# names the frontend image under test on its syntax line.
+spec_dir() {
+  local dir=$WORK/$1 source=${2:-$EXAMPLE}; mkdir -p "$dir"
+  cp -r "$source/." "$dir/"
+  sed -i "1s|^# syntax=.*|# syntax=$FRONTEND|" "$dir/flotilla.yaml"
+  printf '%s' "$dir"
+}
+
+# expect_refused NAME DIR MESSAGE DESCRIPTION [docker build args…]: the build must fail and its
+# output must contain MESSAGE.
+expect_refused() {
+  local name=$1 dir=$2 message=$3 description=$4; shift 4
+  if build "$name" "$dir" "$@" -t "flotilla-e2e/never"; then
+    fail "$description: the build was accepted"
+  elif log_has "$name" "$message"; then
+    pass "$description"
+  else
+    fail "$description: expected message not found" "$message"; log_tail "$name"
+  fi
+}
+
