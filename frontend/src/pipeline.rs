@@ -106,6 +106,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         platform: platform.clone(),
         session_id: options.session_id.clone(),
         toolchain_env,
+        context_excludes: Vec::new(),
     };
     let graph = graph::build(&spec, &target, &context);
     let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));

@@ -133,6 +133,7 @@ fn definition(
         platform,
         session_id: None,
         toolchain_env: None,
+        context_excludes: Vec::new(),
     };
     let graph = graph::build(&spec, &target, &context);
     let source = SourceFile {

@@ -28,6 +28,7 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
         platform: Platform::linux("amd64"),
         session_id: Some("session-1".to_owned()),
         toolchain_env: None,
+        context_excludes: Vec::new(),
     };
     let graph = graph::build(&spec, &target, &context);
     let source = SourceFile {

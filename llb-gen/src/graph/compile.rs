@@ -3,8 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{CONTEXT_LOCAL, GraphContext, range, shell_quote};
-use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, LocalOptions, Mount, State};
+use super::{GraphContext, context_source, range, shell_quote};
+use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, Mount, State};
 use crate::platform::Platform;
 use crate::spec::Spec;
 use crate::target::ARTIFACT_DIR;
@@ -29,15 +29,7 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> S
         platform,
         at_builder(format!("[builder 1/3] FROM {}", builder.image.value)),
     );
-    let sources = State::local(
-        CONTEXT_LOCAL,
-        &LocalOptions {
-            session_id: context.session_id.clone(),
-            shared_key_hint: Some(CONTEXT_LOCAL.to_owned()),
-            ..Default::default()
-        },
-        "[context] load build context",
-    );
+    let sources = context_source(context, &[], "[context] load build context");
     let workspace = toolchain_state.copy(
         &[Copy {
             from: sources,

@@ -2,7 +2,7 @@
 //! and the variant's image on top of its base.
 
 use crate::image::ConfigChanges;
-use crate::llb::{Copy, CopyOptions, SpecRange, State};
+use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
 use crate::platform::Platform;
 use crate::spec::{Spanned, Spec, position};
 use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
@@ -22,6 +22,28 @@ pub struct GraphContext {
     pub session_id: Option<String>,
     /// The toolchain image's environment (from its config); a rust-image default when unknown.
     pub toolchain_env: Option<Vec<String>>,
+    /// Patterns from the context's `.dockerignore`, never sent to the build.
+    pub context_excludes: Vec<String>,
+}
+
+/// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
+/// those paths, so the op's cache key moves only when they change.
+pub(crate) fn context_source(
+    context: &GraphContext,
+    include: &[String],
+    describe: impl Into<Describe>,
+) -> State {
+    State::local(
+        CONTEXT_LOCAL,
+        &LocalOptions {
+            session_id: context.session_id.clone(),
+            include_patterns: include.to_vec(),
+            exclude_patterns: context.context_excludes.clone(),
+            shared_key_hint: Some(CONTEXT_LOCAL.to_owned()),
+            ..Default::default()
+        },
+        describe,
+    )
 }
 
 /// A target's graph and what its image config gets on top of the base's.

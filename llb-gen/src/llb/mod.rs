@@ -1,10 +1,9 @@
 //! LLB: BuildKit's build graph, as immutable states and a deterministic marshaler.
 
+mod file;
 mod marshal;
 mod state;
 
+pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
 pub use marshal::{MarshalOptions, NoCache, SourceFile, digest_of, marshal};
-pub use state::{
-    CacheSharing, Copy, CopyOptions, Describe, Exec, ExecResult, LocalOptions, Mount, SpecRange,
-    State,
-};
+pub use state::{CacheSharing, Describe, Exec, ExecResult, LocalOptions, Mount, SpecRange, State};

@@ -7,11 +7,6 @@ use std::sync::Arc;
 use crate::pb;
 use crate::platform::Platform;
 
-/// Copy and mkdir timestamps use -1 for "unset": 0 would mean the Unix epoch.
-const UNSET_TIMESTAMP: i64 = -1;
-/// A copy mode of -1 keeps the source file's mode.
-const KEEP_MODE: i32 = -1;
-
 /// Where an op came from in the spec, so BuildKit can point at the spec line on failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpecRange {
@@ -77,40 +72,6 @@ pub struct State {
     pub(crate) output: Option<Output>,
 }
 
-/// How a copy behaves; the defaults are those of a Dockerfile `COPY`.
-#[derive(Clone, Debug)]
-pub struct CopyOptions {
-    /// Copy a directory's contents rather than the directory itself.
-    pub dir_contents: bool,
-    /// Create missing parent directories of the destination.
-    pub create_dest_path: bool,
-    /// Octal mode for the copied files; `None` keeps the source mode.
-    pub mode: Option<u32>,
-}
-
-impl Default for CopyOptions {
-    fn default() -> Self {
-        Self {
-            dir_contents: true,
-            create_dest_path: true,
-            mode: None,
-        }
-    }
-}
-
-/// One copy action of a FileOp: `src` in `from` to `dest` in the state being built.
-#[derive(Clone, Debug)]
-pub struct Copy {
-    /// The state the files come from.
-    pub from: State,
-    /// Absolute path in `from`.
-    pub src: String,
-    /// Absolute path in the target state.
-    pub dest: String,
-    /// Copy behaviour.
-    pub options: CopyOptions,
-}
-
 /// Options of a `local://` source (a directory synced from the client's session).
 #[derive(Clone, Debug, Default)]
 pub struct LocalOptions {
@@ -118,6 +79,8 @@ pub struct LocalOptions {
     pub session_id: Option<String>,
     /// Only these paths are synced (cache key stays put when other files change).
     pub follow_paths: Vec<String>,
+    /// Only paths matching these patterns are synced.
+    pub include_patterns: Vec<String>,
     /// Patterns excluded from the sync, as in `.dockerignore`.
     pub exclude_patterns: Vec<String>,
     /// Key of the reusable snapshot for incremental syncs.
@@ -147,6 +110,35 @@ pub enum Mount {
     },
     /// An empty writable directory whose content becomes an output state.
     Output {
+        /// Mount point.
+        dest: String,
+    },
+    /// Another state, bind-mounted (read-only, or writable with changes discarded).
+    Bind {
+        /// Mount point.
+        dest: String,
+        /// The mounted state.
+        from: State,
+        /// Path inside `from` to mount; empty is its root.
+        selector: String,
+    },
+    /// A secret the client provides (`--secret id=…`); never part of a layer.
+    Secret {
+        /// Mount point (the secret file).
+        dest: String,
+        /// Secret id.
+        id: String,
+        /// Owner uid.
+        uid: u32,
+        /// Owner gid.
+        gid: u32,
+        /// Octal file mode.
+        mode: u32,
+        /// Succeed when the client has no such secret.
+        optional: bool,
+    },
+    /// An empty in-memory filesystem.
+    Tmpfs {
         /// Mount point.
         dest: String,
     },
@@ -211,6 +203,14 @@ impl State {
             );
             caps.push("source.local.followpaths");
         }
+        if !options.include_patterns.is_empty() {
+            // BuildKit's attribute key is singular although it holds a list.
+            attrs.insert(
+                "local.includepattern".to_owned(),
+                json_list(&options.include_patterns),
+            );
+            caps.push("source.local.includepatterns");
+        }
         if !options.exclude_patterns.is_empty() {
             attrs.insert(
                 "local.excludepatterns".to_owned(),
@@ -234,62 +234,6 @@ impl State {
         })
     }
 
-    /// Applies copies in one FileOp, each on top of the previous one's result.
-    pub fn copy(
-        &self,
-        copies: &[Copy],
-        platform: &Platform,
-        describe: impl Into<Describe>,
-    ) -> Self {
-        let mut inputs: Vec<Output> = self.output.iter().cloned().collect();
-        let base_input = if self.output.is_some() { 0 } else { -1 };
-        let mut sources = Vec::with_capacity(copies.len());
-        for copy in copies {
-            sources.push(match &copy.from.output {
-                Some(output) => {
-                    inputs.push(output.clone());
-                    inputs.len() as i64 - 1
-                }
-                None => -1,
-            });
-        }
-        let input_count = inputs.len() as i64;
-        let actions = copies
-            .iter()
-            .zip(sources)
-            .enumerate()
-            .map(|(k, (copy, secondary))| pb::FileAction {
-                // The first action reads the base state; later ones the previous action's result.
-                input: if k == 0 {
-                    base_input
-                } else {
-                    input_count + k as i64 - 1
-                },
-                secondary_input: secondary,
-                output: if k + 1 == copies.len() { 0 } else { -1 },
-                action: Some(pb::file_action::Action::Copy(pb::FileActionCopy {
-                    src: copy.src.clone(),
-                    dest: copy.dest.clone(),
-                    owner: None,
-                    mode: copy.options.mode.map_or(KEEP_MODE, |mode| mode as i32),
-                    follow_symlink: true,
-                    dir_copy_contents: copy.options.dir_contents,
-                    attempt_unpack_docker_compatibility: false,
-                    create_dest_path: copy.options.create_dest_path,
-                    allow_wildcard: false,
-                    allow_empty_wildcard: false,
-                    timestamp: UNSET_TIMESTAMP,
-                })),
-            })
-            .collect();
-        Self::from_vertex(Vertex {
-            op: pb::op::Op::File(pb::FileOp { actions }),
-            inputs,
-            platform: Some(platform.to_pb()),
-            meta: VertexMeta::new(describe.into(), &["file.base"]),
-        })
-    }
-
     /// Runs a process on this state as its root filesystem.
     pub fn run(
         &self,
@@ -298,7 +242,7 @@ impl State {
         describe: impl Into<Describe>,
     ) -> ExecResult {
         let mut caps = vec!["exec.meta.base"];
-        let inputs: Vec<Output> = self.output.iter().cloned().collect();
+        let mut inputs: Vec<Output> = self.output.iter().cloned().collect();
         let mut mounts = vec![pb::Mount {
             input: if self.output.is_some() { 0 } else { -1 },
             dest: "/".to_owned(),
@@ -323,6 +267,65 @@ impl State {
                                 CacheSharing::Locked => pb::CacheSharingOpt::Locked,
                             } as i32,
                         }),
+                        ..Default::default()
+                    });
+                }
+                Mount::Bind {
+                    dest,
+                    from,
+                    selector,
+                } => {
+                    caps.push("exec.mount.bind");
+                    if !selector.is_empty() {
+                        caps.push("exec.mount.selector");
+                    }
+                    let input = match &from.output {
+                        Some(output) => {
+                            inputs.push(output.clone());
+                            inputs.len() as i64 - 1
+                        }
+                        None => -1,
+                    };
+                    mounts.push(pb::Mount {
+                        input,
+                        selector: selector.clone(),
+                        dest: dest.clone(),
+                        output: -1,
+                        readonly: true,
+                        ..Default::default()
+                    });
+                }
+                Mount::Secret {
+                    dest,
+                    id,
+                    uid,
+                    gid,
+                    mode,
+                    optional,
+                } => {
+                    caps.push("exec.mount.secret");
+                    mounts.push(pb::Mount {
+                        input: -1,
+                        dest: dest.clone(),
+                        output: -1,
+                        mount_type: pb::MountType::Secret as i32,
+                        secret_opt: Some(pb::SecretOpt {
+                            id: id.clone(),
+                            uid: *uid,
+                            gid: *gid,
+                            mode: *mode,
+                            optional: *optional,
+                        }),
+                        ..Default::default()
+                    });
+                }
+                Mount::Tmpfs { dest } => {
+                    caps.push("exec.mount.tmpfs");
+                    mounts.push(pb::Mount {
+                        input: -1,
+                        dest: dest.clone(),
+                        output: -1,
+                        mount_type: pb::MountType::Tmpfs as i32,
                         ..Default::default()
                     });
                 }
@@ -376,7 +379,7 @@ impl State {
         self.output.is_none()
     }
 
-    fn from_vertex(vertex: Vertex) -> Self {
+    pub(crate) fn from_vertex(vertex: Vertex) -> Self {
         Self {
             output: Some(Output {
                 vertex: Arc::new(vertex),
@@ -387,7 +390,7 @@ impl State {
 }
 
 impl VertexMeta {
-    fn new(describe: Describe, caps: &[&'static str]) -> Self {
+    pub(crate) fn new(describe: Describe, caps: &[&'static str]) -> Self {
         Self {
             name: describe.name,
             caps: caps.iter().copied().collect(),
