@@ -10,8 +10,9 @@ use llb_gen::platform::Platform;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::gateway_pb::{
-    self, CacheOptionsEntry, PingRequest, ReadFileRequest, ResolveImageConfigRequest,
-    ReturnRequest, SolveRequest, StatFileRequest, llb_bridge_client::LlbBridgeClient,
+    self, CacheOptionsEntry, PingRequest, ReadDirRequest, ReadFileRequest,
+    ResolveImageConfigRequest, ReturnRequest, SolveRequest, StatFileRequest,
+    llb_bridge_client::LlbBridgeClient,
 };
 
 /// BuildKit may answer with more than tonic's 4 MiB default (e.g. a large ReadFile).
@@ -119,6 +120,26 @@ impl Bridge {
             .await?
             .into_inner()
             .data)
+    }
+
+    /// The entries of directory `path` in a solved ref (paths relative to it).
+    pub async fn read_dir(
+        &self,
+        reference: &str,
+        path: &str,
+    ) -> Result<Vec<gateway_pb::Stat>, BridgeError> {
+        let request = ReadDirRequest {
+            r#ref: reference.to_owned(),
+            dir_path: path.to_owned(),
+            include_pattern: String::new(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .read_dir(request)
+            .await?
+            .into_inner()
+            .entries)
     }
 
     /// The stat of `path` in a solved ref; `None` when it does not exist.

@@ -2,8 +2,10 @@
 //! entrypoint and speaks gRPC with it over stdin/stdout; it returns exactly once, then exits.
 
 mod bridge;
+mod client_files;
 mod options;
 mod pipeline;
+mod prebuilt;
 
 /// BuildKit's gateway API (Flotilla's subset of `frontend/gateway/pb/gateway.proto`).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -79,6 +79,13 @@ impl Options {
             .filter(|v| !v.is_empty())
     }
 
+    /// A named context (`context:<name>`), preferring its platform-specific form
+    /// (`context:<name>::<platform>`) that current buildx sends.
+    pub fn named_context(&self, option: &str, platform: &Platform) -> Option<&str> {
+        self.get(&format!("{option}::{platform}"))
+            .or_else(|| self.get(option))
+    }
+
     /// The `build-arg:*` options, without their prefix.
     pub fn build_args(&self) -> BTreeMap<String, String> {
         self.opts
@@ -194,7 +201,33 @@ mod tests {
             Some("localhost:5000/a:1")
         );
         assert_eq!(options.session_id.as_deref(), Some("abc"));
+        assert_eq!(
+            options.named_context("context:builder", &Platform::linux("amd64")),
+            None
+        );
         assert_eq!(options.platform().unwrap().to_string(), "linux/arm64/v8");
+    }
+
+    #[test]
+    fn platform_specific_named_context_wins() {
+        let options = env(&[
+            (
+                "BUILDKIT_FRONTEND_OPT_0",
+                "context:builder=docker-image://a:1",
+            ),
+            (
+                "BUILDKIT_FRONTEND_OPT_1",
+                "context:builder::linux/arm64=docker-image://b:1",
+            ),
+        ]);
+        assert_eq!(
+            options.named_context("context:builder", &Platform::linux("arm64")),
+            Some("docker-image://b:1")
+        );
+        assert_eq!(
+            options.named_context("context:builder", &Platform::linux("amd64")),
+            Some("docker-image://a:1")
+        );
     }
 
     #[test]

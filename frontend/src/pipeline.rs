@@ -1,21 +1,19 @@
 //! One build, start to finish: read the spec from the client, pick the target, check a
 //! prebuilt builder, solve the graph llb-gen makes, and hand back the image and its config.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
-use llb_gen::llb::{LocalOptions, MarshalOptions, NoCache, SourceFile, State, marshal};
+use llb_gen::llb::{MarshalOptions, NoCache, SourceFile, marshal};
 use llb_gen::platform::Platform;
-use llb_gen::spec::{DEFAULT_FILENAME, Spec};
-use llb_gen::target::{self, ARTIFACT_DIR, BinariesSource, Target};
+use llb_gen::spec::DEFAULT_FILENAME;
+use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use prost::Message;
 
 use crate::bridge::{Bridge, BridgeError, MAX_REQUEST_BYTES};
 use crate::options::{InvalidOption, Options};
-
-/// The local the client serves the spec's directory under (`docker build -f`'s directory).
-const SPEC_LOCAL: &str = "dockerfile";
-/// Go's os.FileMode directory bit, as BuildKit's StatFile reports it.
-const MODE_DIR: u32 = 1 << 31;
+use crate::{client_files, prebuilt};
 
 /// Why a build failed; the text is what the user sees.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +43,13 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
-    /// The prebuilt builder image lacks binaries the target needs.
-    #[error("prebuilt builder image {image} lacks binaries the target needs under {ARTIFACT_DIR}: {}", problems.join(", "))]
+    /// The prebuilt builder lacks binaries the target needs.
+    #[error("prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}", problems.join(", "))]
     PrebuiltBinaries {
-        /// The normalized reference.
-        image: String,
+        /// `image <ref>` or `context <name>`.
+        source_name: String,
+        /// The directory searched.
+        dir: String,
         /// One entry per binary: `name (missing)` or `name (not executable)`.
         problems: Vec<String>,
     },
@@ -81,22 +81,26 @@ pub struct BuiltImage {
 pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, BuildError> {
     let daemon_caps = bridge.llb_caps().await?;
     let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
-    let source = read_spec(bridge, options, filename).await?;
+    let source = client_files::read_spec(bridge, options, filename).await?;
     let spec = llb_gen::load(&source, filename)?;
-    let target = target::select(&spec, options.get("target"), &options.build_args())?;
+    let mut target = target::select(&spec, options.get("target"), &options.build_args())?;
     let platform = options.platform()?;
+    if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
+        target.binaries = BinariesSource::from_named_context(named)?;
+    }
     let cache_imports = options.cache_imports()?;
     let resolver = Resolver {
         bridge,
         platform: &platform,
         mode: options.get("image-resolve-mode").unwrap_or("default"),
     };
-    let toolchain_env = match &target.binaries {
-        BinariesSource::Compile { toolchain } => resolver.config(toolchain).await?.config.env,
-        BinariesSource::Prebuilt { image } => {
-            check_prebuilt(bridge, &spec, &target, image, &platform).await?;
-            None
-        }
+    let context_excludes = client_files::read_dockerignore(bridge, options).await?;
+    let (toolchain_env, manifests) = match &target.binaries {
+        BinariesSource::Compile { toolchain } => (
+            resolver.config(toolchain).await?.config.env,
+            client_files::read_manifests(bridge, options, &context_excludes).await?,
+        ),
+        _ => (None, BTreeMap::new()),
     };
     let base = match target.base_image() {
         Some(image) => resolver.config(&image).await?,
@@ -106,9 +110,13 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         platform: platform.clone(),
         session_id: options.session_id.clone(),
         toolchain_env,
-        context_excludes: Vec::new(),
+        context_excludes,
+        manifests,
     };
-    let graph = graph::build(&spec, &target, &context);
+    if !matches!(target.binaries, BinariesSource::Compile { .. }) {
+        prebuilt::check(bridge, &spec, &target, &context).await?;
+    }
+    let graph = graph::build(&spec, &target, &context)?;
     let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));
     let spec_file = SourceFile {
         name: filename,
@@ -125,17 +133,17 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     if size > MAX_REQUEST_BYTES {
         return Err(BuildError::TooLarge { size });
     }
-    let missing: Vec<String> = definition
+    let missing: BTreeSet<String> = definition
         .metadata
         .values()
         .flat_map(|metadata| metadata.caps.keys())
         .filter(|cap| !daemon_caps.contains(cap))
         .cloned()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
     if !missing.is_empty() {
-        return Err(BuildError::MissingCaps { missing });
+        return Err(BuildError::MissingCaps {
+            missing: missing.into_iter().collect(),
+        });
     }
     let reference = bridge.solve(definition, cache_imports).await?;
     let config = base.apply(&graph.changes).for_platform(&platform);
@@ -143,102 +151,6 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         reference,
         config: config.to_json(),
     })
-}
-
-/// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file.
-async fn read_spec(
-    bridge: &Bridge,
-    options: &Options,
-    filename: &str,
-) -> Result<String, BuildError> {
-    let local = State::local(
-        SPEC_LOCAL,
-        &LocalOptions {
-            session_id: options.session_id.clone(),
-            follow_paths: vec![filename.to_owned()],
-            shared_key_hint: Some(SPEC_LOCAL.to_owned()),
-            ..Default::default()
-        },
-        format!("[internal] load {filename}"),
-    );
-    let unreadable = |reason: String| BuildError::ReadSpec {
-        file: filename.to_owned(),
-        reason,
-    };
-    let reference = bridge
-        .solve(marshal(&local, MarshalOptions::default()), Vec::new())
-        .await
-        .map_err(|e| unreadable(e.to_string()))?;
-    let bytes = bridge
-        .read_file(&reference, filename)
-        .await
-        .map_err(|e| unreadable(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|error| {
-        unreadable(format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            error.utf8_error().valid_up_to()
-        ))
-    })
-}
-
-/// Fails before any variant layer runs when the prebuilt image lacks a needed binary.
-async fn check_prebuilt(
-    bridge: &Bridge,
-    spec: &Spec,
-    target: &Target<'_>,
-    image: &str,
-    platform: &Platform,
-) -> Result<(), BuildError> {
-    let state = State::image(
-        image,
-        platform,
-        format!("[builder] FROM {image} (prebuilt)"),
-    );
-    let unusable = |error: BridgeError| BuildError::Image {
-        image: image.to_owned(),
-        reason: error.to_string(),
-    };
-    let reference = bridge
-        .solve(marshal(&state, MarshalOptions::default()), Vec::new())
-        .await
-        .map_err(unusable)?;
-    let needed: Vec<&str> = match target.variant {
-        Some(variant) => variant
-            .binaries
-            .iter()
-            .map(|(name, _)| name.value.as_str())
-            .collect(),
-        None => spec
-            .builder
-            .binaries
-            .value
-            .iter()
-            .map(|name| name.value.as_str())
-            .collect(),
-    };
-    let mut problems = Vec::new();
-    for binary in needed {
-        let path = format!("{}/{binary}", ARTIFACT_DIR.trim_start_matches('/'));
-        match bridge
-            .stat_file(&reference, &path)
-            .await
-            .map_err(unusable)?
-        {
-            None => problems.push(format!("{binary} (missing)")),
-            Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => {
-                problems.push(format!("{binary} (not executable)"));
-            }
-            Some(_) => {}
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(BuildError::PrebuiltBinaries {
-            image: image.to_owned(),
-            problems,
-        })
-    }
 }
 
 /// Resolves image configs for one platform and resolve mode.

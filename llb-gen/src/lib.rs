@@ -2,12 +2,14 @@
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 
 pub mod diagnostic;
+pub mod dockerignore;
 pub mod graph;
 pub mod image;
 pub mod llb;
 pub mod platform;
 pub mod reference;
 pub mod spec;
+pub mod stubs;
 pub mod target;
 pub mod validate;
 
@@ -32,6 +34,14 @@ pub enum Error {
         target: String,
         /// What exists.
         available: Vec<String>,
+    },
+    /// A Cargo manifest in the build context does not parse.
+    #[error("{path}: invalid manifest: {message}")]
+    Manifest {
+        /// Context-relative path of the manifest.
+        path: String,
+        /// The TOML error.
+        message: String,
     },
     /// A build option (build-arg, platform…) has a bad value.
     #[error("option {option}: {message}")]

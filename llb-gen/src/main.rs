@@ -12,7 +12,7 @@ use prost::Message;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
-use llb_gen::{Error, load, spec, target, validate};
+use llb_gen::{Error, dockerignore, load, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +40,10 @@ enum Command {
         /// Target platform.
         #[arg(long, default_value = "linux/amd64")]
         platform: Platform,
+        /// The build context, read for `.dockerignore` and Cargo manifests (default: the
+        /// spec's directory).
+        #[arg(long)]
+        context: Option<PathBuf>,
     },
     /// List the buildable targets.
     Targets {
@@ -73,10 +77,29 @@ fn run(command: Command) -> Result<ExitCode, String> {
             target,
             build_args,
             platform,
+            context,
         } => {
             let (source, file) = read_spec(&spec)?;
-            let definition = definition(&source, &file, target.as_deref(), build_args, platform)
-                .map_err(|error| error.to_string())?;
+            let context_dir =
+                context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
+            let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
+                .map(|text| dockerignore::patterns(&text))
+                .unwrap_or_default();
+            let graph_context = GraphContext {
+                platform,
+                session_id: None,
+                toolchain_env: None,
+                manifests: read_manifests(&context_dir, &context_excludes)?,
+                context_excludes,
+            };
+            let definition = definition(
+                &source,
+                &file,
+                target.as_deref(),
+                build_args,
+                &graph_context,
+            )
+            .map_err(|error| error.to_string())?;
             std::io::stdout()
                 .write_all(&definition.encode_to_vec())
                 .map_err(|error| format!("writing the definition: {error}"))?;
@@ -124,18 +147,12 @@ fn definition(
     file: &str,
     target: Option<&str>,
     build_args: Vec<(String, String)>,
-    platform: Platform,
+    context: &GraphContext,
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
     let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
     let target = target::select(&spec, target, &build_args)?;
-    let context = GraphContext {
-        platform,
-        session_id: None,
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-    };
-    let graph = graph::build(&spec, &target, &context);
+    let graph = graph::build(&spec, &target, context)?;
     let source = SourceFile {
         name: file,
         data: source.as_bytes(),
@@ -147,6 +164,37 @@ fn definition(
             no_cache: None,
         },
     ))
+}
+
+/// Every `Cargo.toml` and `Cargo.lock` under `dir`, by path relative to `dir`. Skips `target`,
+/// hidden directories and directories `.dockerignore` names literally (BuildKit applies its
+/// full pattern rules when the frontend reads the context).
+fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut manifests = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                if name != "target" && !name.starts_with('.') && !excludes.contains(&relative) {
+                    pending.push(path);
+                }
+            } else if name == "Cargo.toml" || name == "Cargo.lock" {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("{relative}: {e}"))?;
+                manifests.insert(relative, text);
+            }
+        }
+    }
+    Ok(manifests)
 }
 
 fn read_spec(path: &Path) -> Result<(String, String), String> {

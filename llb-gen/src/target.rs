@@ -27,6 +27,37 @@ pub enum BinariesSource {
         /// Normalized image reference.
         image: String,
     },
+    /// Copy them from the root of a directory the client sends (`--build-context
+    /// builder=./bin`, which reaches the frontend as `context:builder=local:<name>`).
+    Local {
+        /// The session local's name.
+        name: String,
+    },
+}
+
+/// The frontend option of the named build context that replaces the builder.
+pub const BUILDER_CONTEXT_OPTION: &str = "context:builder";
+
+impl BinariesSource {
+    /// Reads the value of `context:builder` (`docker-image://REF` or `local:NAME`).
+    pub fn from_named_context(value: &str) -> Result<Self, Error> {
+        let invalid = |message: String| Error::InvalidOption {
+            option: BUILDER_CONTEXT_OPTION.to_owned(),
+            message,
+        };
+        if let Some(image) = value.strip_prefix("docker-image://") {
+            let image = reference::normalize(image).map_err(|e| invalid(e.to_string()))?;
+            Ok(Self::Prebuilt { image })
+        } else if let Some(name) = value.strip_prefix("local:").filter(|n| !n.is_empty()) {
+            Ok(Self::Local {
+                name: name.to_owned(),
+            })
+        } else {
+            Err(invalid(format!(
+                "`{value}` is not supported; use docker-image://REF or a local directory"
+            )))
+        }
+    }
 }
 
 /// A target ready to be turned into a graph.
@@ -79,10 +110,8 @@ pub fn list(spec: &Spec) -> Vec<TargetInfo> {
         base: "scratch".to_owned(),
         binaries: spec
             .builder
-            .binaries
-            .value
-            .iter()
-            .map(|b| b.value.clone())
+            .binaries()
+            .map(|b| b.value.name.clone())
             .collect(),
         default: false,
     };
@@ -218,6 +247,29 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "unknown target `nope`; available targets: hello, gateway, artifact"
+        );
+    }
+
+    #[test]
+    fn named_builder_context_is_an_image_or_a_local_dir() {
+        assert_eq!(
+            BinariesSource::from_named_context("docker-image://ghcr.io/o/b:1").unwrap(),
+            BinariesSource::Prebuilt {
+                image: "ghcr.io/o/b:1".into()
+            }
+        );
+        assert_eq!(
+            BinariesSource::from_named_context("local:builder").unwrap(),
+            BinariesSource::Local {
+                name: "builder".into()
+            }
+        );
+        let error = BinariesSource::from_named_context("git://x").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("option context:builder: `git://x` is not supported"),
+            "{error}"
         );
     }
 

@@ -29,8 +29,9 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
         session_id: Some("session-1".to_owned()),
         toolchain_env: None,
         context_excludes: Vec::new(),
+        manifests: manifests(),
     };
-    let graph = graph::build(&spec, &target, &context);
+    let graph = graph::build(&spec, &target, &context).unwrap();
     let source = SourceFile {
         name: "flotilla.yaml",
         data: HELLO.as_bytes(),
@@ -42,6 +43,25 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
             no_cache: None,
         },
     )
+}
+
+/// The hello example's manifests, as the frontend reads them from the context.
+fn manifests() -> BTreeMap<String, String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello");
+    [
+        "Cargo.toml",
+        "Cargo.lock",
+        "crates/hello/Cargo.toml",
+        "crates/hello-gateway/Cargo.toml",
+    ]
+    .into_iter()
+    .map(|path| {
+        (
+            path.to_owned(),
+            std::fs::read_to_string(format!("{dir}/{path}")).unwrap(),
+        )
+    })
+    .collect()
 }
 
 fn ops(definition: &pb::Definition) -> Vec<pb::Op> {
@@ -102,39 +122,104 @@ fn sources(definition: &pb::Definition) -> Vec<String> {
         .collect()
 }
 
+fn execs(definition: &pb::Definition) -> Vec<pb::ExecOp> {
+    ops(definition)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(Payload::Exec(exec)) => Some(exec),
+            _ => None,
+        })
+        .collect()
+}
+
+fn local_sources(definition: &pb::Definition) -> Vec<pb::SourceOp> {
+    ops(definition)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(Payload::Source(source)) if source.identifier.starts_with("local://") => {
+                Some(source)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn compile_path_builds_the_workspace_in_the_toolchain_image() {
+fn compile_path_builds_dependencies_then_the_workspace() {
     let definition = definition("hello", &[]);
     assert_well_formed(&definition);
     let execs = exec_args(&definition);
-    assert_eq!(execs.len(), 1);
+    assert_eq!(
+        execs.len(),
+        2,
+        "a dependency build and the real build: {execs:?}"
+    );
+    let cargo = "cargo build --locked --profile release --bin hello --bin hello-gateway";
     assert!(
-        execs[0].contains("cargo build --locked --profile release --bin hello --bin hello-gateway"),
+        execs[0].contains(cargo) && !execs[0].contains("cp "),
         "{execs:?}"
     );
-    assert!(execs[0].contains(
-        "cp target/release/hello target/release/hello-gateway /flotilla-out/flotilla/bin/"
+    assert!(execs[1].contains(cargo), "{execs:?}");
+    assert!(execs[1].contains("cp -a -u /flotilla/deps/. \"$CARGO_TARGET_DIR\"/"));
+    assert!(execs[1].contains(
+        "cp /flotilla/target/root/release/hello /flotilla/target/root/release/hello-gateway /flotilla-out/flotilla/bin/"
     ));
+    assert!(execs[1].contains("cargo build did not produce these binaries:$missing"));
     assert_eq!(
         sources(&definition),
         [
             "docker-image://docker.io/library/debian:bookworm-slim",
             "docker-image://docker.io/library/rust:1-bookworm",
             "local://context",
+            "local://context",
         ]
+    );
+}
+
+#[test]
+fn dependency_layer_sees_only_the_manifests() {
+    let definition = definition("hello", &[]);
+    let locals = local_sources(&definition);
+    let manifests = locals
+        .iter()
+        .find(|l| l.attrs.contains_key("local.includepattern"))
+        .expect("a manifests-only local");
+    assert_eq!(
+        manifests.attrs["local.includepattern"],
+        r#"["Cargo.lock","Cargo.toml","crates/hello-gateway/Cargo.toml","crates/hello/Cargo.toml"]"#
+    );
+    assert_ne!(manifests.attrs["local.sharedkeyhint"], "context");
+    let deps = &execs(&definition)[0];
+    assert!(deps.mounts.iter().all(|m| m.dest != "/flotilla-out"));
+    assert!(
+        deps.meta
+            .as_ref()
+            .unwrap()
+            .env
+            .contains(&"CARGO_TARGET_DIR=/flotilla/target/root".to_owned())
+    );
+    let stubs: Vec<String> = ops(&definition)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(Payload::File(file)) => Some(file.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|action| match action.action {
+            Some(pb::file_action::Action::Mkfile(file)) => Some(file.path),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        stubs.contains(&"/build/crates/hello/src/main.rs".to_owned()),
+        "{stubs:?}"
     );
 }
 
 #[test]
 fn compile_uses_locked_cache_mounts_per_platform() {
     let definition = definition("hello", &[]);
-    let exec = ops(&definition)
-        .into_iter()
-        .find_map(|op| match op.op {
-            Some(Payload::Exec(exec)) => Some(exec),
-            _ => None,
-        })
-        .unwrap();
+    let exec = execs(&definition).pop().unwrap();
     let caches: Vec<(String, String, i32)> = exec
         .mounts
         .iter()
@@ -144,21 +229,33 @@ fn compile_uses_locked_cache_mounts_per_platform() {
                 .map(|c| (m.dest.clone(), c.id.clone(), c.sharing))
         })
         .collect();
-    assert_eq!(caches.len(), 3);
+    let dests: Vec<&str> = caches.iter().map(|(dest, _, _)| dest.as_str()).collect();
+    assert_eq!(
+        dests,
+        [
+            "/flotilla/target/root",
+            "/usr/local/cargo/git",
+            "/usr/local/cargo/registry"
+        ]
+    );
     assert!(
         caches
             .iter()
             .all(|(_, id, sharing)| id.contains("linux-amd64")
                 && *sharing == pb::CacheSharingOpt::Locked as i32)
     );
-    assert_eq!(caches[0].0, "/build/target");
-    assert_eq!(caches[1].0, "/usr/local/cargo/git");
     let output = exec
         .mounts
         .iter()
         .find(|m| m.dest == "/flotilla-out")
         .unwrap();
     assert_eq!((output.input, output.output), (-1, 1));
+    let deps = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/flotilla/deps")
+        .unwrap();
+    assert!(deps.readonly && deps.selector == "/flotilla/target/root");
 }
 
 #[test]
@@ -220,8 +317,9 @@ fn vertices_are_named_and_mapped_to_spec_lines() {
     for expected in [
         "[gateway 1/2] FROM debian:bookworm-slim",
         "[gateway 2/2] COPY hello-gateway -> /usr/local/bin/hello-gateway",
-        "[builder 1/3] FROM rust:1-bookworm",
-        "[builder 3/3] cargo build --locked --profile release --bin hello --bin hello-gateway",
+        "[builder] FROM rust:1-bookworm",
+        "[builder] cargo build --locked --profile release --bin hello --bin hello-gateway",
+        "[builder] cargo build --locked --profile release --bin hello --bin hello-gateway (dependencies only)",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }

@@ -1,36 +1,61 @@
-//! The compile subgraph: the workspace built in the toolchain image, binaries handed over
-//! through an output mount.
+//! The compile subgraph. Per cargo project: a dependency layer built from the manifests and
+//! stub sources only (its cache key moves only with Cargo.toml/Cargo.lock), then the real build
+//! on top of it, which copies the binaries out to an output mount in the same exec (a cache
+//! mount is never part of a layer) after checking that cargo produced each of them.
 
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeSet;
+
 use super::{GraphContext, context_source, range, shell_quote};
-use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, Mount, State};
+use crate::Error;
+use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
-use crate::spec::Spec;
+use crate::spec::{ProjectRef, Spec};
+use crate::stubs;
 use crate::target::ARTIFACT_DIR;
 
 /// Where the compile step writes the binaries it hands over (an output mount).
 const OUT_MOUNT: &str = "/flotilla-out";
+/// Where each project's target dir lives: in the dependency layer, and as a cache mount.
+const TARGET_ROOT: &str = "/flotilla/target";
+/// Where the compile step sees the dependency layer's target dir.
+const DEPS_MOUNT: &str = "/flotilla/deps";
 /// CARGO_HOME of the official rust images, used when the toolchain image sets none.
 const DEFAULT_CARGO_HOME: &str = "/usr/local/cargo";
 
-/// Compiles the workspace and copies the binaries out of the cached target dir in the same
-/// exec (a cache mount is never part of a layer).
-pub(super) fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> State {
+/// The toolchain image and what every project's compile shares.
+struct Toolchain<'a> {
+    /// The toolchain image's root filesystem.
+    image: State,
+    /// Its environment.
+    env: Vec<String>,
+    /// Its `CARGO_HOME`, where the registry and git caches are mounted.
+    cargo_home: String,
+    /// The build context copied to the workdir.
+    workspace: State,
+    /// Scopes target-dir cache ids to this toolchain and workdir.
+    cache_scope: String,
+    spec: &'a Spec,
+    context: &'a GraphContext,
+}
+
+/// Compiles every project and returns a state whose [`ARTIFACT_DIR`] holds all binaries.
+pub(super) fn compile(
+    spec: &Spec,
+    toolchain: &str,
+    context: &GraphContext,
+) -> Result<State, Error> {
     let builder = &spec.builder;
     let platform = &context.platform;
     let workdir = &builder.workdir.value;
-    let at_builder = |name: String| Describe {
-        name,
-        location: Some(range(&builder.image)),
-    };
-    let toolchain_state = State::image(
+    let image = State::image(
         toolchain,
         platform,
-        at_builder(format!("[builder 1/3] FROM {}", builder.image.value)),
+        at_builder(spec, format!("[builder] FROM {}", builder.image.value)),
     );
     let sources = context_source(context, &[], "[context] load build context");
-    let workspace = toolchain_state.copy(
+    let workspace = image.copy(
         &[Copy {
             from: sources,
             src: "/".to_owned(),
@@ -38,7 +63,7 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> S
             options: CopyOptions::default(),
         }],
         platform,
-        at_builder(format!("[builder 2/3] COPY . {workdir}")),
+        at_builder(spec, format!("[builder] COPY . {workdir}")),
     );
     let env = context
         .toolchain_env
@@ -49,67 +74,226 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, context: &GraphContext) -> S
         .find_map(|entry| entry.strip_prefix("CARGO_HOME="))
         .unwrap_or(DEFAULT_CARGO_HOME)
         .to_owned();
-    let cargo = cargo_command(spec);
-    let binaries: Vec<&str> = builder
-        .binaries
-        .value
-        .iter()
-        .map(|b| b.value.as_str())
-        .collect();
-    let profile_dir = profile_dir(&builder.cargo.profile.value);
-    let script = format!(
-        "set -eu\n{cargo}\nmkdir -p {out}\ncp {sources} {out}/\n",
-        out = shell_quote(&format!("{OUT_MOUNT}{ARTIFACT_DIR}")),
-        sources = binaries
-            .iter()
-            .map(|binary| shell_quote(&format!("target/{profile_dir}/{binary}")))
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    let cache_scope = cache_scope(platform, toolchain, workdir);
-    let exec = Exec {
-        args: vec!["/bin/sh".to_owned(), "-c".to_owned(), script],
+    let toolchain = Toolchain {
+        image,
         env,
-        cwd: workdir.clone(),
-        user: String::new(),
-        mounts: vec![
+        cargo_home,
+        workspace,
+        cache_scope: cache_scope(platform, toolchain, workdir),
+        spec,
+        context,
+    };
+    let outputs = builder
+        .projects()
+        .into_iter()
+        .map(|project| toolchain.project(project))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let [single] = outputs.as_slice() {
+        return Ok(single.clone());
+    }
+    // BuildKit 0.8 has no MergeOp: the projects' outputs are copied into one state.
+    let copies: Vec<Copy> = outputs
+        .into_iter()
+        .map(|output| Copy {
+            from: output,
+            src: ARTIFACT_DIR.to_owned(),
+            dest: ARTIFACT_DIR.to_owned(),
+            options: CopyOptions::default(),
+        })
+        .collect();
+    Ok(State::scratch().copy(
+        &copies,
+        platform,
+        at_builder(spec, "[builder] collect binaries".to_owned()),
+    ))
+}
+
+impl Toolchain<'_> {
+    /// One project: its dependency layer (when its manifests are known), then its binaries.
+    fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
+        let platform = &self.context.platform;
+        let workdir = &self.spec.builder.workdir.value;
+        let (stage, dir, slug) = match project.path {
+            "." => ("builder".to_owned(), workdir.clone(), "root".to_owned()),
+            path => (
+                format!("builder:{path}"),
+                format!("{workdir}/{path}"),
+                path.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+            ),
+        };
+        let target_dir = format!("{TARGET_ROOT}/{slug}");
+        let plan = stubs::stubs(&self.context.manifests, project.path)?;
+        let manifests: Vec<String> =
+            stubs::project_manifests(&self.context.manifests, project.path)
+                .map(|(path, _)| path.clone())
+                .collect();
+        let mut env = self.env.clone();
+        env.extend(
+            project
+                .cargo
+                .env
+                .iter()
+                .map(|(k, v)| format!("{}={v}", k.value)),
+        );
+        env.push(format!("CARGO_TARGET_DIR={target_dir}"));
+        let caches = vec![
             cache(
-                format!("{cargo_home}/registry"),
+                format!("{}/registry", self.cargo_home),
                 format!("flotilla-cargo-registry-{}", platform.slug()),
             ),
             cache(
-                format!("{cargo_home}/git"),
+                format!("{}/git", self.cargo_home),
                 format!("flotilla-cargo-git-{}", platform.slug()),
             ),
-            cache(
-                format!("{workdir}/target"),
-                format!("flotilla-target-{cache_scope}"),
-            ),
-            Mount::Output {
-                dest: OUT_MOUNT.to_owned(),
-            },
-        ],
-    };
-    let result = workspace.run(exec, platform, at_builder(format!("[builder 3/3] {cargo}")));
-    result.outputs.into_iter().next().unwrap_or_default()
+        ];
+        let cargo = cargo_command(project, |_| true);
+        let deps = (!manifests.is_empty()).then(|| {
+            let manifest_tree = context_source(
+                self.context,
+                &manifests,
+                format!("[{stage}] load Cargo manifests"),
+            );
+            let mut actions = vec![FileAction::Copy(Copy {
+                from: manifest_tree,
+                src: "/".to_owned(),
+                dest: workdir.clone(),
+                options: CopyOptions::default(),
+            })];
+            let dirs: BTreeSet<&str> = plan
+                .files
+                .iter()
+                .filter_map(|stub| stub.path.rsplit_once('/').map(|(d, _)| d))
+                .collect();
+            actions.extend(dirs.into_iter().map(|d| FileAction::Mkdir {
+                path: format!("{workdir}/{d}"),
+                mode: 0o755,
+                parents: true,
+                owner: None,
+            }));
+            actions.extend(plan.files.iter().map(|stub| FileAction::Mkfile {
+                path: format!("{workdir}/{}", stub.path),
+                mode: 0o644,
+                data: stub.content.as_bytes().to_vec(),
+                owner: None,
+            }));
+            let skeleton = self.image.file(
+                &actions,
+                platform,
+                at_builder(
+                    self.spec,
+                    format!("[{stage}] stub sources from Cargo manifests"),
+                ),
+            );
+            let deps_cargo = cargo_command(project, |name| plan.bins.contains(name));
+            let exec = Exec {
+                args: shell(format!("set -eu\n{deps_cargo}\n")),
+                env: env.clone(),
+                cwd: dir.clone(),
+                user: String::new(),
+                mounts: caches.clone(),
+            };
+            skeleton
+                .run(
+                    exec,
+                    platform,
+                    at_builder(
+                        self.spec,
+                        format!("[{stage}] {deps_cargo} (dependencies only)"),
+                    ),
+                )
+                .root
+        });
+        let profile_dir = profile_dir(&project.cargo.profile.value);
+        let binaries: Vec<&str> = project
+            .binaries
+            .iter()
+            .map(|b| b.value.name.as_str())
+            .collect();
+        let built = |binary: &&str| shell_quote(&format!("{target_dir}/{profile_dir}/{binary}"));
+        let mut script = String::from("set -eu\n");
+        let mut mounts = caches;
+        mounts.push(cache(
+            target_dir.clone(),
+            format!("flotilla-target-{}-{slug}", self.cache_scope),
+        ));
+        if let Some(deps) = deps {
+            // Seed the target cache with the dependency layer's build, then make the real
+            // sources newer than the stubs so cargo rebuilds the workspace's own crates.
+            script.push_str(&format!(
+                "cp -a -u {DEPS_MOUNT}/. \"$CARGO_TARGET_DIR\"/\nfind . -name target -prune -o -name '*.rs' -exec touch {{}} +\n"
+            ));
+            mounts.push(Mount::Bind {
+                dest: DEPS_MOUNT.to_owned(),
+                from: deps,
+                selector: target_dir.clone(),
+            });
+        }
+        script.push_str(&format!(
+            "{cargo}\nmissing=''\nfor b in {names}; do [ -x \"$CARGO_TARGET_DIR/{profile_dir}/$b\" ] || missing=\"$missing $b\"; done\n\
+             if [ -n \"$missing\" ]; then echo \"flotilla: cargo build did not produce these binaries:$missing\" >&2; exit 1; fi\n\
+             mkdir -p {out}\ncp {sources} {out}/\n",
+            names = binaries.iter().map(|b| shell_quote(b)).collect::<Vec<_>>().join(" "),
+            out = shell_quote(&format!("{OUT_MOUNT}{ARTIFACT_DIR}")),
+            sources = binaries.iter().map(built).collect::<Vec<_>>().join(" "),
+        ));
+        mounts.push(Mount::Output {
+            dest: OUT_MOUNT.to_owned(),
+        });
+        let exec = Exec {
+            args: shell(script),
+            env,
+            cwd: dir,
+            user: String::new(),
+            mounts,
+        };
+        let result = self.workspace.run(
+            exec,
+            platform,
+            at_builder(self.spec, format!("[{stage}] {cargo}")),
+        );
+        Ok(result.outputs.into_iter().next().unwrap_or_default())
+    }
 }
 
-/// The cargo command line the compile step runs.
-fn cargo_command(spec: &Spec) -> String {
-    let cargo = &spec.builder.cargo;
+/// The `cargo build` command line of a project; `select` picks the binaries passed as `--bin`.
+fn cargo_command(project: ProjectRef<'_>, select: impl Fn(&str) -> bool) -> String {
+    let cargo = project.cargo;
     let mut words = vec!["cargo".to_owned(), "build".to_owned()];
     if cargo.locked {
         words.push("--locked".to_owned());
     }
     words.extend(["--profile".to_owned(), shell_quote(&cargo.profile.value)]);
+    if cargo.no_default_features {
+        words.push("--no-default-features".to_owned());
+    }
     if !cargo.features.is_empty() {
         let features: Vec<&str> = cargo.features.iter().map(|f| f.value.as_str()).collect();
         words.extend(["--features".to_owned(), shell_quote(&features.join(","))]);
     }
-    for binary in &spec.builder.binaries.value {
-        words.extend(["--bin".to_owned(), shell_quote(&binary.value)]);
+    let packages: BTreeSet<&str> = project
+        .binaries
+        .iter()
+        .filter_map(|b| b.value.package.as_deref())
+        .collect();
+    for package in packages {
+        words.extend(["-p".to_owned(), shell_quote(package)]);
     }
+    for binary in project.binaries.iter().filter(|b| select(&b.value.name)) {
+        words.extend(["--bin".to_owned(), shell_quote(&binary.value.name)]);
+    }
+    words.extend(cargo.args.iter().map(|arg| shell_quote(&arg.value)));
     words.join(" ")
+}
+
+fn shell(script: String) -> Vec<String> {
+    vec!["/bin/sh".to_owned(), "-c".to_owned(), script]
+}
+
+fn at_builder(spec: &Spec, name: String) -> Describe {
+    Describe {
+        name,
+        location: Some(range(&spec.builder.image)),
+    }
 }
 
 /// The directory under `target/` where cargo puts a profile's output.

@@ -1,6 +1,11 @@
 //! Builds the LLB graph of one target: the binaries (compiled, or taken from a prebuilt image)
 //! and the variant's image on top of its base.
 
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::Error;
 use crate::image::ConfigChanges;
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
 use crate::platform::Platform;
@@ -24,6 +29,9 @@ pub struct GraphContext {
     pub toolchain_env: Option<Vec<String>>,
     /// Patterns from the context's `.dockerignore`, never sent to the build.
     pub context_excludes: Vec<String>,
+    /// The context's `Cargo.toml` and `Cargo.lock` files (context-relative path → content), for
+    /// the dependency layer; a project with none here compiles without one.
+    pub manifests: BTreeMap<String, String>,
 }
 
 /// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
@@ -39,7 +47,14 @@ pub(crate) fn context_source(
             session_id: context.session_id.clone(),
             include_patterns: include.to_vec(),
             exclude_patterns: context.context_excludes.clone(),
-            shared_key_hint: Some(CONTEXT_LOCAL.to_owned()),
+            // Syncs with different filters must not share one snapshot.
+            shared_key_hint: Some(match include {
+                [] => CONTEXT_LOCAL.to_owned(),
+                paths => format!(
+                    "{CONTEXT_LOCAL}-{}",
+                    &hex::encode(Sha256::digest(paths.join("\n")))[..12]
+                ),
+            }),
             ..Default::default()
         },
         describe,
@@ -56,12 +71,12 @@ pub struct Graph {
 }
 
 /// The graph of `target`.
-pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Graph {
-    let binaries = binaries_root(spec, &target.binaries, context);
-    match target.variant {
+pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Result<Graph, Error> {
+    let binaries = binaries_root(spec, &target.binaries, context)?;
+    Ok(match target.variant {
         Some(variant) => variant::graph(target.name, variant, &binaries, context),
-        None => artifact_graph(&target.binaries, binaries.state, context),
-    }
+        None => artifact_graph(&target.binaries, binaries, context),
+    })
 }
 
 /// Where a target's binaries are: a state and the directory in it that holds them.
@@ -73,30 +88,51 @@ pub struct BinariesRoot {
     pub dir: String,
 }
 
-/// The compiled binaries, or the prebuilt image that holds them.
-fn binaries_root(spec: &Spec, source: &BinariesSource, context: &GraphContext) -> BinariesRoot {
-    let state = match source {
-        BinariesSource::Compile { toolchain } => compile::compile(spec, toolchain, context),
-        BinariesSource::Prebuilt { image } => State::image(
-            image,
-            &context.platform,
-            format!("[builder] FROM {image} (prebuilt)"),
-        ),
-    };
-    BinariesRoot {
-        state,
-        dir: ARTIFACT_DIR.to_owned(),
-    }
+/// The compiled binaries, or the prebuilt image or directory that holds them.
+pub fn binaries_root(
+    spec: &Spec,
+    source: &BinariesSource,
+    context: &GraphContext,
+) -> Result<BinariesRoot, Error> {
+    Ok(match source {
+        BinariesSource::Compile { toolchain } => BinariesRoot {
+            state: compile::compile(spec, toolchain, context)?,
+            dir: ARTIFACT_DIR.to_owned(),
+        },
+        BinariesSource::Prebuilt { image } => BinariesRoot {
+            state: State::image(
+                image,
+                &context.platform,
+                format!("[builder] FROM {image} (prebuilt)"),
+            ),
+            dir: spec.builder.prebuilt_path.value.clone(),
+        },
+        BinariesSource::Local { name } => BinariesRoot {
+            state: State::local(
+                name,
+                &LocalOptions {
+                    session_id: context.session_id.clone(),
+                    ..Default::default()
+                },
+                format!("[builder] load build context {name} (prebuilt)"),
+            ),
+            dir: String::new(),
+        },
+    })
 }
 
 /// Only the binaries, in a scratch image. A compile's output already is exactly that.
-fn artifact_graph(source: &BinariesSource, binaries: State, context: &GraphContext) -> Graph {
+fn artifact_graph(
+    source: &BinariesSource,
+    binaries: BinariesRoot,
+    context: &GraphContext,
+) -> Graph {
     let state = match source {
-        BinariesSource::Compile { .. } => binaries,
-        BinariesSource::Prebuilt { .. } => State::scratch().copy(
+        BinariesSource::Compile { .. } => binaries.state,
+        BinariesSource::Prebuilt { .. } | BinariesSource::Local { .. } => State::scratch().copy(
             &[Copy {
-                from: binaries,
-                src: ARTIFACT_DIR.to_owned(),
+                from: binaries.state,
+                src: format!("{}/", binaries.dir),
                 dest: ARTIFACT_DIR.to_owned(),
                 options: CopyOptions::default(),
             }],

@@ -48,7 +48,7 @@ impl NoCache {
             Self::Stages(stages) => {
                 let stage = vertex_name
                     .strip_prefix('[')
-                    .and_then(|rest| rest.split([' ', ']']).next());
+                    .and_then(|rest| rest.split([' ', ']', ':']).next());
                 stage.is_some_and(|stage| stages.iter().any(|s| s == stage))
             }
         }

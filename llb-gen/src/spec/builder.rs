@@ -1,26 +1,51 @@
 //! The `builder:` section: how the workspace is compiled when no prebuilt builder is given.
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
 
-use super::{Spanned, unspanned};
+use super::{NamedMap, Spanned, unspanned};
 
-/// The compile side: a toolchain image and the cargo invocation.
+/// Where binaries sit in a prebuilt image unless the spec says otherwise: Flotilla's artifact.
+pub const DEFAULT_PREBUILT_PATH: &str = "/flotilla/bin";
+
+/// The compile side: a toolchain image and one or more cargo projects.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Builder {
     /// Toolchain image, used only when compiling.
     pub image: Spanned<String>,
-    /// Where the workspace sits inside the toolchain image.
+    /// Where the build context sits inside the toolchain image.
     #[serde(default = "default_workdir")]
     pub workdir: Spanned<String>,
+    /// Directory of a prebuilt builder image that holds the binaries (`/build/target/release`
+    /// for a full builder image laid out like a Dockerfile build).
+    #[serde(default = "default_prebuilt_path")]
+    pub prebuilt_path: Spanned<String>,
+    /// Cargo settings of the project at the context root.
+    #[serde(default)]
+    pub cargo: Cargo,
+    /// Binaries of the project at the context root.
+    #[serde(default = "no_binaries")]
+    pub binaries: Spanned<Vec<Spanned<Binary>>>,
+    /// Further cargo projects, each its own workspace with its own Cargo.lock, by path.
+    #[serde(default)]
+    pub projects: NamedMap<Project>,
+}
+
+/// A cargo project in a subdirectory of the context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
     /// Cargo settings.
     #[serde(default)]
     pub cargo: Cargo,
-    /// Binaries the build produces; variants pick from these.
-    pub binaries: Spanned<Vec<Spanned<String>>>,
+    /// Binaries it builds.
+    pub binaries: Spanned<Vec<Spanned<Binary>>>,
 }
 
-/// The cargo invocation of the compile step.
+/// The cargo invocation of one project.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cargo {
@@ -30,9 +55,18 @@ pub struct Cargo {
     /// Features to enable (`--features`).
     #[serde(default)]
     pub features: Vec<Spanned<String>>,
+    /// Build with `--no-default-features`.
+    #[serde(default)]
+    pub no_default_features: bool,
     /// Build with `--locked`, failing when Cargo.lock is stale.
     #[serde(default = "default_true")]
     pub locked: bool,
+    /// Extra arguments for `cargo build`.
+    #[serde(default)]
+    pub args: Vec<Spanned<String>>,
+    /// Environment of the cargo process (`RUSTFLAGS`, `CARGO_PROFILE_RELEASE_LTO`…).
+    #[serde(default)]
+    pub env: NamedMap<String>,
 }
 
 impl Default for Cargo {
@@ -40,13 +74,111 @@ impl Default for Cargo {
         Self {
             profile: default_profile(),
             features: Vec::new(),
+            no_default_features: false,
             locked: true,
+            args: Vec::new(),
+            env: NamedMap::default(),
         }
+    }
+}
+
+/// A binary to build: `name`, or `{name, package}` to select its package (`-p`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    /// The binary (cargo `--bin`).
+    pub name: String,
+    /// The package that has it, when the name alone is ambiguous.
+    pub package: Option<String>,
+}
+
+/// One cargo project as the compile step sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectRef<'s> {
+    /// Path relative to the context, `.` for the root.
+    pub path: &'s str,
+    /// Cargo settings.
+    pub cargo: &'s Cargo,
+    /// Binaries it builds.
+    pub binaries: &'s [Spanned<Binary>],
+}
+
+impl Builder {
+    /// Every project that builds binaries: the root one first, then `projects` as written.
+    pub fn projects(&self) -> Vec<ProjectRef<'_>> {
+        let root = ProjectRef {
+            path: ".",
+            cargo: &self.cargo,
+            binaries: &self.binaries.value,
+        };
+        let others = self.projects.iter().map(|(path, project)| ProjectRef {
+            path: &path.value,
+            cargo: &project.cargo,
+            binaries: &project.binaries.value,
+        });
+        std::iter::once(root)
+            .chain(others)
+            .filter(|project| !project.binaries.is_empty())
+            .collect()
+    }
+
+    /// Every binary of every project, in order.
+    pub fn binaries(&self) -> impl Iterator<Item = &Spanned<Binary>> {
+        self.binaries.value.iter().chain(
+            self.projects
+                .iter()
+                .flat_map(|(_, p)| p.binaries.value.iter()),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Binary {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BinaryVisitor;
+
+        impl<'de> Visitor<'de> for BinaryVisitor {
+            type Value = Binary;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a binary name, or a mapping {name, package}")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Binary, E> {
+                Ok(Binary {
+                    name: name.to_owned(),
+                    package: None,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Binary, A::Error> {
+                let (mut name, mut package) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => name = Some(map.next_value()?),
+                        "package" => package = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, &["name", "package"])),
+                    }
+                }
+                Ok(Binary {
+                    name: name.ok_or_else(|| de::Error::missing_field("name"))?,
+                    package,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(BinaryVisitor)
     }
 }
 
 fn default_workdir() -> Spanned<String> {
     unspanned("/build".to_owned())
+}
+
+fn default_prebuilt_path() -> Spanned<String> {
+    unspanned(DEFAULT_PREBUILT_PATH.to_owned())
+}
+
+fn no_binaries() -> Spanned<Vec<Spanned<Binary>>> {
+    unspanned(Vec::new())
 }
 
 fn default_profile() -> Spanned<String> {

@@ -13,7 +13,7 @@ use crate::diagnostic::{Diagnostic, Position};
 mod builder;
 mod variant;
 
-pub use builder::{Builder, Cargo};
+pub use builder::{Binary, Builder, Cargo, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
 pub use serde_saphyr::Spanned;
 pub use variant::Variant;
 

@@ -1,0 +1,142 @@
+//! Files the frontend reads from the client's session before it plans the build: the spec,
+//! the context's `.dockerignore`, and the context's Cargo manifests.
+
+use std::collections::BTreeMap;
+
+use llb_gen::dockerignore;
+use llb_gen::graph::CONTEXT_LOCAL;
+use llb_gen::llb::{LocalOptions, MarshalOptions, State, marshal};
+
+use crate::bridge::{Bridge, BridgeError};
+use crate::options::Options;
+use crate::pipeline::BuildError;
+
+/// The local the client serves the spec's directory under (`docker build -f`'s directory).
+const SPEC_LOCAL: &str = "dockerfile";
+/// Go's os.FileMode directory bit, as BuildKit's ReadDir and StatFile report it.
+pub const MODE_DIR: u32 = 1 << 31;
+/// What the dependency layer is keyed on.
+const MANIFEST_PATTERNS: [&str; 2] = ["**/Cargo.toml", "**/Cargo.lock"];
+const MANIFEST_NAMES: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
+
+/// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file.
+pub async fn read_spec(
+    bridge: &Bridge,
+    options: &Options,
+    filename: &str,
+) -> Result<String, BuildError> {
+    let unreadable = |reason: String| BuildError::ReadSpec {
+        file: filename.to_owned(),
+        reason,
+    };
+    let local = local_files(
+        SPEC_LOCAL,
+        options,
+        LocalOptions {
+            follow_paths: vec![filename.to_owned()],
+            shared_key_hint: Some(SPEC_LOCAL.to_owned()),
+            ..Default::default()
+        },
+        format!("[internal] load {filename}"),
+    );
+    let reference = bridge
+        .solve(local, Vec::new())
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    let bytes = bridge
+        .read_file(&reference, filename)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|error| {
+        unreadable(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// The exclude patterns of the context's `.dockerignore`; none when it has none.
+pub async fn read_dockerignore(
+    bridge: &Bridge,
+    options: &Options,
+) -> Result<Vec<String>, BridgeError> {
+    let local = local_files(
+        CONTEXT_LOCAL,
+        options,
+        LocalOptions {
+            follow_paths: vec![".dockerignore".to_owned()],
+            shared_key_hint: Some(format!("{CONTEXT_LOCAL}-.dockerignore")),
+            ..Default::default()
+        },
+        "[internal] load .dockerignore".to_owned(),
+    );
+    let reference = bridge.solve(local, Vec::new()).await?;
+    if bridge
+        .stat_file(&reference, ".dockerignore")
+        .await?
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let bytes = bridge.read_file(&reference, ".dockerignore").await?;
+    Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Every `Cargo.toml` and `Cargo.lock` of the context (less what `.dockerignore` excludes), by
+/// context-relative path.
+pub async fn read_manifests(
+    bridge: &Bridge,
+    options: &Options,
+    excludes: &[String],
+) -> Result<BTreeMap<String, String>, BridgeError> {
+    let local = local_files(
+        CONTEXT_LOCAL,
+        options,
+        LocalOptions {
+            include_patterns: MANIFEST_PATTERNS.map(str::to_owned).to_vec(),
+            exclude_patterns: excludes.to_vec(),
+            shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
+            ..Default::default()
+        },
+        "[internal] load Cargo manifests".to_owned(),
+    );
+    let reference = bridge.solve(local, Vec::new()).await?;
+    let mut manifests = BTreeMap::new();
+    let mut pending = vec![String::new()];
+    while let Some(dir) = pending.pop() {
+        for entry in bridge.read_dir(&reference, &dir).await? {
+            let path = if dir.is_empty() {
+                entry.path.clone()
+            } else {
+                format!("{dir}/{}", entry.path)
+            };
+            if entry.mode & MODE_DIR != 0 {
+                pending.push(path);
+            } else if MANIFEST_NAMES
+                .iter()
+                .any(|name| path.rsplit('/').next() == Some(name))
+            {
+                let bytes = bridge.read_file(&reference, &path).await?;
+                manifests.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    Ok(manifests)
+}
+
+/// A Definition of one client directory, as the session serves it.
+fn local_files(
+    name: &str,
+    options: &Options,
+    local: LocalOptions,
+    describe: String,
+) -> llb_gen::pb::Definition {
+    let local = LocalOptions {
+        session_id: options.session_id.clone(),
+        ..local
+    };
+    marshal(
+        &State::local(name, &local, describe),
+        MarshalOptions::default(),
+    )
+}
