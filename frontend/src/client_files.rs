@@ -16,8 +16,10 @@ const SPEC_LOCAL: &str = "dockerfile";
 /// Go's os.FileMode directory bit, as BuildKit's ReadDir and StatFile report it.
 pub const MODE_DIR: u32 = 1 << 31;
 /// What the dependency layer is keyed on.
-const MANIFEST_PATTERNS: [&str; 2] = ["**/Cargo.toml", "**/Cargo.lock"];
 const MANIFEST_NAMES: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
+/// How deep manifests are looked for with one pattern per level: BuildKit 0.8 matches `**`
+/// like `*`, so `**/Cargo.toml` alone would miss `crates/core/Cargo.toml`.
+const MANIFEST_DEPTH: usize = 8;
 
 /// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file.
 pub async fn read_spec(
@@ -93,7 +95,7 @@ pub async fn read_manifests(
         CONTEXT_LOCAL,
         options,
         LocalOptions {
-            include_patterns: MANIFEST_PATTERNS.map(str::to_owned).to_vec(),
+            include_patterns: manifest_patterns(),
             exclude_patterns: excludes.to_vec(),
             shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
             ..Default::default()
@@ -124,6 +126,13 @@ pub async fn read_manifests(
     Ok(manifests)
 }
 
+/// `Cargo.toml`, `*/Cargo.toml`, `*/*/Cargo.toml`… and the same for `Cargo.lock`.
+fn manifest_patterns() -> Vec<String> {
+    (0..MANIFEST_DEPTH)
+        .flat_map(|depth| MANIFEST_NAMES.map(|name| format!("{}{name}", "*/".repeat(depth))))
+        .collect()
+}
+
 /// A Definition of one client directory, as the session serves it.
 fn local_files(
     name: &str,
@@ -139,4 +148,20 @@ fn local_files(
         &State::local(name, &local, describe),
         MarshalOptions::default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_patterns_cover_each_level() {
+        let patterns = manifest_patterns();
+        assert_eq!(patterns.len(), 2 * MANIFEST_DEPTH);
+        assert_eq!(
+            &patterns[..4],
+            ["Cargo.toml", "Cargo.lock", "*/Cargo.toml", "*/Cargo.lock"]
+        );
+        assert_eq!(patterns.last().unwrap(), "*/*/*/*/*/*/*/Cargo.lock");
+    }
 }

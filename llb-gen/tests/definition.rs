@@ -182,10 +182,10 @@ fn dependency_layer_sees_only_the_manifests() {
     let locals = local_sources(&definition);
     let manifests = locals
         .iter()
-        .find(|l| l.attrs.contains_key("local.includepattern"))
+        .find(|l| l.attrs.contains_key("local.followpaths"))
         .expect("a manifests-only local");
     assert_eq!(
-        manifests.attrs["local.includepattern"],
+        manifests.attrs["local.followpaths"],
         r#"["Cargo.lock","Cargo.toml","crates/hello-gateway/Cargo.toml","crates/hello/Cargo.toml"]"#
     );
     assert_ne!(manifests.attrs["local.sharedkeyhint"], "context");

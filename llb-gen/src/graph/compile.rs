@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::BTreeSet;
 
-use super::{GraphContext, context_source, range, shell_quote};
+use super::{GraphContext, context_files, context_source, range, shell_quote};
 use crate::Error;
 use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
@@ -148,7 +148,7 @@ impl Toolchain<'_> {
         ];
         let cargo = cargo_command(project, |_| true);
         let deps = (!manifests.is_empty()).then(|| {
-            let manifest_tree = context_source(
+            let manifest_tree = context_files(
                 self.context,
                 &manifests,
                 format!("[{stage}] load Cargo manifests"),

@@ -35,27 +35,60 @@ pub struct GraphContext {
 }
 
 /// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
-/// those paths, so the op's cache key moves only when they change.
+/// paths matching those patterns, so the op's cache key moves only when they change.
 pub(crate) fn context_source(
     context: &GraphContext,
     include: &[String],
+    describe: impl Into<Describe>,
+) -> State {
+    context_local(
+        context,
+        LocalOptions {
+            include_patterns: include.to_vec(),
+            ..Default::default()
+        },
+        include,
+        describe,
+    )
+}
+
+/// Exactly these files of the build context (BuildKit's follow-paths).
+pub(crate) fn context_files(
+    context: &GraphContext,
+    files: &[String],
+    describe: impl Into<Describe>,
+) -> State {
+    context_local(
+        context,
+        LocalOptions {
+            follow_paths: files.to_vec(),
+            ..Default::default()
+        },
+        files,
+        describe,
+    )
+}
+
+fn context_local(
+    context: &GraphContext,
+    filter: LocalOptions,
+    filter_key: &[String],
     describe: impl Into<Describe>,
 ) -> State {
     State::local(
         CONTEXT_LOCAL,
         &LocalOptions {
             session_id: context.session_id.clone(),
-            include_patterns: include.to_vec(),
             exclude_patterns: context.context_excludes.clone(),
             // Syncs with different filters must not share one snapshot.
-            shared_key_hint: Some(match include {
+            shared_key_hint: Some(match filter_key {
                 [] => CONTEXT_LOCAL.to_owned(),
                 paths => format!(
                     "{CONTEXT_LOCAL}-{}",
                     &hex::encode(Sha256::digest(paths.join("\n")))[..12]
                 ),
             }),
-            ..Default::default()
+            ..filter
         },
         describe,
     )
