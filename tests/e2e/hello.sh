@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The walking skeleton on examples/hello: compile path, prebuilt path, artifact, clear errors.
 
 HELLO=$(spec_dir hello)

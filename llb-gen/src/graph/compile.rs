@@ -186,7 +186,10 @@ impl Toolchain<'_> {
             );
             let deps_cargo = cargo_command(project, |name| plan.bins.contains(name));
             let exec = Exec {
-                args: shell(format!("set -eu\n{deps_cargo}\n")),
+                // The target dir must exist for the build step's bind mount, whatever cargo did.
+                args: shell(format!(
+                    "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\"\n"
+                )),
                 env: env.clone(),
                 cwd: dir.clone(),
                 user: String::new(),
@@ -228,8 +231,9 @@ impl Toolchain<'_> {
                 selector: target_dir.clone(),
             });
         }
+        // Binaries left in the target cache by an earlier build must not pass for this one's.
         script.push_str(&format!(
-            "{cargo}\nmissing=''\nfor b in {names}; do [ -x \"$CARGO_TARGET_DIR/{profile_dir}/$b\" ] || missing=\"$missing $b\"; done\n\
+            "rm -f {sources}\n{cargo}\nmissing=''\nfor b in {names}; do [ -x \"$CARGO_TARGET_DIR/{profile_dir}/$b\" ] || missing=\"$missing $b\"; done\n\
              if [ -n \"$missing\" ]; then echo \"flotilla: cargo build did not produce these binaries:$missing\" >&2; exit 1; fi\n\
              mkdir -p {out}\ncp {sources} {out}/\n",
             names = binaries.iter().map(|b| shell_quote(b)).collect::<Vec<_>>().join(" "),
