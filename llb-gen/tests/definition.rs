@@ -382,3 +382,115 @@ fn cli_reports_an_unknown_target() {
         "error: unknown target `nope`; available targets: hello, gateway, artifact\n"
     );
 }
+
+const MULTI_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/multi");
+
+/// The multi fixture's Definition for `target`, built by the CLI (which reads the manifests).
+fn multi_definition(target: &str, args: &[&str]) -> pb::Definition {
+    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+        .args([
+            "llb",
+            &format!("{MULTI_DIR}/flotilla.yaml"),
+            "--target",
+            target,
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    pb::Definition::decode(output.stdout.as_slice()).unwrap()
+}
+
+#[test]
+fn each_project_gets_its_own_dependency_layer_and_build() {
+    let definition = multi_definition("artifact", &[]);
+    assert_well_formed(&definition);
+    let execs = execs(&definition);
+    let commands: Vec<String> = execs
+        .iter()
+        .map(|e| e.meta.as_ref().unwrap().args.join(" "))
+        .collect();
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    let root = "cargo build --locked --profile release --features shout --bin app";
+    let tool = "cargo build --locked --profile release -p tool --bin tool";
+    assert_eq!(commands.iter().filter(|c| c.contains(root)).count(), 2);
+    assert_eq!(commands.iter().filter(|c| c.contains(tool)).count(), 2);
+    let tool_build = execs
+        .iter()
+        .find(|e| e.meta.as_ref().unwrap().cwd == "/build/tool")
+        .unwrap();
+    let env = &tool_build.meta.as_ref().unwrap().env;
+    assert!(env.contains(&"RUSTFLAGS=-C debuginfo=0".to_owned()));
+    assert!(env.contains(&"CARGO_TARGET_DIR=/flotilla/target/tool".to_owned()));
+    let names: Vec<&str> = definition
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get("llb.customname").map(String::as_str))
+        .collect();
+    assert!(names.contains(&"[builder] collect binaries"), "{names:?}");
+    assert!(
+        names.contains(&"[builder:tool] load Cargo manifests"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn dockerignored_directories_give_no_manifests() {
+    // tests/fixtures/multi/ignored/Cargo.toml is not TOML: reading it would fail the build.
+    let definition = multi_definition("app", &[]);
+    let follow: Vec<String> = local_sources(&definition)
+        .into_iter()
+        .filter_map(|l| l.attrs.get("local.followpaths").cloned())
+        .collect();
+    assert!(
+        follow.iter().all(|paths| !paths.contains("ignored")),
+        "{follow:?}"
+    );
+    let excludes: Vec<String> = local_sources(&definition)
+        .into_iter()
+        .filter_map(|l| l.attrs.get("local.excludepatterns").cloned())
+        .collect();
+    assert!(
+        excludes
+            .iter()
+            .all(|e| e == r#"["ignored","target","**/target"]"#),
+        "{excludes:?}"
+    );
+}
+
+#[test]
+fn prebuilt_path_is_where_variants_copy_from() {
+    let spec_text = HELLO.replace(
+        "  workdir: /build\n",
+        "  workdir: /build\n  prebuilt_path: /build/target/release\n",
+    );
+    let spec = load(&spec_text, "flotilla.yaml").unwrap();
+    let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
+    let target = target::select(&spec, Some("hello"), &args).unwrap();
+    let context = GraphContext {
+        platform: Platform::linux("amd64"),
+        session_id: None,
+        toolchain_env: None,
+        context_excludes: Vec::new(),
+        manifests: BTreeMap::new(),
+    };
+    let graph = graph::build(&spec, &target, &context).unwrap();
+    let definition = marshal(&graph.state, MarshalOptions::default());
+    let sources: Vec<String> = ops(&definition)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(Payload::File(file)) => Some(file.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|action| match action.action {
+            Some(pb::file_action::Action::Copy(copy)) => Some(copy.src),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources, ["/build/target/release/hello"]);
+}

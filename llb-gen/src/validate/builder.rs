@@ -62,3 +62,58 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
     }
     built
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::parse;
+    use crate::validate::validate;
+
+    fn errors_of(builder: &str) -> Vec<String> {
+        let text =
+            format!("version: 1\nbuilder:\n  image: rust\n{builder}variants:\n  v:\n    from: d\n");
+        let spec = parse(&text, "f.yaml").unwrap();
+        validate(&spec, "f.yaml", &text)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn projects_and_binary_entries_are_accepted() {
+        let builder = "  binaries: [app, {name: cli, package: app-cli}]\n  projects:\n    tools/agent:\n      cargo: {no_default_features: true, args: [-v], env: {RUSTFLAGS: -Dwarnings}}\n      binaries: [agent]\n";
+        assert_eq!(errors_of(builder), Vec::<String>::new());
+    }
+
+    #[test]
+    fn project_paths_stay_inside_the_context() {
+        let builder = "  projects:\n    ../x:\n      binaries: [a]\n    /abs:\n      binaries: [b]\n    ok:\n      binaries: []\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:5:5: project path `../x` must be a subdirectory of the build context (hint: write it relative to the context, e.g. `openab-agent`)",
+                "f.yaml:7:5: project path `/abs` must be a subdirectory of the build context (hint: write it relative to the context, e.g. `openab-agent`)",
+                "f.yaml:10:17: project `ok` lists no binaries",
+            ]
+        );
+    }
+
+    #[test]
+    fn binaries_are_unique_across_projects_and_well_named() {
+        let builder = "  binaries: [a, 'b c']\n  prebuilt_path: bin\n  projects:\n    p:\n      binaries: [a]\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:4:17: invalid binary name `b c` (hint: binary names use letters, digits, `-`, `_` and `.`)",
+                "f.yaml:5:18: builder prebuilt_path `bin` is not an absolute path",
+                "f.yaml:8:18: binary `a` is listed twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_binary_entry_with_an_unknown_key_is_refused() {
+        let text = "version: 1\nbuilder:\n  image: r\n  binaries: [{name: a, pkg: b}]\nvariants: {v: {from: d}}\n";
+        let error = parse(text, "f.yaml").unwrap_err();
+        assert!(error.message.contains("unknown field `pkg`"), "{error}");
+    }
+}
