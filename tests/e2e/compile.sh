@@ -86,3 +86,16 @@ if build multi-artifact "$MULTI" --target artifact -t "$MULTI_ARTIFACT" \
 else
   fail "building the seed-style builder images" "$(tail -n 5 "$WORK/seed.log")"; log_tail multi-artifact
 fi
+
+# 7. Two builds at once on one daemon share the locked cargo caches without corrupting them.
+build conc-app "$MULTI" --target app --no-cache -t flotilla-e2e/conc-app &
+app_job=$!
+build conc-tool "$MULTI" --target tool --no-cache -t flotilla-e2e/conc-tool &
+tool_job=$!
+if wait "$app_job" && wait "$tool_job" \
+  && [ "$("$DOCKER" run --rm flotilla-e2e/conc-app 2>&1)" = "EDIT $RUN_ID FROM APP, NUMBER 42" ] \
+  && [ "$("$DOCKER" run --rm flotilla-e2e/conc-tool 2>&1)" = "tool 7" ]; then
+  pass "two concurrent uncached builds on one daemon both succeed and run"
+else
+  fail "two concurrent builds"; log_tail conc-app; log_tail conc-tool
+fi
