@@ -6,7 +6,7 @@ use std::process::Command;
 
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, digest_of, marshal};
-use llb_gen::pb::{self, op::Op as Payload};
+use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::platform::Platform;
 use llb_gen::{load, target};
 use prost::Message;
@@ -122,6 +122,19 @@ fn sources(definition: &pb::Definition) -> Vec<String> {
         .collect()
 }
 
+/// Every FileOp action of the graph, in op order.
+fn file_actions(definition: &pb::Definition) -> Vec<FileAction> {
+    ops(definition)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(Payload::File(file)) => Some(file.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|action| action.action)
+        .collect()
+}
+
 fn execs(definition: &pb::Definition) -> Vec<pb::ExecOp> {
     ops(definition)
         .into_iter()
@@ -198,15 +211,10 @@ fn dependency_layer_sees_only_the_manifests() {
             .env
             .contains(&"CARGO_TARGET_DIR=/flotilla/target/root".to_owned())
     );
-    let stubs: Vec<String> = ops(&definition)
+    let stubs: Vec<String> = file_actions(&definition)
         .into_iter()
-        .filter_map(|op| match op.op {
-            Some(Payload::File(file)) => Some(file.actions),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|action| match action.action {
-            Some(pb::file_action::Action::Mkfile(file)) => Some(file.path),
+        .filter_map(|action| match action {
+            FileAction::Mkfile(file) => Some(file.path),
             _ => None,
         })
         .collect();
@@ -281,17 +289,10 @@ fn prebuilt_path_has_no_compile_op_and_no_toolchain() {
 #[test]
 fn variant_copies_its_binaries_from_the_artifact_dir() {
     let definition = definition("gateway", &[("BUILDER_IMAGE", "localhost:5000/a:1")]);
-    let copies: Vec<(String, String, i32, i64)> = ops(&definition)
+    let copies: Vec<(String, String, i32, i64)> = file_actions(&definition)
         .into_iter()
-        .filter_map(|op| match op.op {
-            Some(Payload::File(file)) => Some(file.actions),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|action| match action.action {
-            Some(pb::file_action::Action::Copy(copy)) => {
-                Some((copy.src, copy.dest, copy.mode, copy.timestamp))
-            }
+        .filter_map(|action| match action {
+            FileAction::Copy(copy) => Some((copy.src, copy.dest, copy.mode, copy.timestamp)),
             _ => None,
         })
         .collect();
@@ -480,15 +481,10 @@ fn prebuilt_path_is_where_variants_copy_from() {
     };
     let graph = graph::build(&spec, &target, &context).unwrap();
     let definition = marshal(&graph.state, MarshalOptions::default());
-    let sources: Vec<String> = ops(&definition)
+    let sources: Vec<String> = file_actions(&definition)
         .into_iter()
-        .filter_map(|op| match op.op {
-            Some(Payload::File(file)) => Some(file.actions),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|action| match action.action {
-            Some(pb::file_action::Action::Copy(copy)) => Some(copy.src),
+        .filter_map(|action| match action {
+            FileAction::Copy(copy) => Some(copy.src),
             _ => None,
         })
         .collect();

@@ -196,27 +196,29 @@ impl State {
             attrs.insert("local.session".to_owned(), session.clone());
             caps.push("source.local.sessionid");
         }
-        if !options.follow_paths.is_empty() {
-            attrs.insert(
-                "local.followpaths".to_owned(),
-                json_list(&options.follow_paths),
-            );
-            caps.push("source.local.followpaths");
-        }
-        if !options.include_patterns.is_empty() {
-            // BuildKit's attribute key is singular although it holds a list.
-            attrs.insert(
-                "local.includepattern".to_owned(),
-                json_list(&options.include_patterns),
-            );
-            caps.push("source.local.includepatterns");
-        }
-        if !options.exclude_patterns.is_empty() {
-            attrs.insert(
-                "local.excludepatterns".to_owned(),
-                json_list(&options.exclude_patterns),
-            );
-            caps.push("source.local.excludepatterns");
+        // BuildKit's include attribute key is singular although it holds a list.
+        let lists = [
+            (
+                "local.followpaths",
+                &options.follow_paths,
+                "source.local.followpaths",
+            ),
+            (
+                "local.includepattern",
+                &options.include_patterns,
+                "source.local.includepatterns",
+            ),
+            (
+                "local.excludepatterns",
+                &options.exclude_patterns,
+                "source.local.excludepatterns",
+            ),
+        ];
+        for (key, list, cap) in lists {
+            if !list.is_empty() {
+                attrs.insert(key.to_owned(), json_list(list));
+                caps.push(cap);
+            }
         }
         if let Some(hint) = &options.shared_key_hint {
             attrs.insert("local.sharedkeyhint".to_owned(), hint.clone());
