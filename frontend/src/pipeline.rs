@@ -5,6 +5,7 @@ use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{LocalOptions, MarshalOptions, NoCache, SourceFile, State, marshal};
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, ARTIFACT_DIR, BinariesSource, Target};
 use prost::Message;
@@ -83,8 +84,16 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
     let source = read_spec(bridge, options, filename).await?;
     let spec = llb_gen::load(&source, filename)?;
-    let target = target::select(&spec, options.get("target"), &options.build_args())?;
     let platform = options.platform()?;
+    let arg_values = ArgValues {
+        build_args: options.build_args(),
+        target_platform: platform.clone(),
+        build_platform: options
+            .worker_platform
+            .clone()
+            .unwrap_or_else(|| platform.clone()),
+    };
+    let target = target::select(&spec, options.get("target"), &arg_values)?;
     let cache_imports = options.cache_imports()?;
     let resolver = Resolver {
         bridge,
@@ -107,6 +116,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         session_id: options.session_id.clone(),
         toolchain_env,
         context_excludes: Vec::new(),
+        base_config: Some(base.clone()),
     };
     let graph = graph::build(&spec, &target, &context);
     let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));
@@ -202,7 +212,7 @@ async fn check_prebuilt(
         .solve(marshal(&state, MarshalOptions::default()), Vec::new())
         .await
         .map_err(unusable)?;
-    let needed: Vec<&str> = match target.variant {
+    let needed: Vec<&str> = match &target.variant {
         Some(variant) => variant
             .binaries
             .iter()

@@ -12,6 +12,7 @@ use prost::Message;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, load, spec, target, validate};
 
 #[derive(Parser)]
@@ -118,7 +119,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
-/// step uses the official rust image's environment.
+/// step uses the official rust image's environment and run steps an empty base config.
 fn definition(
     source: &str,
     file: &str,
@@ -128,12 +129,13 @@ fn definition(
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
     let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
-    let target = target::select(&spec, target, &build_args)?;
+    let target = target::select(&spec, target, &ArgValues::native(build_args, &platform))?;
     let context = GraphContext {
         platform,
         session_id: None,
         toolchain_env: None,
         context_excludes: Vec::new(),
+        base_config: None,
     };
     let graph = graph::build(&spec, &target, &context);
     let source = SourceFile {

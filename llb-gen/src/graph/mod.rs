@@ -1,7 +1,8 @@
 //! Builds the LLB graph of one target: the binaries (compiled, or taken from a prebuilt image)
 //! and the variant's image on top of its base.
 
-use crate::image::ConfigChanges;
+use crate::diagnostic::Position;
+use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
 use crate::platform::Platform;
 use crate::spec::{Spanned, Spec, position};
@@ -24,6 +25,9 @@ pub struct GraphContext {
     pub toolchain_env: Option<Vec<String>>,
     /// Patterns from the context's `.dockerignore`, never sent to the build.
     pub context_excludes: Vec<String>,
+    /// The variant's base image config: run steps get its env, user and workdir. `None`
+    /// (no daemon to ask) runs them as in an empty config.
+    pub base_config: Option<ImageConfig>,
 }
 
 /// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
@@ -58,8 +62,14 @@ pub struct Graph {
 /// The graph of `target`.
 pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Graph {
     let binaries = binaries_root(spec, &target.binaries, context);
-    match target.variant {
-        Some(variant) => variant::graph(target.name, variant, &binaries, context),
+    match &target.variant {
+        Some(variant) => variant::graph(
+            &spec.document.file,
+            target.name,
+            variant,
+            &binaries,
+            context,
+        ),
         None => artifact_graph(&target.binaries, binaries.state, context),
     }
 }
@@ -112,7 +122,10 @@ fn artifact_graph(source: &BinariesSource, binaries: State, context: &GraphConte
 }
 
 pub(crate) fn range<T>(value: &Spanned<T>) -> SpecRange {
-    let position = position(value);
+    range_at(position(value))
+}
+
+pub(crate) fn range_at(position: Position) -> SpecRange {
     SpecRange {
         line: position.line,
         column: position.column,
