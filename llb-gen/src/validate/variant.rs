@@ -294,3 +294,161 @@ fn owner_and_mode(
 fn join(names: &BTreeSet<&str>) -> String {
     names.iter().copied().collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::parse;
+    use crate::validate::validate;
+
+    const HEAD: &str = "version: 1\nbuilder: {image: rust, binaries: [app]}\n";
+
+    fn errors_of(body: &str) -> Vec<String> {
+        let text = format!("{HEAD}{body}");
+        let spec = parse(&text, "f.yaml").unwrap();
+        validate(&spec, "f.yaml", &text)
+            .iter()
+            .map(|diagnostic| {
+                let text = diagnostic.to_string();
+                text.split(" (hint:").next().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_variant_using_every_key_is_valid() {
+        let text = include_str!("../../../examples/variants/flotilla.yaml");
+        let spec = parse(text, "f.yaml").unwrap();
+        assert_eq!(validate(&spec, "f.yaml", text), Vec::new());
+    }
+
+    #[test]
+    fn every_value_rule_names_its_position() {
+        let errors = errors_of(
+            "variants:
+  v:
+    from: debian
+    packages: [jq, -y]
+    run:
+      - ''
+      - run: []
+      - run: [x]
+        cache: [{target: cache}]
+        secrets: [{id: '', target: run/s}]
+        workdir: tmp
+        user: ''
+    copy:
+      - {src: ../outside, dest: /x}
+      - {src: /etc/passwd, dest: rel, owner: 'a:', mode: '0999'}
+    binaries: {app: {path: bin/app, mode: rwx}, nope: /x}
+    user: ''
+    workdir: srv
+    expose: [80/http, 0]
+    healthcheck: {test: '', interval: 5, timeout: 1d}
+    stopsignal: sigterm
+",
+        );
+        assert_eq!(
+            errors,
+            [
+                "f.yaml:6:20: invalid package name `-y`",
+                "f.yaml:8:9: empty run command",
+                "f.yaml:9:14: empty run command",
+                "f.yaml:11:26: cache target `cache` is not an absolute path",
+                "f.yaml:12:24: empty secret id",
+                "f.yaml:12:36: secret target `run/s` is not an absolute path",
+                "f.yaml:13:18: run workdir `tmp` is not an absolute path",
+                "f.yaml:14:15: empty run user",
+                "f.yaml:16:15: copy source `../outside` leaves the build context",
+                "f.yaml:17:15: copy source `/etc/passwd` is absolute; sources are relative to the build context",
+                "f.yaml:17:34: copy destination `rel` is not an absolute path",
+                "f.yaml:17:46: invalid owner `a:`",
+                "f.yaml:17:58: invalid mode `0999`",
+                "f.yaml:18:28: binary destination `bin/app` is not an absolute path",
+                "f.yaml:18:43: invalid mode `rwx`",
+                "f.yaml:18:49: variant `v` takes binary `nope`, which the builder does not build",
+                "f.yaml:19:11: empty user",
+                "f.yaml:20:14: workdir `srv` is not an absolute path",
+                "f.yaml:21:14: invalid port `80/http`",
+                "f.yaml:21:23: invalid port `0`",
+                "f.yaml:22:25: empty healthcheck test command",
+                "f.yaml:22:39: invalid duration `5`",
+                "f.yaml:22:51: invalid duration `1d`",
+                "f.yaml:23:17: invalid stop signal `sigterm`",
+            ]
+        );
+    }
+
+    #[test]
+    fn extends_problems_are_reported_once_each() {
+        let errors = errors_of(
+            "variants:
+  base: {abstract: true, from: 'Not A Ref'}
+  a: {extends: base}
+  b: {extends: base}
+  c: {extends: [ghost]}
+  d: {env: {A: b}}
+  e: {extends: f, from: debian}
+  f: {extends: e}
+",
+        );
+        assert_eq!(
+            errors,
+            [
+                "f.yaml:4:32: invalid image reference `Not A Ref`: invalid reference format",
+                "f.yaml:7:17: `ghost` is extended but not defined",
+                "f.yaml:8:3: variant `d` has no `from`",
+                "f.yaml:9:16: `extends` cycle: f -> e -> f",
+                "f.yaml:10:16: `extends` cycle: e -> f -> e",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_abstract_variants_is_an_error() {
+        assert_eq!(
+            errors_of("variants:\n  a: {abstract: true, from: debian}\n"),
+            ["f.yaml:4:3: every variant is abstract, so nothing can be built"]
+        );
+    }
+
+    #[test]
+    fn build_args_must_be_declared_and_well_named() {
+        let errors = errors_of(
+            "args: {1BAD: x, OK: '${TARGETARCH}'}
+variants:
+  v:
+    args: {LOCAL: '$OK'}
+    from: debian:${LOCAL}
+    run: ['echo $UNDECLARED $$HOME $(uname -m)']
+    env: {A: '${OK:-${NOT_EITHER}}', B: '${OK'}
+",
+        );
+        assert_eq!(
+            errors,
+            [
+                "f.yaml:3:8: invalid build arg name `1BAD`",
+                "f.yaml:8:11: undeclared build arg `UNDECLARED`",
+                "f.yaml:9:41: unclosed `${` in `${OK`",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_with_args_are_checked_after_substitution() {
+        assert_eq!(
+            errors_of("args: {DIR: srv}\nvariants:\n  v:\n    from: debian\n    workdir: $DIR\n"),
+            Vec::<String>::new(),
+            "checked once the arg is known"
+        );
+    }
+
+    #[test]
+    fn unquoted_octal_modes_read_as_written() {
+        assert_eq!(
+            errors_of(
+                "variants:\n  v:\n    from: debian\n    binaries: {app: {path: /app, mode: 0750}}\n"
+            ),
+            Vec::<String>::new()
+        );
+    }
+}
