@@ -1,9 +1,11 @@
 //! One build, start to finish: read the spec from the client, pick the target, check a
 //! prebuilt builder, solve the graph llb-gen makes, and hand back the image and its config.
 
+use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{LocalOptions, MarshalOptions, NoCache, SourceFile, State, marshal};
+use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::spec::{DEFAULT_FILENAME, Spec};
@@ -59,6 +61,16 @@ pub enum BuildError {
     MissingCaps {
         /// Cap ids the graph declares that the daemon does not enable.
         missing: Vec<String>,
+    },
+    /// A process of the build failed; the spec step that runs it is known.
+    #[error("{file}:{}:{}: `{}` failed: {message}", step.position.line, step.position.column, step.name)]
+    StepFailed {
+        /// The spec's file name.
+        file: String,
+        /// The step.
+        step: FailedStep,
+        /// BuildKit's error.
+        message: String,
     },
     /// The Definition is larger than BuildKit accepts in one message.
     #[error(
@@ -147,12 +159,29 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     if !missing.is_empty() {
         return Err(BuildError::MissingCaps { missing });
     }
-    let reference = bridge.solve(definition, cache_imports).await?;
+    let reference = bridge
+        .solve(definition.clone(), cache_imports)
+        .await
+        .map_err(|error| located_failure(&definition, filename, error))?;
     let config = base.apply(&graph.changes).for_platform(&platform);
     Ok(BuiltImage {
         reference,
         config: config.to_json(),
     })
+}
+
+/// A solve error, prefixed with the spec location of the step whose process failed, since
+/// Docker 20.10's CLI prints no source location.
+fn located_failure(definition: &Definition, file: &str, error: BridgeError) -> BuildError {
+    let message = error.to_string();
+    match failed_step(definition, &message) {
+        Some(step) => BuildError::StepFailed {
+            file: file.to_owned(),
+            step,
+            message,
+        },
+        None => error.into(),
+    }
 }
 
 /// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file.

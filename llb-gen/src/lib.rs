@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod diagnostic;
+pub mod failure;
 pub mod graph;
 pub mod image;
 pub mod llb;
