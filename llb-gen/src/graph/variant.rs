@@ -26,7 +26,8 @@ enum Step<'v> {
     Packages(&'v [Spanned<String>]),
     Run(&'v RunStep),
     Copy(&'v [CopyStep]),
-    Binaries,
+    /// Every binary, in one op located at the first one's name.
+    Binaries(&'v Spanned<String>),
 }
 
 /// The variant's image: its base with each step applied.
@@ -46,8 +47,8 @@ pub(super) fn graph(
     if !variant.copy.is_empty() {
         steps.push(Step::Copy(&variant.copy));
     }
-    if !variant.binaries.is_empty() {
-        steps.push(Step::Binaries);
+    if let Some((first, _)) = variant.binaries.iter().next() {
+        steps.push(Step::Binaries(first));
     }
     let count = steps.len() + 1;
     let builder = VariantBuilder {
@@ -120,7 +121,7 @@ impl VariantBuilder<'_> {
             Step::Packages(packages) => state.run(self.packages(packages), platform, describe).root,
             Step::Run(step) => state.run(self.run(step), platform, describe).root,
             Step::Copy(copies) => self.copy(state, copies, describe),
-            Step::Binaries => state.copy(&self.binary_copies(), platform, describe),
+            Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
         };
         (next, created_by)
     }
@@ -150,22 +151,18 @@ impl VariantBuilder<'_> {
                     "copy",
                 )
             }
-            Step::Binaries => {
+            Step::Binaries(first) => {
                 let list: Vec<String> = self
                     .variant
                     .binaries
                     .iter()
                     .map(|(binary, install)| format!("{} -> {}", binary.value, install.path.value))
                     .collect();
-                let first = self.variant.binaries.iter().next().map_or(
-                    SpecRange {
-                        line: 1,
-                        column: 1,
-                        end_line: 1,
-                    },
-                    |(binary, _)| range(binary),
-                );
-                (format!("COPY {}", list.join(", ")), first, "binaries")
+                (
+                    format!("COPY {}", list.join(", ")),
+                    range(first),
+                    "binaries",
+                )
             }
         }
     }
