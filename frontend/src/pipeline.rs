@@ -160,7 +160,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         return Err(BuildError::MissingCaps { missing });
     }
     let reference = bridge
-        .solve(definition.clone(), cache_imports)
+        .solve_and_build(definition.clone(), cache_imports)
         .await
         .map_err(|error| located_failure(&definition, filename, error))?;
     let config = base.apply(&graph.changes).for_platform(&platform);

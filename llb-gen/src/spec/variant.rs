@@ -316,3 +316,85 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+
+    fn variant(body: &str) -> Result<Variant, String> {
+        let text =
+            format!("version: 1\nbuilder: {{image: r, binaries: [a]}}\nvariants:\n  v:\n{body}");
+        parse(&text, "f.yaml")
+            .map(|mut spec| spec.variants.value.0.remove(0).1)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn short_and_long_forms_read_alike() {
+        let v = variant(
+            "    extends: base\n    run:\n      - make\n      - run: [cargo, test]\n        cache: [{target: /c}]\n        secrets: [{id: npm}]\n    binaries:\n      a: /bin/a\n      b: {path: /bin/b, mode: '0700', owner: 'app:app'}\n",
+        )
+        .unwrap();
+        assert_eq!(v.extends[0].value, "base");
+        assert_eq!(
+            position(&v.extends[0]),
+            Position {
+                line: 5,
+                column: 14
+            }
+        );
+        let Command::Shell(make) = &v.run[0].command else {
+            panic!()
+        };
+        assert_eq!((make.value.as_str(), position(make).line), ("make", 7));
+        let Command::Exec(argv) = &v.run[1].command else {
+            panic!()
+        };
+        assert_eq!(argv.value.len(), 2);
+        assert_eq!(v.run[1].cache[0].sharing, Sharing::Shared);
+        assert!(!v.run[1].secrets[0].required);
+        assert_eq!(position(&v.binaries.get("a").unwrap().path).line, 12);
+        let b = v.binaries.get("b").unwrap();
+        assert_eq!(b.mode.as_ref().unwrap().value, "0700");
+        assert_eq!(b.owner.as_ref().unwrap().value, "app:app");
+        let many = variant("    extends: [a, b]\n").unwrap();
+        assert_eq!(many.extends.len(), 2);
+    }
+
+    #[test]
+    fn long_forms_keep_strict_keys_and_locations() {
+        let error = variant("    run:\n      - run: make\n        evn: {A: b}\n").unwrap_err();
+        assert!(
+            error.starts_with("f.yaml:7:9: unknown field `evn`"),
+            "{error}"
+        );
+        let error =
+            variant("    run: [{run: x, cache: [{target: /c, sharing: private}]}]\n").unwrap_err();
+        assert!(error.contains("unknown variant `private`"), "{error}");
+        let error = variant("    extends: {a: b}\n").unwrap_err();
+        assert!(error.starts_with("f.yaml:5:"), "{error}");
+    }
+
+    #[test]
+    fn every_substituted_string_is_visited_once() {
+        let mut v = variant(
+            "    from: f\n    packages: [p]\n    run: [s, {run: [e1, e2], env: {E: e}, cache: [{target: t, id: i}], secrets: [{id: si, target: st}], user: u, workdir: w}]\n    copy: [{src: cs, dest: cd, owner: co, mode: cm}]\n    binaries: {a: {path: bp, mode: bm, owner: bo}}\n    env: {V: ve}\n    entrypoint: [ep]\n    cmd: [c]\n    user: vu\n    workdir: vw\n    labels: {l: lv}\n    expose: [x]\n    healthcheck: {test: h, interval: hi, timeout: ht, start_period: hs}\n    stopsignal: sig\n",
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        v.try_for_each_string::<()>(&mut |text| {
+            seen.push(text.value.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "f", "p", "s", "e1", "e2", "e", "t", "i", "si", "st", "u", "w", "cs", "cd", "co",
+                "cm", "bp", "bm", "bo", "ve", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht",
+                "hs", "sig"
+            ]
+        );
+    }
+}
