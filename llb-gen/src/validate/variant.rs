@@ -97,7 +97,7 @@ fn fields(
     known: fn(&str) -> bool,
 ) {
     match &variant.from {
-        None => errors_missing_from(name, errors),
+        None => missing_from(name, errors),
         Some(from) if known(&from.value) => errors.image_reference(from),
         Some(_) => {}
     }
@@ -218,7 +218,7 @@ fn fields(
 
 type Rule<'r> = dyn FnMut(&Spanned<String>, bool, String, Option<&str>) + 'r;
 
-fn errors_missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
+fn missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
     errors.at(
         position(name),
         format!("variant `{}` has no `from`", name.value),
