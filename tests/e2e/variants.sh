@@ -165,6 +165,13 @@ line=$(grep -n 'DEBIAN_RELEASE' "$UNDECLARED/flotilla.yaml" | cut -d: -f1)
 expect_refused undeclared "$UNDECLARED" "flotilla.yaml:$line:11: undeclared build arg \`DEBIAN_RELEASE\`" \
   "undeclared build arg: flotilla.yaml:$line:11 named in the error" --target slim "${PREBUILT[@]}"
 
+# 6b. Copy sources cannot leave the build context.
+ESCAPE=$(spec_dir variants-escape "$ROOT/examples/variants")
+sed -i 's|src: config/app.toml|src: ../config/app.toml|' "$ESCAPE/flotilla.yaml"
+line=$(grep -n 'src: ../config' "$ESCAPE/flotilla.yaml" | cut -d: -f1)
+expect_refused escape "$ESCAPE" "flotilla.yaml:$line:16: copy source \`../config/app.toml\` leaves the build context" \
+  "copy source outside the context: refused at flotilla.yaml:$line:16" --target kiro "${PREBUILT[@]}"
+
 # 7. A build arg picks the base image; a bad value is refused at its spec line.
 expect_refused bad-base "$VARIANTS" "flotilla.yaml:18:11: invalid image reference \`debian:Not Valid\`" \
   "build arg substituted into from: a bad value names the spec line" \
