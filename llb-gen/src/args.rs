@@ -23,29 +23,54 @@ pub fn substitute(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, SubstituteError> {
+    substitute_as(text, lookup, Unknown::Error)
+}
+
+/// What an undeclared name is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    /// A mistake.
+    Error,
+    /// Somebody else's variable: kept as written, `$$` included, for a later pass.
+    Keep,
+}
+
+fn substitute_as(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unknown: Unknown,
+) -> Result<String, SubstituteError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
         out.push_str(&rest[..dollar]);
         let after = &rest[dollar + 1..];
         if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
+            out.push_str(if unknown == Unknown::Keep { "$$" } else { "$" });
             rest = tail;
         } else if let Some(braced) = after.strip_prefix('{') {
             let end = closing_brace(braced).ok_or_else(|| SubstituteError {
                 message: format!("unclosed `${{` in `{text}`"),
                 hint: Some("write `${NAME}`, or `$$` for a literal `$`".to_owned()),
             })?;
-            out.push_str(&expand(&braced[..end], lookup)?);
+            let inner = &braced[..end];
+            let name = &inner[..name_length(inner)];
+            if unknown == Unknown::Keep && !name.is_empty() && lookup(name).is_none() {
+                out.push_str(&rest[dollar..dollar + end + 3]);
+            } else {
+                out.push_str(&expand(inner, lookup, unknown)?);
+            }
             rest = &braced[end + 1..];
         } else {
-            let name_len = name_length(after);
-            if name_len == 0 {
-                out.push('$');
-            } else {
-                out.push_str(&value_of(&after[..name_len], lookup)?);
+            let name = &after[..name_length(after)];
+            match lookup(name) {
+                _ if name.is_empty() => out.push('$'),
+                None if unknown == Unknown::Keep => {
+                    out.push_str(&rest[dollar..dollar + 1 + name.len()])
+                }
+                _ => out.push_str(&value_of(name, lookup)?),
             }
-            rest = &after[name_len..];
+            rest = &after[name.len()..];
         }
     }
     out.push_str(rest);
@@ -58,7 +83,11 @@ pub fn is_arg_name(name: &str) -> bool {
 }
 
 /// Expands the inside of `${…}`.
-fn expand(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, SubstituteError> {
+fn expand(
+    inner: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unknown: Unknown,
+) -> Result<String, SubstituteError> {
     let name_len = name_length(inner);
     let name = &inner[..name_len];
     let operator = &inner[name_len..];
@@ -74,7 +103,7 @@ fn expand(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         Ok(value)
     } else if let Some(default) = operator.strip_prefix(":-") {
         if value.is_empty() {
-            substitute(default, lookup)
+            substitute_as(default, lookup, unknown)
         } else {
             Ok(value)
         }
@@ -82,7 +111,7 @@ fn expand(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         if value.is_empty() {
             Ok(String::new())
         } else {
-            substitute(alternative, lookup)
+            substitute_as(alternative, lookup, unknown)
         }
     } else {
         Err(bad())
@@ -185,6 +214,12 @@ impl Scope {
         substitute(text, &|name| self.values.get(name).cloned())
     }
 
+    /// `text` with the args of this scope substituted and any other name kept as written, for
+    /// values that may also use environment variables (Dockerfile `ENV X=$PATH`).
+    pub fn substitute_keeping_others(&self, text: &str) -> Result<String, SubstituteError> {
+        substitute_as(text, &|name| self.values.get(name).cloned(), Unknown::Keep)
+    }
+
     /// The value of a declared arg.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
@@ -262,6 +297,28 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn other_names_can_be_kept_for_a_later_pass() {
+        let scope = scope(&[("V", "1"), ("EMPTY", "")]);
+        let kept = |text: &str| scope.substitute_keeping_others(text).unwrap();
+        assert_eq!(kept("/opt/$V/bin:$PATH"), "/opt/1/bin:$PATH");
+        assert_eq!(kept("${HOME:-/root} ${V} $$V"), "${HOME:-/root} 1 $$V");
+        assert_eq!(kept("${EMPTY:-$LANG}"), "$LANG");
+        assert_eq!(kept("$ $1"), "$ $1");
+        let env = |name: &str| {
+            Some(if name == "PATH" {
+                "/bin".to_owned()
+            } else {
+                String::new()
+            })
+        };
+        assert_eq!(
+            substitute(&kept("$V:$PATH:$$V"), &env).unwrap(),
+            "1:/bin:$V"
+        );
+        assert!(scope.substitute_keeping_others("${V").is_err());
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub fn resolve(spec: &Spec, name: &str, values: &ArgValues) -> Result<Variant, D
             .map_err(|error| located(spec, position(text), error))?;
         Ok(())
     })?;
+    for (_, value) in &mut variant.env.0 {
+        value.value = scope
+            .substitute_keeping_others(&value.value)
+            .map_err(|error| located(spec, position(value), error))?;
+    }
     Ok(variant)
 }
 
@@ -90,6 +95,11 @@ pub fn arg_errors(spec: &Spec, variant: &Variant) -> Vec<Diagnostic> {
             }
             Ok(())
         });
+    for (_, value) in variant.env.iter() {
+        if let Err(error) = scope.substitute_keeping_others(&value.value) {
+            errors.push(located(spec, position(value), error));
+        }
+    }
     errors.sort_by_key(|error| error.position);
     errors
 }
@@ -377,7 +387,11 @@ mod tests {
         };
         assert_eq!(words(&argv.value), ["echo", "2"]);
         assert_eq!(pairs(&app.run[1].env), [("X", "2")]);
-        assert_eq!(pairs(&app.env), [("A", "$HOME")]);
+        assert_eq!(
+            pairs(&app.env),
+            [("A", "$$HOME")],
+            "env values keep `$$` for the env pass in the graph"
+        );
         let install = app.binaries.get("app").unwrap();
         assert_eq!(install.path.value, "/bin/app-2");
         assert_eq!(install.owner.as_ref().unwrap().value, "amd64");
@@ -390,7 +404,7 @@ mod tests {
     #[test]
     fn undeclared_args_are_located_errors() {
         let spec = spec(
-            "args: {A: '${B}'}\nvariants:\n  app:\n    from: debian\n    workdir: /x/${NOPE}\n    env: {E: '${A:-$ALSO}'}\n",
+            "args: {A: '${B}'}\nvariants:\n  app:\n    from: debian\n    workdir: /x/${NOPE}\n    labels: {E: '${A:-$ALSO}'}\n",
         );
         let app = merged(&spec, "app").unwrap();
         let errors: Vec<String> = arg_errors(&spec, &app)
@@ -409,7 +423,7 @@ mod tests {
             "{errors:?}"
         );
         assert!(
-            errors[2].starts_with("f.yaml:8:14: undeclared build arg `ALSO`"),
+            errors[2].starts_with("f.yaml:8:17: undeclared build arg `ALSO`"),
             "{errors:?}"
         );
         let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
@@ -419,6 +433,20 @@ mod tests {
                 .message
                 .contains("`B`")
         );
+    }
+
+    #[test]
+    fn env_values_may_name_environment_variables() {
+        let spec = spec(
+            "args: {V: '1'}\nvariants:\n  app:\n    from: debian\n    env: {PATH: '/opt/$V/bin:$PATH', BAD: '${V'}\n",
+        );
+        let app = merged(&spec, "app").unwrap();
+        let errors: Vec<String> = arg_errors(&spec, &app)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1, "only the malformed one: {errors:?}");
+        assert!(errors[0].starts_with("f.yaml:7:43: unclosed"), "{errors:?}");
     }
 
     #[test]

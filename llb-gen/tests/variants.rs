@@ -221,7 +221,12 @@ fn run_steps_get_base_env_user_and_the_variant_workdir() {
     );
     assert_eq!(
         shell.env,
-        ["PATH=/usr/bin:/bin", "LANG=C", "APP_HOME=/srv/app"]
+        [
+            "PATH=/srv/app/bin:/usr/bin:/bin",
+            "LANG=C",
+            "APP_HOME=/srv/app"
+        ],
+        "env values expand earlier entries and the base image's env, as ENV does"
     );
     assert_eq!(shell.user, "nobody", "the base image's user");
     assert_eq!(
@@ -375,7 +380,10 @@ fn single_inheritance_builds_only_the_base() {
     assert_eq!(names, ["[slim 1/1] FROM debian:trixie-slim"]);
     assert_eq!(
         built.graph.changes.env,
-        [("APP_HOME".to_owned(), "/srv/app".to_owned())]
+        [
+            ("APP_HOME".to_owned(), "/srv/app".to_owned()),
+            ("PATH".to_owned(), "/srv/app/bin:/usr/bin:/bin".to_owned()),
+        ]
     );
 }
 

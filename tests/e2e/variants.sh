@@ -77,14 +77,14 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=1 -t 
   fi
 
   config=$(inspect $KIRO '{{json .Config.Env}}|{{json .Config.ExposedPorts}}|{{json .Config.Healthcheck}}|{{.Config.StopSignal}}|{{json .Config.Labels}}|{{json .Config.Entrypoint}}{{json .Config.Cmd}}')
-  if [[ $config == *'"APP_HOME=/srv/app"'* && $config == *'"PATH=/usr/local/sbin:'* ]] \
+  if [[ $config == *'"APP_HOME=/srv/app"'* && $config == *'"PATH=/srv/app/bin:/usr/local/sbin:'* ]] \
     && [[ $config == *'{"53/udp":{},"8080/tcp":{}}'* ]] \
     && [[ $config == *'{"Test":["CMD-SHELL","hello || exit 1"],"Interval":30000000000,"Timeout":5000000000,"StartPeriod":1000000000,"Retries":3}'* ]] \
     && [[ $config == *'|SIGQUIT|'* ]] \
     && [[ $config == *'"org.example.tier":"app"'* && $config == *'"org.opencontainers.image.revision":"abc123"'* ]] \
     && [[ $config == *'"org.opencontainers.image.source":"https://example.com/flotilla"'* ]] \
     && [[ $config == *'["tini","--"]["hello"]' ]]; then
-    pass "image config: env, expose, healthcheck, stop signal, labels incl. OCI source/revision"
+    pass "image config: env (PATH from \$APP_HOME and the base's \$PATH), expose, healthcheck, stop signal, labels incl. OCI source/revision"
   else
     fail "image config" "$config"
   fi

@@ -3,6 +3,7 @@
 //! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
 use super::{BinariesRoot, Graph, GraphContext, context_source, range, range_at, shell_quote};
+use crate::args::substitute;
 use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
 use crate::llb::{
     CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
@@ -51,16 +52,18 @@ pub(super) fn graph(
         steps.push(Step::Binaries(first));
     }
     let count = steps.len() + 1;
+    let base = context
+        .base_config
+        .clone()
+        .unwrap_or_else(|| ImageConfig::scratch(&context.platform));
     let builder = VariantBuilder {
         file,
         name,
         variant,
         binaries,
         context,
-        base: context
-            .base_config
-            .clone()
-            .unwrap_or_else(|| ImageConfig::scratch(&context.platform)),
+        env: expand_env(&variant.env, &base),
+        base,
         count,
     };
     let from = variant
@@ -94,6 +97,8 @@ struct VariantBuilder<'a> {
     binaries: &'a BinariesRoot,
     context: &'a GraphContext,
     base: ImageConfig,
+    /// The variant's env, its values expanded.
+    env: Vec<(String, String)>,
     count: usize,
 }
 
@@ -281,7 +286,7 @@ impl VariantBuilder<'_> {
     /// The environment of an exec: the base image's, the variant's, then `extra`; PATH
     /// defaults as in Docker.
     fn env(&self, extra: &[(String, String)]) -> Vec<String> {
-        let mut env = pairs(&self.variant.env);
+        let mut env = self.env.clone();
         env.extend_from_slice(extra);
         let changes = ConfigChanges {
             env,
@@ -303,7 +308,7 @@ impl VariantBuilder<'_> {
         };
         let value = |text: &Option<Spanned<String>>| text.as_ref().map(|text| text.value.clone());
         ConfigChanges {
-            env: pairs(&variant.env),
+            env: self.env.clone(),
             entrypoint: strings(&variant.entrypoint),
             cmd: strings(&variant.cmd),
             user: value(&variant.user),
@@ -332,6 +337,27 @@ impl VariantBuilder<'_> {
             history,
         }
     }
+}
+
+/// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
+/// from earlier entries, else the base image's env, else empty (build args are already in).
+fn expand_env(env: &NamedMap<Spanned<String>>, base: &ImageConfig) -> Vec<(String, String)> {
+    let mut expanded: Vec<(String, String)> = Vec::new();
+    for (name, value) in env.iter() {
+        let lookup = |wanted: &str| {
+            let earlier = expanded.iter().rev().find(|(name, _)| name == wanted);
+            let value = earlier.map(|(_, value)| value.as_str());
+            Some(
+                value
+                    .or_else(|| base.env_var(wanted))
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        };
+        let text = substitute(&value.value, &lookup).unwrap_or_else(|_| value.value.clone());
+        expanded.push((name.value.clone(), text));
+    }
+    expanded
 }
 
 /// Docker's healthcheck test: `CMD-SHELL` for a string, `CMD` for an argv, `NONE` as is.

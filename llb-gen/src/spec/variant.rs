@@ -250,7 +250,8 @@ fn binary_installs<'de, D: Deserializer<'de>>(
 
 impl Variant {
     /// Calls `visit` on every string that build args are substituted in, stopping at its
-    /// first error. Names (keys, arg names) and the description are left as written.
+    /// first error. Names (keys, arg names) and the description are left as written, and so
+    /// are `env` values, which may also name environment variables (Dockerfile `ENV`).
     pub fn try_for_each_string<E>(
         &mut self,
         visit: &mut dyn FnMut(&mut Spanned<String>) -> Result<(), E>,
@@ -282,7 +283,6 @@ impl Variant {
             all.extend(install.mode.as_mut());
             all.extend(install.owner.as_mut());
         }
-        all.extend(self.env.0.iter_mut().map(|(_, value)| value));
         all.extend(self.entrypoint.iter_mut().flatten());
         all.extend(self.cmd.iter_mut().flatten());
         all.extend(self.user.as_mut());
@@ -392,8 +392,8 @@ mod tests {
             seen,
             [
                 "f", "p", "s", "e1", "e2", "e", "t", "i", "si", "st", "u", "w", "cs", "cd", "co",
-                "cm", "bp", "bm", "bo", "ve", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht",
-                "hs", "sig"
+                "cm", "bp", "bm", "bo", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht", "hs",
+                "sig"
             ]
         );
     }
