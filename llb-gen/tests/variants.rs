@@ -121,7 +121,7 @@ fn every_step_is_one_named_vertex_in_spec_order() {
             "[kiro 5/10] RUN echo \"amd64\" > /etc/flotilla-arch",
             "[kiro 6/10] RUN /bin/sh -c 'echo \"hello from $STEP\" > /etc/greeting'",
             "[kiro 7/10] RUN echo \"bust 0\" …",
-            "[kiro 8/10] RUN sha256sum /run/secrets/token | cut -c1-64 > /etc/token.sha256",
+            "[kiro 8/10] RUN sha256sum /run/secrets/token | cut -c1-64 > /home/app/token.sha256",
             "[kiro] load build context: config/app.toml, static",
             "[kiro 9/10] COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static",
             "[kiro 10/10] COPY hello -> /usr/local/bin/hello, hello-gateway -> /usr/local/bin/hello-gateway",
@@ -263,9 +263,10 @@ fn run_steps_mount_caches_and_secrets() {
     assert_eq!(mount.mount_type, pb::MountType::Secret as i32);
     let opt = mount.secret_opt.as_ref().unwrap();
     assert_eq!(
-        (opt.id.as_str(), opt.mode, opt.optional),
-        ("token", 0o400, false)
+        (opt.id.as_str(), opt.uid, opt.mode, opt.optional),
+        ("token", 1001, 0o400, false)
     );
+    assert_eq!(secret.meta.unwrap().user, "app", "the step's own user");
 }
 
 #[test]
@@ -315,7 +316,7 @@ fn config_changes_and_history_follow_the_spec() {
     assert_eq!(changes.history.len(), 9, "one entry per layer");
     assert_eq!(
         changes.history[0],
-        "WORKDIR /srv/app # flotilla.yaml:48 workdir"
+        "WORKDIR /srv/app # flotilla.yaml:49 workdir"
     );
     assert_eq!(
         changes.history[1],

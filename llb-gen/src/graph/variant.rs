@@ -18,7 +18,7 @@ const APT_CACHE_DIRS: [(&str, &str); 2] = [
 ];
 /// Debian images delete downloaded packages after each install; the cache mount needs them.
 const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
-/// Mode of a secret file, as `RUN --mount=type=secret` gives it.
+/// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
 const SECRET_MODE: u32 = 0o400;
 
 /// One op-making step of the variant, before it is numbered.
@@ -215,9 +215,13 @@ impl VariantBuilder<'_> {
                 |t| t.value.clone(),
             ),
             id: secret.id.value.clone(),
-            uid: 0,
-            gid: 0,
-            mode: SECRET_MODE,
+            uid: secret.uid,
+            gid: secret.gid,
+            mode: secret
+                .mode
+                .as_ref()
+                .and_then(|mode| syntax::octal_mode(&mode.value))
+                .unwrap_or(SECRET_MODE),
             optional: !secret.required,
         });
         Exec {

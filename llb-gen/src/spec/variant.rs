@@ -137,6 +137,15 @@ pub struct SecretMount {
     /// Fail when the client does not provide it.
     #[serde(default)]
     pub required: bool,
+    /// Owner uid of the secret file (default 0), for steps that run as another user.
+    #[serde(default)]
+    pub uid: u32,
+    /// Owner gid of the secret file (default 0).
+    #[serde(default)]
+    pub gid: u32,
+    /// Octal mode of the secret file (default `0400`).
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
 }
 
 /// One `copy:` item: files from the build context.
@@ -269,6 +278,7 @@ impl Variant {
             for secret in &mut step.secrets {
                 all.push(&mut secret.id);
                 all.extend(secret.target.as_mut());
+                all.extend(secret.mode.as_mut());
             }
             all.extend(step.user.as_mut());
             all.extend(step.workdir.as_mut());
@@ -379,7 +389,7 @@ mod tests {
     #[test]
     fn every_substituted_string_is_visited_once() {
         let mut v = variant(
-            "    from: f\n    packages: [p]\n    run: [s, {run: [e1, e2], env: {E: e}, cache: [{target: t, id: i}], secrets: [{id: si, target: st}], user: u, workdir: w}]\n    copy: [{src: cs, dest: cd, owner: co, mode: cm}]\n    binaries: {a: {path: bp, mode: bm, owner: bo}}\n    env: {V: ve}\n    entrypoint: [ep]\n    cmd: [c]\n    user: vu\n    workdir: vw\n    labels: {l: lv}\n    expose: [x]\n    healthcheck: {test: h, interval: hi, timeout: ht, start_period: hs}\n    stopsignal: sig\n",
+            "    from: f\n    packages: [p]\n    run: [s, {run: [e1, e2], env: {E: e}, cache: [{target: t, id: i}], secrets: [{id: si, target: st, mode: sm}], user: u, workdir: w}]\n    copy: [{src: cs, dest: cd, owner: co, mode: cm}]\n    binaries: {a: {path: bp, mode: bm, owner: bo}}\n    env: {V: ve}\n    entrypoint: [ep]\n    cmd: [c]\n    user: vu\n    workdir: vw\n    labels: {l: lv}\n    expose: [x]\n    healthcheck: {test: h, interval: hi, timeout: ht, start_period: hs}\n    stopsignal: sig\n",
         )
         .unwrap();
         let mut seen = Vec::new();
@@ -391,9 +401,9 @@ mod tests {
         assert_eq!(
             seen,
             [
-                "f", "p", "s", "e1", "e2", "e", "t", "i", "si", "st", "u", "w", "cs", "cd", "co",
-                "cm", "bp", "bm", "bo", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht", "hs",
-                "sig"
+                "f", "p", "s", "e1", "e2", "e", "t", "i", "si", "st", "sm", "u", "w", "cs", "cd",
+                "co", "cm", "bp", "bm", "bo", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht",
+                "hs", "sig"
             ]
         );
     }

@@ -129,6 +129,7 @@ fn fields(
             if let Some(target) = &secret.target {
                 absolute(target, "secret target", &mut rule);
             }
+            owner_and_mode(None, secret.mode.as_ref(), &mut rule);
         }
         if let Some(workdir) = &step.workdir {
             absolute(workdir, "run workdir", &mut rule);
@@ -333,7 +334,7 @@ mod tests {
       - run: []
       - run: [x]
         cache: [{target: cache}]
-        secrets: [{id: '', target: run/s}]
+        secrets: [{id: '', target: run/s, mode: '9'}]
         workdir: tmp
         user: ''
     copy:
@@ -356,6 +357,7 @@ mod tests {
                 "f.yaml:11:26: cache target `cache` is not an absolute path",
                 "f.yaml:12:24: empty secret id",
                 "f.yaml:12:36: secret target `run/s` is not an absolute path",
+                "f.yaml:12:49: invalid mode `9`",
                 "f.yaml:13:18: run workdir `tmp` is not an absolute path",
                 "f.yaml:14:15: empty run user",
                 "f.yaml:16:15: copy source `../outside` leaves the build context",
