@@ -401,16 +401,21 @@ mod tests {
         );
     }
 
+    /// The arg errors of variant `app`, as text.
+    fn arg_error_texts(spec: &Spec) -> Vec<String> {
+        let app = merged(spec, "app").unwrap();
+        arg_errors(spec, &app)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
     fn undeclared_args_are_located_errors() {
         let spec = spec(
             "args: {A: '${B}'}\nvariants:\n  app:\n    from: debian\n    workdir: /x/${NOPE}\n    labels: {E: '${A:-$ALSO}'}\n",
         );
-        let app = merged(&spec, "app").unwrap();
-        let errors: Vec<String> = arg_errors(&spec, &app)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = arg_error_texts(&spec);
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(
             errors[0].starts_with(
@@ -440,11 +445,7 @@ mod tests {
         let spec = spec(
             "args: {V: '1'}\nvariants:\n  app:\n    from: debian\n    env: {PATH: '/opt/$V/bin:$PATH', BAD: '${V'}\n",
         );
-        let app = merged(&spec, "app").unwrap();
-        let errors: Vec<String> = arg_errors(&spec, &app)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = arg_error_texts(&spec);
         assert_eq!(errors.len(), 1, "only the malformed one: {errors:?}");
         assert!(errors[0].starts_with("f.yaml:7:43: unclosed"), "{errors:?}");
     }
