@@ -54,7 +54,7 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=1 -t 
   expected_sha=$(printf '%s' "$SECRET_VALUE" | sha256sum | cut -c1-64)
   out=$(in_image $KIRO 'cat /home/app/token.sha256; stat -c %U /home/app/token.sha256; ls /run/secrets 2>&1')
   config_and_history="$(inspect $KIRO '{{json .}}') $("$DOCKER" image history --no-trunc $KIRO)"
-  if [[ $out == "$expected_sha"$'\napp\n'* ]] && ! grep -rqaF "$SECRET_VALUE" "$WORK/kiro" \
+  if [[ $out == "$expected_sha"$'\napp'* ]] && ! grep -rqaF "$SECRET_VALUE" "$WORK/kiro" \
     && [[ $config_and_history != *"$SECRET_VALUE"* ]]; then
     pass "secret mount: a step running as app (secret uid 1001) read it; its value is in no layer, config or history"
   else
