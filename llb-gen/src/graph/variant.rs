@@ -66,6 +66,7 @@ pub(super) fn graph(
         base,
         count,
     };
+    // Validation refuses a variant without `from`; `scratch` only keeps this total.
     let from = variant
         .from
         .as_ref()
@@ -90,6 +91,8 @@ pub(super) fn graph(
     }
 }
 
+/// What every step of one variant needs: the spec file (for history), the variant, where the
+/// binaries are, the base image's config, and how many vertices the variant has.
 struct VariantBuilder<'a> {
     file: &'a str,
     name: &'a str,
@@ -99,6 +102,7 @@ struct VariantBuilder<'a> {
     base: ImageConfig,
     /// The variant's env, its values expanded.
     env: Vec<(String, String)>,
+    /// Vertices of the variant, `FROM` included (the `n` of `[name i/n]`).
     count: usize,
 }
 
