@@ -91,11 +91,31 @@ impl Bridge {
         definition: pb::Definition,
         cache_imports: Vec<CacheOptionsEntry>,
     ) -> Result<String, BridgeError> {
+        self.send_solve(definition, cache_imports, false).await
+    }
+
+    /// Solves `definition` and builds it now (`Evaluate`): a failing op is an error here, where
+    /// the frontend can still explain it, rather than at export after it has returned.
+    pub async fn solve_and_build(
+        &self,
+        definition: pb::Definition,
+        cache_imports: Vec<CacheOptionsEntry>,
+    ) -> Result<String, BridgeError> {
+        self.send_solve(definition, cache_imports, true).await
+    }
+
+    async fn send_solve(
+        &self,
+        definition: pb::Definition,
+        cache_imports: Vec<CacheOptionsEntry>,
+        evaluate: bool,
+    ) -> Result<String, BridgeError> {
         let request = SolveRequest {
             definition: Some(definition),
             allow_result_return: true,
             allow_result_array_ref: true,
             cache_imports,
+            evaluate,
             ..Default::default()
         };
         let response = self.client.clone().solve(request).await?.into_inner();

@@ -3,10 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{MarshalOptions, NoCache, SourceFile, marshal};
+use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use llb_gen::spec::DEFAULT_FILENAME;
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use prost::Message;
@@ -59,6 +62,16 @@ pub enum BuildError {
         /// Cap ids the graph declares that the daemon does not enable.
         missing: Vec<String>,
     },
+    /// A process of the build failed; the spec step that runs it is known.
+    #[error("{file}:{}:{}: `{}` failed: {message}", step.position.line, step.position.column, step.name)]
+    StepFailed {
+        /// The spec's file name.
+        file: String,
+        /// The step.
+        step: FailedStep,
+        /// BuildKit's error.
+        message: String,
+    },
     /// The Definition is larger than BuildKit accepts in one message.
     #[error(
         "the build graph is {size} bytes, over BuildKit's {MAX_REQUEST_BYTES}-byte message limit"
@@ -83,8 +96,16 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
     let source = client_files::read_spec(bridge, options, filename).await?;
     let spec = llb_gen::load(&source, filename)?;
-    let mut target = target::select(&spec, options.get("target"), &options.build_args())?;
     let platform = options.platform()?;
+    let arg_values = ArgValues {
+        build_args: options.build_args(),
+        target_platform: platform.clone(),
+        build_platform: options
+            .worker_platform
+            .clone()
+            .unwrap_or_else(|| platform.clone()),
+    };
+    let mut target = target::select(&spec, options.get("target"), &arg_values)?;
     if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
         target.binaries = BinariesSource::from_named_context(named)?;
     }
@@ -112,6 +133,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         toolchain_env,
         context_excludes,
         manifests,
+        base_config: Some(base.clone()),
     };
     if !matches!(target.binaries, BinariesSource::Compile { .. }) {
         prebuilt::check(bridge, &spec, &target, &context).await?;
@@ -145,12 +167,29 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
             missing: missing.into_iter().collect(),
         });
     }
-    let reference = bridge.solve(definition, cache_imports).await?;
+    let reference = bridge
+        .solve_and_build(definition.clone(), cache_imports)
+        .await
+        .map_err(|error| located_failure(&definition, filename, error))?;
     let config = base.apply(&graph.changes).for_platform(&platform);
     Ok(BuiltImage {
         reference,
         config: config.to_json(),
     })
+}
+
+/// A solve error, prefixed with the spec location of the step whose process failed, since
+/// Docker 20.10's CLI prints no source location.
+fn located_failure(definition: &Definition, file: &str, error: BridgeError) -> BuildError {
+    let message = error.to_string();
+    match failed_step(definition, &message) {
+        Some(step) => BuildError::StepFailed {
+            file: file.to_owned(),
+            step,
+            message,
+        },
+        None => error.into(),
+    }
 }
 
 /// Resolves image configs for one platform and resolve mode.

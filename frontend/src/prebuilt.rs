@@ -32,7 +32,7 @@ pub async fn check(
         .solve(marshal(&root.state, MarshalOptions::default()), Vec::new())
         .await
         .map_err(unusable)?;
-    let needed: Vec<&str> = match target.variant {
+    let needed: Vec<&str> = match &target.variant {
         Some(variant) => variant
             .binaries
             .iter()

@@ -1,5 +1,5 @@
 //! The image config returned with a build result (`containerimage.config`): the base image's
-//! config with the spec applied. Fields this crate does not know (Healthcheck, OnBuild…) pass
+//! config with the spec applied. Fields this crate does not set (OnBuild, Volumes…) pass
 //! through untouched.
 
 use std::collections::BTreeMap;
@@ -91,8 +91,38 @@ pub struct ConfigChanges {
     pub workdir: Option<String>,
     /// Labels added or replaced.
     pub labels: Vec<(String, String)>,
+    /// Ports added, keyed as Docker keys them (`8080/tcp`).
+    pub exposed_ports: Vec<String>,
+    /// Replaces the healthcheck.
+    pub healthcheck: Option<Healthcheck>,
+    /// Replaces the stop signal.
+    pub stop_signal: Option<String>,
     /// One entry per layer the spec adds.
     pub history: Vec<String>,
+}
+
+/// Docker's `Healthcheck` (durations in nanoseconds; zero means Docker's default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    /// `["CMD-SHELL", script]`, `["CMD", argv…]` or `["NONE"]`.
+    pub test: Vec<String>,
+    /// Time between checks.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interval: u64,
+    /// Time a check may take.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeout: u64,
+    /// Grace time after start.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_period: u64,
+    /// Failures in a row that make the container unhealthy.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The PATH a container gets when its image sets none (BuildKit's and Docker's default).
@@ -157,6 +187,26 @@ impl ImageConfig {
             let labels = config.labels.get_or_insert_with(BTreeMap::new);
             labels.extend(changes.labels.iter().cloned());
         }
+        if !changes.exposed_ports.is_empty() {
+            let ports = config
+                .other
+                .entry("ExposedPorts".to_owned())
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(ports) = ports {
+                for port in &changes.exposed_ports {
+                    ports.insert(port.clone(), Value::Object(Default::default()));
+                }
+            }
+        }
+        if let Some(healthcheck) = &changes.healthcheck {
+            let value = serde_json::to_value(healthcheck).unwrap_or_default();
+            config.other.insert("Healthcheck".to_owned(), value);
+        }
+        if let Some(signal) = &changes.stop_signal {
+            config
+                .other
+                .insert("StopSignal".to_owned(), Value::String(signal.clone()));
+        }
         self.history
             .extend(changes.history.iter().map(|created_by| History {
                 created_by: Some(created_by.clone()),
@@ -194,6 +244,7 @@ mod tests {
             ..Default::default()
         };
         let config = base.apply(&changes);
+        assert_eq!(config.history[1].comment.as_deref(), Some("flotilla"));
         assert_eq!(
             config.config.env.as_deref().unwrap(),
             ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "RUST_LOG=info"]
@@ -226,6 +277,42 @@ mod tests {
         assert_eq!(
             (config.os.as_str(), config.architecture.as_str()),
             ("linux", "arm64")
+        );
+    }
+
+    #[test]
+    fn sets_ports_healthcheck_stop_signal_and_labels() {
+        let mut base = ImageConfig::from_json(DEBIAN.as_bytes()).unwrap();
+        base.config
+            .other
+            .insert("ExposedPorts".into(), serde_json::json!({"22/tcp": {}}));
+        base.config.labels = Some(BTreeMap::from([("a".into(), "base".into())]));
+        let changes = ConfigChanges {
+            labels: vec![("a".into(), "spec".into()), ("b".into(), "spec".into())],
+            exposed_ports: vec!["8080/tcp".into(), "53/udp".into()],
+            healthcheck: Some(Healthcheck {
+                test: vec!["CMD-SHELL".into(), "true".into()],
+                interval: 30_000_000_000,
+                retries: 3,
+                ..Default::default()
+            }),
+            stop_signal: Some("SIGQUIT".into()),
+            ..Default::default()
+        };
+        let json: Value = serde_json::from_slice(&base.apply(&changes).to_json()).unwrap();
+        let config = &json["config"];
+        assert_eq!(
+            config["ExposedPorts"],
+            serde_json::json!({"22/tcp": {}, "53/udp": {}, "8080/tcp": {}})
+        );
+        assert_eq!(
+            config["Healthcheck"],
+            serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000u64, "Retries": 3})
+        );
+        assert_eq!(config["StopSignal"], "SIGQUIT");
+        assert_eq!(
+            config["Labels"],
+            serde_json::json!({"a": "spec", "b": "spec"})
         );
     }
 }

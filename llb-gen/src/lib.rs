@@ -1,15 +1,19 @@
 //! Flotilla's pure core: a `flotilla.yaml` spec becomes a typed model, then an LLB graph,
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 
+pub mod args;
 pub mod diagnostic;
 pub mod dockerignore;
+pub mod failure;
 pub mod graph;
 pub mod image;
 pub mod llb;
 pub mod platform;
 pub mod reference;
+pub mod resolve;
 pub mod spec;
 pub mod stubs;
+pub mod syntax;
 pub mod target;
 pub mod validate;
 
@@ -42,6 +46,14 @@ pub enum Error {
         path: String,
         /// The TOML error.
         message: String,
+    },
+    /// The requested target is an abstract variant, which only others extend.
+    #[error("variant `{target}` is abstract (only extended by others) and cannot be built; available targets: {}", available.join(", "))]
+    AbstractTarget {
+        /// What was asked for.
+        target: String,
+        /// What can be built.
+        available: Vec<String>,
     },
     /// A build option (build-arg, platform…) has a bad value.
     #[error("option {option}: {message}")]

@@ -12,6 +12,7 @@ use prost::Message;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, dockerignore, load, spec, target, validate};
 
 #[derive(Parser)]
@@ -91,6 +92,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 toolchain_env: None,
                 manifests: read_manifests(&context_dir, &context_excludes)?,
                 context_excludes,
+                base_config: None,
             };
             let definition = definition(
                 &source,
@@ -141,7 +143,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
-/// step uses the official rust image's environment.
+/// step uses the official rust image's environment and run steps an empty base config.
 fn definition(
     source: &str,
     file: &str,
@@ -151,7 +153,11 @@ fn definition(
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
     let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
-    let target = target::select(&spec, target, &build_args)?;
+    let target = target::select(
+        &spec,
+        target,
+        &ArgValues::native(build_args, &context.platform),
+    )?;
     let graph = graph::build(&spec, &target, context)?;
     let source = SourceFile {
         name: file,

@@ -1,11 +1,11 @@
 //! Buildable targets: each variant, plus `artifact` (the binaries alone). Selecting one also
 //! decides where its binaries come from: a compile, or a prebuilt builder image.
 
-use std::collections::BTreeMap;
-
 use crate::Error;
 use crate::reference;
+use crate::resolve::{self, ArgValues};
 use crate::spec::{Spec, Variant};
+use crate::validate;
 
 /// The target that holds only the built binaries.
 pub const ARTIFACT_TARGET: &str = "artifact";
@@ -65,8 +65,8 @@ impl BinariesSource {
 pub struct Target<'s> {
     /// The target's name (a variant name or `artifact`).
     pub name: &'s str,
-    /// The variant, or `None` for the artifact target.
-    pub variant: Option<&'s Variant>,
+    /// The variant with `extends` merged and build args substituted; `None` for the artifact.
+    pub variant: Option<Variant>,
     /// Where the binaries come from.
     pub binaries: BinariesSource,
 }
@@ -86,17 +86,16 @@ pub struct TargetInfo {
     pub default: bool,
 }
 
-/// Every buildable target, the default (first variant) first.
+/// Every buildable target (abstract variants are not), the default (first variant) first.
+/// Values show as written, before build args are substituted.
 pub fn list(spec: &Spec) -> Vec<TargetInfo> {
-    let variants = spec
-        .variants
-        .value
-        .iter()
+    let variants = buildable(spec)
+        .filter_map(|name| Some((name, resolve::merged(spec, name).ok()?)))
         .enumerate()
         .map(|(index, (name, variant))| TargetInfo {
-            name: name.value.clone(),
+            name: name.to_owned(),
             description: variant.description.clone().unwrap_or_default(),
-            base: variant.from.value.clone(),
+            base: variant.from.map(|from| from.value).unwrap_or_default(),
             binaries: variant
                 .binaries
                 .iter()
@@ -118,30 +117,50 @@ pub fn list(spec: &Spec) -> Vec<TargetInfo> {
     variants.chain([artifact]).collect()
 }
 
-/// Picks target `name` (default: the first variant) of a validated spec.
+/// Picks target `name` (default: the first buildable variant) of a validated spec, and
+/// resolves it: `extends` merged, build args substituted, and the result checked again.
 pub fn select<'s>(
     spec: &'s Spec,
     name: Option<&str>,
-    build_args: &BTreeMap<String, String>,
+    values: &ArgValues,
 ) -> Result<Target<'s>, Error> {
-    let (name, variant) = match name.filter(|name| !name.is_empty()) {
-        None => spec
-            .variants
-            .value
-            .iter()
-            .next()
-            .map(|(name, variant)| (name.value.as_str(), Some(variant)))
-            .ok_or_else(|| unknown_target(spec, ""))?,
-        Some(ARTIFACT_TARGET) => (ARTIFACT_TARGET, None),
-        Some(wanted) => spec
-            .variants
-            .value
-            .iter()
-            .find(|(name, _)| name.value == wanted)
-            .map(|(name, variant)| (name.value.as_str(), Some(variant)))
-            .ok_or_else(|| unknown_target(spec, wanted))?,
+    let key = match name.filter(|name| !name.is_empty()) {
+        None => Some(
+            spec.variants
+                .value
+                .iter()
+                .find(|(_, variant)| !variant.is_abstract)
+                .ok_or_else(|| unknown_target(spec, ""))?,
+        ),
+        Some(ARTIFACT_TARGET) => None,
+        Some(wanted) => {
+            let found = spec
+                .variants
+                .value
+                .iter()
+                .find(|(name, _)| name.value == wanted)
+                .ok_or_else(|| unknown_target(spec, wanted))?;
+            if found.1.is_abstract {
+                return Err(Error::AbstractTarget {
+                    target: wanted.to_owned(),
+                    available: available(spec),
+                });
+            }
+            Some(found)
+        }
     };
-    let binaries = match build_args
+    let (name, variant) = match key {
+        Some((key, _)) => {
+            let variant = resolve::resolve(spec, &key.value, values)?;
+            if let Some(diagnostic) = validate::check_resolved(spec, key, &variant) {
+                return Err(diagnostic.into());
+            }
+            (key.value.as_str(), Some(variant))
+        }
+        None => (ARTIFACT_TARGET, None),
+    };
+    let binaries = match values
+        .build_args
         .get(BUILDER_IMAGE_ARG)
         .filter(|image| !image.is_empty())
     {
@@ -165,7 +184,8 @@ pub fn select<'s>(
 impl Target<'_> {
     /// The normalized base image of a variant target; `None` for the artifact.
     pub fn base_image(&self) -> Option<String> {
-        self.variant.map(|variant| normalized(&variant.from.value))
+        let from = self.variant.as_ref()?.from.as_ref()?;
+        Some(normalized(&from.value))
     }
 }
 
@@ -177,8 +197,24 @@ fn normalized(image: &str) -> String {
 fn unknown_target(spec: &Spec, wanted: &str) -> Error {
     Error::UnknownTarget {
         target: wanted.to_owned(),
-        available: list(spec).into_iter().map(|target| target.name).collect(),
+        available: available(spec),
     }
+}
+
+fn available(spec: &Spec) -> Vec<String> {
+    buildable(spec)
+        .chain([ARTIFACT_TARGET])
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Names of the variants that are not abstract, in written order.
+fn buildable(spec: &Spec) -> impl Iterator<Item = &str> {
+    spec.variants
+        .value
+        .iter()
+        .filter(|(_, variant)| !variant.is_abstract)
+        .map(|(name, _)| name.value.as_str())
 }
 
 #[cfg(test)]
@@ -188,11 +224,12 @@ mod tests {
 
     const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 
-    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
+    fn args(pairs: &[(&str, &str)]) -> ArgValues {
+        let args = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+            .collect();
+        ArgValues::native(args, &crate::platform::Platform::linux("amd64"))
     }
 
     #[test]
@@ -229,7 +266,7 @@ mod tests {
             &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]),
         )
         .unwrap();
-        assert_eq!(target.variant.map(|_| ()), None);
+        assert!(target.variant.is_none());
         assert_eq!(
             target.binaries,
             BinariesSource::Prebuilt {

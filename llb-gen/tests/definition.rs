@@ -8,6 +8,7 @@ use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, digest_of, marshal};
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use llb_gen::{load, target};
 use prost::Message;
 
@@ -23,13 +24,16 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let target = target::select(&spec, Some(target_name), &args).unwrap();
+    let platform = Platform::linux("amd64");
+    let values = ArgValues::native(args, &platform);
+    let target = target::select(&spec, Some(target_name), &values).unwrap();
     let context = GraphContext {
-        platform: Platform::linux("amd64"),
+        platform,
         session_id: Some("session-1".to_owned()),
         toolchain_env: None,
         context_excludes: Vec::new(),
         manifests: manifests(),
+        base_config: None,
     };
     let graph = graph::build(&spec, &target, &context).unwrap();
     let source = SourceFile {
@@ -471,13 +475,15 @@ fn prebuilt_path_is_where_variants_copy_from() {
     );
     let spec = load(&spec_text, "flotilla.yaml").unwrap();
     let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
-    let target = target::select(&spec, Some("hello"), &args).unwrap();
+    let platform = Platform::linux("amd64");
+    let target = target::select(&spec, Some("hello"), &ArgValues::native(args, &platform)).unwrap();
     let context = GraphContext {
-        platform: Platform::linux("amd64"),
+        platform,
         session_id: None,
         toolchain_env: None,
         context_excludes: Vec::new(),
         manifests: BTreeMap::new(),
+        base_config: None,
     };
     let graph = graph::build(&spec, &target, &context).unwrap();
     let definition = marshal(&graph.state, MarshalOptions::default());

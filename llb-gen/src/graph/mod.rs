@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::image::ConfigChanges;
+use crate::diagnostic::Position;
+use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
 use crate::platform::Platform;
 use crate::spec::{Spanned, Spec, position};
@@ -32,6 +33,9 @@ pub struct GraphContext {
     /// The context's `Cargo.toml` and `Cargo.lock` files (context-relative path → content), for
     /// the dependency layer; a project with none here compiles without one.
     pub manifests: BTreeMap<String, String>,
+    /// The variant's base image config: run steps get its env, user and workdir. `None`
+    /// (no daemon to ask) runs them as in an empty config.
+    pub base_config: Option<ImageConfig>,
 }
 
 /// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
@@ -106,8 +110,14 @@ pub struct Graph {
 /// The graph of `target`.
 pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Result<Graph, Error> {
     let binaries = binaries_root(spec, &target.binaries, context)?;
-    Ok(match target.variant {
-        Some(variant) => variant::graph(target.name, variant, &binaries, context),
+    Ok(match &target.variant {
+        Some(variant) => variant::graph(
+            &spec.document.file,
+            target.name,
+            variant,
+            &binaries,
+            context,
+        ),
         None => artifact_graph(&target.binaries, binaries, context),
     })
 }
@@ -181,7 +191,10 @@ fn artifact_graph(
 }
 
 pub(crate) fn range<T>(value: &Spanned<T>) -> SpecRange {
-    let position = position(value);
+    range_at(position(value))
+}
+
+pub(crate) fn range_at(position: Position) -> SpecRange {
     SpecRange {
         line: position.line,
         column: position.column,

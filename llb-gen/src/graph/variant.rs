@@ -1,80 +1,433 @@
-//! A variant's graph: its base image with the binaries copied in.
+//! A variant's graph: one op per spec step, in this order: `from`, `workdir` (created),
+//! `packages`, `run` steps, `copy`, `binaries`. Installs come first so that changing a copied
+//! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
-use super::{BinariesRoot, Graph, GraphContext, range};
-use crate::image::ConfigChanges;
-use crate::llb::{Copy, CopyOptions, Describe, State};
-use crate::spec::Variant;
+use super::{BinariesRoot, Graph, GraphContext, context_source, range, range_at, shell_quote};
+use crate::args::substitute;
+use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
+use crate::llb::{
+    CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
+};
+use crate::spec::{Command, CopyStep, NamedMap, RunStep, Sharing, Spanned, Variant};
+use crate::syntax;
 
-/// The variant's base image with its binaries copied in.
+/// Where apt keeps downloaded packages and its lists; both are cache mounts.
+const APT_CACHE_DIRS: [(&str, &str); 2] = [
+    ("/var/cache/apt", "flotilla-apt-cache"),
+    ("/var/lib/apt", "flotilla-apt-lib"),
+];
+/// Debian images delete downloaded packages after each install; the cache mount needs them.
+const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
+/// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
+const SECRET_MODE: u32 = 0o400;
+
+/// One op-making step of the variant, before it is numbered.
+enum Step<'v> {
+    Workdir(&'v Spanned<String>),
+    Packages(&'v [Spanned<String>]),
+    Run(&'v RunStep),
+    Copy(&'v [CopyStep]),
+    /// Every binary, in one op located at the first one's name.
+    Binaries(&'v Spanned<String>),
+}
+
+/// The variant's image: its base with each step applied.
 pub(super) fn graph(
+    file: &str,
     name: &str,
     variant: &Variant,
     binaries: &BinariesRoot,
     context: &GraphContext,
 ) -> Graph {
-    let platform = &context.platform;
-    let steps = 1 + usize::from(!variant.binaries.is_empty());
-    let base = State::image(
-        &crate::reference::normalize(&variant.from.value)
-            .unwrap_or_else(|_| variant.from.value.clone()),
-        platform,
+    let mut steps = Vec::new();
+    steps.extend(variant.workdir.as_ref().map(Step::Workdir));
+    if !variant.packages.is_empty() {
+        steps.push(Step::Packages(&variant.packages));
+    }
+    steps.extend(variant.run.iter().map(Step::Run));
+    if !variant.copy.is_empty() {
+        steps.push(Step::Copy(&variant.copy));
+    }
+    if let Some((first, _)) = variant.binaries.iter().next() {
+        steps.push(Step::Binaries(first));
+    }
+    let count = steps.len() + 1;
+    let base = context
+        .base_config
+        .clone()
+        .unwrap_or_else(|| ImageConfig::scratch(&context.platform));
+    let builder = VariantBuilder {
+        file,
+        name,
+        variant,
+        binaries,
+        context,
+        env: expand_env(&variant.env, &base),
+        base,
+        count,
+    };
+    // Validation refuses a variant without `from`; `scratch` only keeps this total.
+    let from = variant
+        .from
+        .as_ref()
+        .map_or("scratch", |from| from.value.as_str());
+    let mut state = State::image(
+        &crate::reference::normalize(from).unwrap_or_else(|_| from.to_owned()),
+        &context.platform,
         Describe {
-            name: format!("[{name} 1/{steps}] FROM {}", variant.from.value),
-            location: Some(range(&variant.from)),
+            name: format!("[{name} 1/{count}] FROM {from}"),
+            location: variant.from.as_ref().map(range),
         },
     );
-    let mut changes = ConfigChanges {
-        env: variant
-            .env
-            .iter()
-            .map(|(k, v)| (k.value.clone(), v.clone()))
-            .collect(),
-        entrypoint: variant.entrypoint.clone(),
-        cmd: variant.cmd.clone(),
-        user: variant.user.clone(),
-        workdir: variant.workdir.clone(),
-        labels: variant
-            .labels
-            .iter()
-            .map(|(k, v)| (k.value.clone(), v.clone()))
-            .collect(),
-        history: Vec::new(),
-    };
-    let Some((first, _)) = variant.binaries.iter().next() else {
-        return Graph {
-            state: base,
-            changes,
+    let mut history = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let (next, created_by) = builder.apply(step, state, index + 2);
+        state = next;
+        history.push(created_by);
+    }
+    Graph {
+        state,
+        changes: builder.config_changes(history),
+    }
+}
+
+/// What every step of one variant needs: the spec file (for history), the variant, where the
+/// binaries are, the base image's config, and how many vertices the variant has.
+struct VariantBuilder<'a> {
+    file: &'a str,
+    name: &'a str,
+    variant: &'a Variant,
+    binaries: &'a BinariesRoot,
+    context: &'a GraphContext,
+    base: ImageConfig,
+    /// The variant's env, its values expanded.
+    env: Vec<(String, String)>,
+    /// Vertices of the variant, `FROM` included (the `n` of `[name i/n]`).
+    count: usize,
+}
+
+impl VariantBuilder<'_> {
+    /// Applies step number `number` and returns the new state and its history entry.
+    fn apply(&self, step: &Step<'_>, state: State, number: usize) -> (State, String) {
+        let platform = &self.context.platform;
+        let (what, at, key) = self.summary(step);
+        let describe = Describe {
+            name: format!("[{} {number}/{}] {what}", self.name, self.count),
+            location: Some(at),
         };
-    };
-    let copies: Vec<Copy> = variant
-        .binaries
-        .iter()
-        .map(|(binary, dest)| Copy {
-            from: binaries.state.clone(),
-            src: format!("{}/{}", binaries.dir, binary.value),
-            dest: dest.value.clone(),
-            options: CopyOptions {
-                dir_contents: false,
-                ..CopyOptions::default()
+        let created_by = format!("{what} # {}:{} {key}", self.file, at.line);
+        let next = match step {
+            Step::Workdir(path) => state.file(
+                &[FileAction::Mkdir {
+                    path: path.value.clone(),
+                    mode: 0o755,
+                    parents: true,
+                    owner: None,
+                }],
+                platform,
+                describe,
+            ),
+            Step::Packages(packages) => state.run(self.packages(packages), platform, describe).root,
+            Step::Run(step) => state.run(self.run(step), platform, describe).root,
+            Step::Copy(copies) => self.copy(state, copies, describe),
+            Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
+        };
+        (next, created_by)
+    }
+
+    /// What a step does (for its vertex name and history), where it is written, and its key.
+    fn summary(&self, step: &Step<'_>) -> (String, SpecRange, &'static str) {
+        match step {
+            Step::Workdir(path) => (format!("WORKDIR {}", path.value), range(path), "workdir"),
+            Step::Packages(packages) => (
+                format!("apt-get install {}", words(packages)),
+                range(&packages[0]),
+                "packages",
+            ),
+            Step::Run(step) => (
+                format!("RUN {}", command_text(&step.command)),
+                range_at(step.command.position()),
+                "run",
+            ),
+            Step::Copy(copies) => {
+                let list: Vec<String> = copies
+                    .iter()
+                    .map(|copy| format!("{} -> {}", copy.src.value, copy.dest.value))
+                    .collect();
+                (
+                    format!("COPY {}", list.join(", ")),
+                    range(&copies[0].src),
+                    "copy",
+                )
+            }
+            Step::Binaries(first) => {
+                let list: Vec<String> = self
+                    .variant
+                    .binaries
+                    .iter()
+                    .map(|(binary, install)| format!("{} -> {}", binary.value, install.path.value))
+                    .collect();
+                (
+                    format!("COPY {}", list.join(", ")),
+                    range(first),
+                    "binaries",
+                )
+            }
+        }
+    }
+
+    /// `apt-get install` with apt's caches on locked cache mounts, and no lists in the layer.
+    fn packages(&self, packages: &[Spanned<String>]) -> Exec {
+        let script = format!(
+            "set -eu\n{APT_KEEP_DOWNLOADS}\napt-get update\napt-get install -y --no-install-recommends {}\nrm -rf /var/lib/apt/lists/*\n",
+            words(packages)
+        );
+        let slug = self.context.platform.slug();
+        let frontend = [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
+        Exec {
+            args: shell(script),
+            env: self.env(&frontend),
+            cwd: "/".to_owned(),
+            user: "root".to_owned(),
+            mounts: APT_CACHE_DIRS
+                .iter()
+                .map(|(dest, id)| Mount::Cache {
+                    dest: (*dest).to_owned(),
+                    id: format!("{id}-{slug}"),
+                    sharing: CacheSharing::Locked,
+                })
+                .collect(),
+        }
+    }
+
+    fn run(&self, step: &RunStep) -> Exec {
+        let args = match &step.command {
+            Command::Shell(script) => shell(script.value.clone()),
+            Command::Exec(argv) => argv.value.iter().map(|word| word.value.clone()).collect(),
+        };
+        let caches = step.cache.iter().map(|cache| Mount::Cache {
+            dest: cache.target.value.clone(),
+            id: cache.id.as_ref().unwrap_or(&cache.target).value.clone(),
+            sharing: match cache.sharing {
+                Sharing::Shared => CacheSharing::Shared,
+                Sharing::Locked => CacheSharing::Locked,
             },
-        })
-        .collect();
-    let what = variant
-        .binaries
-        .iter()
-        .map(|(binary, dest)| format!("{} -> {}", binary.value, dest.value))
+        });
+        let secrets = step.secrets.iter().map(|secret| Mount::Secret {
+            dest: secret.target.as_ref().map_or_else(
+                || format!("/run/secrets/{}", secret.id.value),
+                |t| t.value.clone(),
+            ),
+            id: secret.id.value.clone(),
+            uid: secret.uid,
+            gid: secret.gid,
+            mode: secret
+                .mode
+                .as_ref()
+                .and_then(|mode| syntax::octal_mode(&mode.value))
+                .unwrap_or(SECRET_MODE),
+            optional: !secret.required,
+        });
+        Exec {
+            args,
+            env: self.env(&pairs(&step.env)),
+            cwd: step
+                .workdir
+                .as_ref()
+                .or(self.variant.workdir.as_ref())
+                .map(|workdir| workdir.value.clone())
+                .or_else(|| self.base.config.working_dir.clone())
+                .filter(|workdir| !workdir.is_empty())
+                .unwrap_or_else(|| "/".to_owned()),
+            user: step
+                .user
+                .as_ref()
+                .map(|user| user.value.clone())
+                .or_else(|| self.base.config.user.clone())
+                .unwrap_or_default(),
+            mounts: caches.chain(secrets).collect(),
+        }
+    }
+
+    /// The copies from the build context, reading only the paths they name.
+    fn copy(&self, state: State, copies: &[CopyStep], describe: Describe) -> State {
+        let sources: Vec<String> = copies
+            .iter()
+            .map(|copy| syntax::context_path(&copy.src.value).unwrap_or_default())
+            .collect();
+        let include = if sources.iter().any(String::is_empty) {
+            Vec::new()
+        } else {
+            sources.clone()
+        };
+        let context = context_source(
+            self.context,
+            &include,
+            format!("[{}] load build context: {}", self.name, sources.join(", ")),
+        );
+        let actions: Vec<Copy> = copies
+            .iter()
+            .zip(&sources)
+            .map(|(copy, source)| Copy {
+                from: context.clone(),
+                src: format!("/{source}"),
+                dest: copy.dest.value.clone(),
+                options: file_options(true, copy.owner.as_ref(), copy.mode.as_ref()),
+            })
+            .collect();
+        state.copy(&actions, &self.context.platform, describe)
+    }
+
+    fn binary_copies(&self) -> Vec<Copy> {
+        self.variant
+            .binaries
+            .iter()
+            .map(|(binary, install)| Copy {
+                from: self.binaries.state.clone(),
+                src: format!("{}/{}", self.binaries.dir, binary.value),
+                dest: install.path.value.clone(),
+                options: file_options(false, install.owner.as_ref(), install.mode.as_ref()),
+            })
+            .collect()
+    }
+
+    /// The environment of an exec: the base image's, the variant's, then `extra`; PATH
+    /// defaults as in Docker.
+    fn env(&self, extra: &[(String, String)]) -> Vec<String> {
+        let mut env = self.env.clone();
+        env.extend_from_slice(extra);
+        let changes = ConfigChanges {
+            env,
+            ..Default::default()
+        };
+        self.base
+            .clone()
+            .apply(&changes)
+            .config
+            .env
+            .unwrap_or_default()
+    }
+
+    fn config_changes(&self, history: Vec<String>) -> ConfigChanges {
+        let variant = self.variant;
+        let strings = |list: &Option<Vec<Spanned<String>>>| {
+            list.as_ref()
+                .map(|list| list.iter().map(|word| word.value.clone()).collect())
+        };
+        let value = |text: &Option<Spanned<String>>| text.as_ref().map(|text| text.value.clone());
+        ConfigChanges {
+            env: self.env.clone(),
+            entrypoint: strings(&variant.entrypoint),
+            cmd: strings(&variant.cmd),
+            user: value(&variant.user),
+            workdir: value(&variant.workdir),
+            labels: pairs(&variant.labels),
+            exposed_ports: variant
+                .expose
+                .iter()
+                .filter_map(|port| syntax::port(&port.value))
+                .collect(),
+            healthcheck: variant.healthcheck.as_ref().map(|check| {
+                let nanos = |text: &Option<Spanned<String>>| {
+                    text.as_ref()
+                        .and_then(|text| syntax::duration_ns(&text.value))
+                        .unwrap_or(0)
+                };
+                Healthcheck {
+                    test: healthcheck_test(&check.test),
+                    interval: nanos(&check.interval),
+                    timeout: nanos(&check.timeout),
+                    start_period: nanos(&check.start_period),
+                    retries: check.retries.map_or(0, u64::from),
+                }
+            }),
+            stop_signal: value(&variant.stopsignal),
+            history,
+        }
+    }
+}
+
+/// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
+/// from earlier entries, else the base image's env, else empty (build args are already in).
+fn expand_env(env: &NamedMap<Spanned<String>>, base: &ImageConfig) -> Vec<(String, String)> {
+    let mut expanded: Vec<(String, String)> = Vec::new();
+    for (name, value) in env.iter() {
+        let lookup = |wanted: &str| {
+            let earlier = expanded.iter().rev().find(|(name, _)| name == wanted);
+            let value = earlier.map(|(_, value)| value.as_str());
+            Some(
+                value
+                    .or_else(|| base.env_var(wanted))
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        };
+        let text = substitute(&value.value, &lookup).unwrap_or_else(|_| value.value.clone());
+        expanded.push((name.value.clone(), text));
+    }
+    expanded
+}
+
+/// Docker's healthcheck test: `CMD-SHELL` for a string, `CMD` for an argv, `NONE` as is.
+fn healthcheck_test(test: &Command) -> Vec<String> {
+    match test {
+        Command::Shell(script) => vec!["CMD-SHELL".to_owned(), script.value.clone()],
+        Command::Exec(argv) if argv.value.len() == 1 && argv.value[0].value == "NONE" => {
+            vec!["NONE".to_owned()]
+        }
+        Command::Exec(argv) => std::iter::once("CMD".to_owned())
+            .chain(argv.value.iter().map(|word| word.value.clone()))
+            .collect(),
+    }
+}
+
+fn file_options(
+    dir_contents: bool,
+    owner: Option<&Spanned<String>>,
+    mode: Option<&Spanned<String>>,
+) -> CopyOptions {
+    CopyOptions {
+        dir_contents,
+        create_dest_path: true,
+        mode: mode.and_then(|mode| syntax::octal_mode(&mode.value)),
+        owner: owner.and_then(|owner| Owner::parse(&owner.value)),
+    }
+}
+
+fn shell(script: String) -> Vec<String> {
+    vec!["/bin/sh".to_owned(), "-c".to_owned(), script]
+}
+
+/// A command as one line: the shell string's first line, or the argv quoted for a shell.
+fn command_text(command: &Command) -> String {
+    match command {
+        Command::Shell(script) => {
+            let mut lines = script.value.trim().lines();
+            let first = lines.next().unwrap_or_default().to_owned();
+            if lines.next().is_some() {
+                format!("{first} …")
+            } else {
+                first
+            }
+        }
+        Command::Exec(argv) => argv
+            .value
+            .iter()
+            .map(|word| shell_quote(&word.value))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn words(list: &[Spanned<String>]) -> String {
+    list.iter()
+        .map(|word| word.value.as_str())
         .collect::<Vec<_>>()
-        .join(", ");
-    let state = base.copy(
-        &copies,
-        platform,
-        Describe {
-            name: format!("[{name} 2/{steps}] COPY {what}"),
-            location: Some(range(first)),
-        },
-    );
-    changes
-        .history
-        .push(format!("COPY {what} # flotilla binaries"));
-    Graph { state, changes }
+        .join(" ")
+}
+
+fn pairs(map: &NamedMap<Spanned<String>>) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(key, value)| (key.value.clone(), value.value.clone()))
+        .collect()
 }

@@ -11,11 +11,16 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 use crate::diagnostic::{Diagnostic, Position};
 
 mod builder;
+mod forms;
 mod variant;
 
 pub use builder::{Binary, Builder, Cargo, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
+pub use forms::StringOr;
 pub use serde_saphyr::Spanned;
-pub use variant::Variant;
+pub use variant::{
+    BinaryInstall, CacheMount, Command, CopyStep, Healthcheck, RunStep, SecretMount, Sharing,
+    Variant,
+};
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
 pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
@@ -28,12 +33,40 @@ pub struct Spec {
     pub version: Spanned<u32>,
     /// How the workspace is compiled when no prebuilt builder is given.
     pub builder: Builder,
-    /// The runtime images, in the order written; the first is the default target.
+    /// Build args every variant may use, with optional defaults (`${NAME}` in strings).
+    #[serde(default)]
+    pub args: NamedMap<Option<Spanned<String>>>,
+    /// The source repository URL, the `org.opencontainers.image.source` label of every variant.
+    #[serde(default)]
+    pub source: Option<Spanned<String>>,
+    /// The source revision, the `org.opencontainers.image.revision` label of every variant.
+    #[serde(default)]
+    pub revision: Option<Spanned<String>>,
+    /// The runtime images, in the order written; the first buildable one is the default target.
     pub variants: Spanned<NamedMap<Variant>>,
+    /// The spec file's name and text, so later stages can point errors at its lines.
+    #[serde(skip)]
+    pub document: Document,
+}
+
+/// A spec file's name and text.
+#[derive(Clone, Debug, Default)]
+pub struct Document {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its text.
+    pub text: String,
+}
+
+impl Document {
+    /// An error at `position` of this file.
+    pub fn error(&self, position: Position, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(&self.file, &self.text, position, message)
+    }
 }
 
 /// A YAML mapping whose keys keep their positions and whose order is kept as written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NamedMap<T>(pub Vec<(Spanned<String>, T)>);
 
 impl<T> Default for NamedMap<T> {
@@ -88,7 +121,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
 
 /// Parses spec text; `file` names it in errors.
 pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
-    serde_saphyr::from_str(source).map_err(|error| {
+    let mut spec: Spec = serde_saphyr::from_str(source).map_err(|error| {
         let position = error
             .location()
             .map_or(Position::START, |location| Position {
@@ -97,7 +130,12 @@ pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
             });
         let message = DefaultMessageFormatter.format_message(&error).into_owned();
         Diagnostic::new(file, source, position, message)
-    })
+    })?;
+    spec.document = Document {
+        file: file.to_owned(),
+        text: source.to_owned(),
+    };
+    Ok(spec)
 }
 
 /// Where a spanned value was written.
@@ -137,13 +175,16 @@ mod tests {
         assert_eq!(names, ["hello", "gateway"]);
         let gateway = spec.variants.value.get("gateway").unwrap();
         assert_eq!(
-            gateway.env.get("RUST_LOG").map(String::as_str),
+            gateway.env.get("RUST_LOG").map(|v| v.value.as_str()),
             Some("info")
         );
-        assert_eq!(
-            gateway.cmd.as_deref(),
-            Some(&["hello-gateway".to_owned()][..])
-        );
+        let cmd: Vec<&str> = gateway
+            .cmd
+            .iter()
+            .flatten()
+            .map(|w| w.value.as_str())
+            .collect();
+        assert_eq!(cmd, ["hello-gateway"]);
     }
 
     #[test]
@@ -168,8 +209,8 @@ mod tests {
         let text = "version: 1\nbuilder: {image: r, binaries: [a]}\nvariants:\n  a:\n    from: d\n    env: {PORT: 8080, DEBUG: true}\n";
         let spec = parse(text, "f.yaml").unwrap();
         let env = &spec.variants.value.get("a").unwrap().env;
-        assert_eq!(env.get("PORT").map(String::as_str), Some("8080"));
-        assert_eq!(env.get("DEBUG").map(String::as_str), Some("true"));
+        assert_eq!(env.get("PORT").map(|v| v.value.as_str()), Some("8080"));
+        assert_eq!(env.get("DEBUG").map(|v| v.value.as_str()), Some("true"));
     }
 
     #[test]

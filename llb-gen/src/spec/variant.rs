@@ -1,37 +1,410 @@
-//! A `variants.<name>:` entry: one runtime image.
+//! A `variants.<name>:` entry: one runtime image, as written (before `extends` is resolved and
+//! build args are substituted).
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use super::{NamedMap, Spanned};
+use super::forms::{StringOr, split};
+use super::{NamedMap, Spanned, position};
+use crate::diagnostic::Position;
 
 /// One runtime image.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// One line shown by `llb-gen targets`.
     #[serde(default)]
     pub description: Option<String>,
-    /// Base image reference.
-    pub from: Spanned<String>,
-    /// Binary name -> absolute path in the image.
+    /// Only extended by other variants, never built.
+    #[serde(default, rename = "abstract")]
+    pub is_abstract: bool,
+    /// Variants this one builds on: one name or a list, later ones overriding earlier ones.
+    #[serde(default, deserialize_with = "parents")]
+    pub extends: Vec<Spanned<String>>,
+    /// Base image reference; inherited when a parent sets it.
     #[serde(default)]
-    pub binaries: NamedMap<Spanned<String>>,
+    pub from: Option<Spanned<String>>,
+    /// Build args this variant declares, with optional defaults.
+    #[serde(default)]
+    pub args: NamedMap<Option<Spanned<String>>>,
+    /// Debian packages installed with apt-get.
+    #[serde(default)]
+    pub packages: Vec<Spanned<String>>,
+    /// Commands run in the image, in order.
+    #[serde(default, deserialize_with = "run_steps")]
+    pub run: Vec<RunStep>,
+    /// Files copied from the build context.
+    #[serde(default)]
+    pub copy: Vec<CopyStep>,
+    /// Binary name -> where it is installed in the image.
+    #[serde(default, deserialize_with = "binary_installs")]
+    pub binaries: NamedMap<BinaryInstall>,
     /// Environment variables, added to the base image's.
     #[serde(default)]
-    pub env: NamedMap<String>,
+    pub env: NamedMap<Spanned<String>>,
     /// Image entrypoint (exec form).
     #[serde(default)]
-    pub entrypoint: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<Spanned<String>>>,
     /// Image default command (exec form).
     #[serde(default)]
-    pub cmd: Option<Vec<String>>,
+    pub cmd: Option<Vec<Spanned<String>>>,
     /// User the container runs as.
     #[serde(default)]
-    pub user: Option<String>,
-    /// Working directory of the container.
+    pub user: Option<Spanned<String>>,
+    /// Working directory of the container, created in the image.
     #[serde(default)]
-    pub workdir: Option<String>,
+    pub workdir: Option<Spanned<String>>,
     /// Image labels.
     #[serde(default)]
-    pub labels: NamedMap<String>,
+    pub labels: NamedMap<Spanned<String>>,
+    /// Ports the container listens on: `8080`, `8080/tcp`, `53/udp`.
+    #[serde(default)]
+    pub expose: Vec<Spanned<String>>,
+    /// How Docker checks that the container works.
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
+    /// Signal that stops the container, e.g. `SIGQUIT`.
+    #[serde(default)]
+    pub stopsignal: Option<Spanned<String>>,
+}
+
+/// A command: a shell string (run with `/bin/sh -c`) or an argv.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Shell form.
+    Shell(Spanned<String>),
+    /// Exec form.
+    Exec(Spanned<Vec<Spanned<String>>>),
+}
+
+/// One `run:` item: a shell string, or a mapping with the command and its mounts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunStep {
+    /// What runs.
+    #[serde(rename = "run")]
+    pub command: Command,
+    /// Environment of this step only, on top of the variant's.
+    #[serde(default)]
+    pub env: NamedMap<Spanned<String>>,
+    /// Cache directories kept across builds, never part of a layer.
+    #[serde(default)]
+    pub cache: Vec<CacheMount>,
+    /// Secrets from `docker build --secret`, never part of a layer.
+    #[serde(default)]
+    pub secrets: Vec<SecretMount>,
+    /// User the step runs as (default: the base image's user).
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
+    /// Working directory of the step (default: the variant's, else the base image's).
+    #[serde(default)]
+    pub workdir: Option<Spanned<String>>,
+}
+
+/// A cache mount of a run step (`RUN --mount=type=cache`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheMount {
+    /// Mount point.
+    pub target: Spanned<String>,
+    /// Cache id (default: the target), shared by every step that uses it.
+    #[serde(default)]
+    pub id: Option<Spanned<String>>,
+    /// Whether concurrent builds may use it at once (default: shared).
+    #[serde(default)]
+    pub sharing: Sharing,
+}
+
+/// Concurrency of a cache mount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sharing {
+    /// Concurrent builds use it at once.
+    #[default]
+    Shared,
+    /// Concurrent builds wait for each other.
+    Locked,
+}
+
+/// A secret mount of a run step (`RUN --mount=type=secret`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretMount {
+    /// Secret id, as in `docker build --secret id=…`.
+    pub id: Spanned<String>,
+    /// Where the secret file appears (default: `/run/secrets/<id>`).
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    /// Fail when the client does not provide it.
+    #[serde(default)]
+    pub required: bool,
+    /// Owner uid of the secret file (default 0), for steps that run as another user.
+    #[serde(default)]
+    pub uid: u32,
+    /// Owner gid of the secret file (default 0).
+    #[serde(default)]
+    pub gid: u32,
+    /// Octal mode of the secret file (default `0400`).
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+}
+
+/// One `copy:` item: files from the build context.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyStep {
+    /// Path relative to the build context (a file or a directory).
+    pub src: Spanned<String>,
+    /// Absolute path in the image.
+    pub dest: Spanned<String>,
+    /// `user[:group]`, as `--chown`.
+    #[serde(default)]
+    pub owner: Option<Spanned<String>>,
+    /// Octal mode, e.g. `0644`.
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+}
+
+/// Where a binary goes: a path, or `{path, mode, owner}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryInstall {
+    /// Absolute path in the image.
+    pub path: Spanned<String>,
+    /// Octal mode, e.g. `0755`.
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+    /// `user[:group]`, as `--chown`.
+    #[serde(default)]
+    pub owner: Option<Spanned<String>>,
+}
+
+/// Docker's `HEALTHCHECK`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    /// A shell string (`CMD-SHELL`), an argv (`CMD`), or `[NONE]` to disable the base's.
+    pub test: Command,
+    /// Time between checks, e.g. `30s`, `1m30s`.
+    #[serde(default)]
+    pub interval: Option<Spanned<String>>,
+    /// Time a check may take.
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// Grace time after start, when failures do not count.
+    #[serde(default)]
+    pub start_period: Option<Spanned<String>>,
+    /// Failures in a row that make the container unhealthy.
+    #[serde(default)]
+    pub retries: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let written = Spanned::<StringOr<Vec<Spanned<String>>>>::deserialize(deserializer)?;
+        Ok(match split(written) {
+            Ok(shell) => Self::Shell(shell),
+            Err(argv) => Self::Exec(argv),
+        })
+    }
+}
+
+fn parents<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Spanned<String>>, D::Error> {
+    let written = Spanned::<StringOr<Vec<Spanned<String>>>>::deserialize(deserializer)?;
+    Ok(match split(written) {
+        Ok(one) => vec![one],
+        Err(many) => many.value,
+    })
+}
+
+fn run_steps<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<RunStep>, D::Error> {
+    let written = Vec::<Spanned<StringOr<RunStep>>>::deserialize(deserializer)?;
+    Ok(written
+        .into_iter()
+        .map(|step| match split(step) {
+            Ok(shell) => RunStep {
+                command: Command::Shell(shell),
+                env: NamedMap::default(),
+                cache: Vec::new(),
+                secrets: Vec::new(),
+                user: None,
+                workdir: None,
+            },
+            Err(long) => long.value,
+        })
+        .collect())
+}
+
+fn binary_installs<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<NamedMap<BinaryInstall>, D::Error> {
+    let written = NamedMap::<Spanned<StringOr<BinaryInstall>>>::deserialize(deserializer)?;
+    Ok(NamedMap(
+        written
+            .0
+            .into_iter()
+            .map(|(name, install)| {
+                let install = match split(install) {
+                    Ok(path) => BinaryInstall {
+                        path,
+                        mode: None,
+                        owner: None,
+                    },
+                    Err(long) => long.value,
+                };
+                (name, install)
+            })
+            .collect(),
+    ))
+}
+
+impl Variant {
+    /// Calls `visit` on every string that build args are substituted in, stopping at its
+    /// first error. Names (keys, arg names) and the description are left as written, and so
+    /// are `env` values, which may also name environment variables (Dockerfile `ENV`).
+    pub fn try_for_each_string<E>(
+        &mut self,
+        visit: &mut dyn FnMut(&mut Spanned<String>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut all: Vec<&mut Spanned<String>> = Vec::new();
+        all.extend(self.from.as_mut());
+        all.extend(self.packages.iter_mut());
+        for step in &mut self.run {
+            all.extend(step.command.strings_mut());
+            all.extend(step.env.0.iter_mut().map(|(_, value)| value));
+            for cache in &mut step.cache {
+                all.push(&mut cache.target);
+                all.extend(cache.id.as_mut());
+            }
+            for secret in &mut step.secrets {
+                all.push(&mut secret.id);
+                all.extend(secret.target.as_mut());
+                all.extend(secret.mode.as_mut());
+            }
+            all.extend(step.user.as_mut());
+            all.extend(step.workdir.as_mut());
+        }
+        for copy in &mut self.copy {
+            all.extend([&mut copy.src, &mut copy.dest]);
+            all.extend(copy.owner.as_mut());
+            all.extend(copy.mode.as_mut());
+        }
+        for (_, install) in &mut self.binaries.0 {
+            all.push(&mut install.path);
+            all.extend(install.mode.as_mut());
+            all.extend(install.owner.as_mut());
+        }
+        all.extend(self.entrypoint.iter_mut().flatten());
+        all.extend(self.cmd.iter_mut().flatten());
+        all.extend(self.user.as_mut());
+        all.extend(self.workdir.as_mut());
+        all.extend(self.labels.0.iter_mut().map(|(_, value)| value));
+        all.extend(self.expose.iter_mut());
+        if let Some(healthcheck) = &mut self.healthcheck {
+            all.extend(healthcheck.test.strings_mut());
+            all.extend(healthcheck.interval.as_mut());
+            all.extend(healthcheck.timeout.as_mut());
+            all.extend(healthcheck.start_period.as_mut());
+        }
+        all.extend(self.stopsignal.as_mut());
+        all.into_iter().try_for_each(visit)
+    }
+}
+
+impl Command {
+    /// Where the command is written.
+    pub fn position(&self) -> Position {
+        match self {
+            Self::Shell(shell) => position(shell),
+            Self::Exec(argv) => position(argv),
+        }
+    }
+
+    fn strings_mut(&mut self) -> Vec<&mut Spanned<String>> {
+        match self {
+            Self::Shell(shell) => vec![shell],
+            Self::Exec(argv) => argv.value.iter_mut().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+
+    fn variant(body: &str) -> Result<Variant, String> {
+        let text =
+            format!("version: 1\nbuilder: {{image: r, binaries: [a]}}\nvariants:\n  v:\n{body}");
+        parse(&text, "f.yaml")
+            .map(|mut spec| spec.variants.value.0.remove(0).1)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn short_and_long_forms_read_alike() {
+        let v = variant(
+            "    extends: base\n    run:\n      - make\n      - run: [cargo, test]\n        cache: [{target: /c}]\n        secrets: [{id: npm}]\n    binaries:\n      a: /bin/a\n      b: {path: /bin/b, mode: '0700', owner: 'app:app'}\n",
+        )
+        .unwrap();
+        assert_eq!(v.extends[0].value, "base");
+        assert_eq!(
+            position(&v.extends[0]),
+            Position {
+                line: 5,
+                column: 14
+            }
+        );
+        let Command::Shell(make) = &v.run[0].command else {
+            panic!()
+        };
+        assert_eq!((make.value.as_str(), position(make).line), ("make", 7));
+        let Command::Exec(argv) = &v.run[1].command else {
+            panic!()
+        };
+        assert_eq!(argv.value.len(), 2);
+        assert_eq!(v.run[1].cache[0].sharing, Sharing::Shared);
+        assert!(!v.run[1].secrets[0].required);
+        assert_eq!(position(&v.binaries.get("a").unwrap().path).line, 12);
+        let b = v.binaries.get("b").unwrap();
+        assert_eq!(b.mode.as_ref().unwrap().value, "0700");
+        assert_eq!(b.owner.as_ref().unwrap().value, "app:app");
+        let many = variant("    extends: [a, b]\n").unwrap();
+        assert_eq!(many.extends.len(), 2);
+    }
+
+    #[test]
+    fn long_forms_keep_strict_keys_and_locations() {
+        let error = variant("    run:\n      - run: make\n        evn: {A: b}\n").unwrap_err();
+        assert!(
+            error.starts_with("f.yaml:7:9: unknown field `evn`"),
+            "{error}"
+        );
+        let error =
+            variant("    run: [{run: x, cache: [{target: /c, sharing: private}]}]\n").unwrap_err();
+        assert!(error.contains("unknown variant `private`"), "{error}");
+        let error = variant("    extends: {a: b}\n").unwrap_err();
+        assert!(error.starts_with("f.yaml:5:"), "{error}");
+    }
+
+    #[test]
+    fn every_substituted_string_is_visited_once() {
+        let mut v = variant(
+            "    from: f\n    packages: [p]\n    run: [s, {run: [e1, e2], env: {E: e}, cache: [{target: t, id: i}], secrets: [{id: si, target: st, mode: sm}], user: u, workdir: w}]\n    copy: [{src: cs, dest: cd, owner: co, mode: cm}]\n    binaries: {a: {path: bp, mode: bm, owner: bo}}\n    env: {V: ve}\n    entrypoint: [ep]\n    cmd: [c]\n    user: vu\n    workdir: vw\n    labels: {l: lv}\n    expose: [x]\n    healthcheck: {test: h, interval: hi, timeout: ht, start_period: hs}\n    stopsignal: sig\n",
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        v.try_for_each_string::<()>(&mut |text| {
+            seen.push(text.value.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "f", "p", "s", "e1", "e2", "e", "t", "i", "si", "st", "sm", "u", "w", "cs", "cd",
+                "co", "cm", "bp", "bm", "bo", "ep", "c", "vu", "vw", "lv", "x", "h", "hi", "ht",
+                "hs", "sig"
+            ]
+        );
+    }
 }

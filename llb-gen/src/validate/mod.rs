@@ -8,6 +8,8 @@ use crate::spec::{Spanned, Spec, position};
 mod builder;
 mod variant;
 
+pub use variant::check_resolved;
+
 /// The one spec version this frontend reads.
 pub const SPEC_VERSION: u32 = 1;
 
@@ -28,6 +30,8 @@ pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
     let built = builder::check(spec, &mut errors);
     variant::check(spec, &built, &mut errors);
     errors.found.sort_by_key(|diagnostic| diagnostic.position);
+    // A parent's error shows once, not once per child that inherits it.
+    errors.found.dedup();
     errors.found
 }
 

@@ -1,0 +1,71 @@
+//! Values that may be written short (a string) or long (a list or a mapping), the way
+//! `run: apt-get update` and `run: {run: [..], env: ..}` both read as one run step.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+
+use super::Spanned;
+
+/// A string, or the long form `T` (read from a YAML list or mapping).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StringOr<T> {
+    /// The short form.
+    String(String),
+    /// The long form.
+    Long(T),
+}
+
+/// The short form or the long form, each with the position of the whole value.
+pub fn split<T>(written: Spanned<StringOr<T>>) -> Result<Spanned<String>, Spanned<T>> {
+    {
+        let Spanned {
+            value,
+            referenced,
+            defined,
+        } = written;
+        match value {
+            StringOr::String(value) => Ok(Spanned {
+                value,
+                referenced,
+                defined,
+            }),
+            StringOr::Long(value) => Err(Spanned {
+                value,
+                referenced,
+                defined,
+            }),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FormVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for FormVisitor<T> {
+            type Value = StringOr<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a list or a mapping")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(StringOr::String(value.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(SeqAccessDeserializer::new(seq)).map(StringOr::Long)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(StringOr::Long)
+            }
+        }
+
+        deserializer.deserialize_any(FormVisitor(PhantomData))
+    }
+}

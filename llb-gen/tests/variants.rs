@@ -1,0 +1,417 @@
+//! The variant graph of examples/variants: one op per spec step, named and mapped to its spec
+//! line, with the base image's env, user and workdir, apt and run mounts, and context copies.
+
+use std::collections::BTreeMap;
+
+use llb_gen::graph::{self, Graph, GraphContext};
+use llb_gen::image::ImageConfig;
+use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::pb::{self, file_action::Action, op::Op as Payload};
+use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
+use llb_gen::{Error, load, target};
+use prost::Message;
+
+const VARIANTS: &str = include_str!("../../examples/variants/flotilla.yaml");
+const PREBUILT: (&str, &str) = ("BUILDER_IMAGE", "localhost:5000/a:1");
+const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","LANG=C"],"User":"nobody","WorkingDir":"/home"}}"#;
+
+struct Built {
+    graph: Graph,
+    definition: pb::Definition,
+}
+
+fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Built, Error> {
+    let spec = load(VARIANTS, "flotilla.yaml")?;
+    let platform: Platform = platform.parse().unwrap();
+    let build_args: BTreeMap<String, String> = args
+        .iter()
+        .chain([&PREBUILT])
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let values = ArgValues {
+        build_args,
+        target_platform: platform.clone(),
+        build_platform: Platform::linux("amd64"),
+    };
+    let target = target::select(&spec, Some(target_name), &values)?;
+    let context = GraphContext {
+        platform,
+        session_id: Some("s".to_owned()),
+        toolchain_env: None,
+        context_excludes: Vec::new(),
+        manifests: Default::default(),
+        base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
+    };
+    let graph = graph::build(&spec, &target, &context)?;
+    let source = SourceFile {
+        name: "flotilla.yaml",
+        data: VARIANTS.as_bytes(),
+    };
+    let definition = marshal(
+        &graph.state,
+        MarshalOptions {
+            source: Some(source),
+            no_cache: None,
+        },
+    );
+    Ok(Built { graph, definition })
+}
+
+fn kiro() -> Built {
+    build("kiro", "linux/amd64", &[("CACHE_ID", "c1")]).unwrap()
+}
+
+/// Each op with its vertex name, in definition order.
+fn named_ops(definition: &pb::Definition) -> Vec<(String, pb::Op)> {
+    definition
+        .def
+        .iter()
+        .map(|bytes| {
+            let digest = llb_gen::llb::digest_of(bytes);
+            let name = definition.metadata[&digest]
+                .description
+                .get("llb.customname")
+                .cloned()
+                .unwrap_or_default();
+            (name, pb::Op::decode(bytes.as_slice()).unwrap())
+        })
+        .collect()
+}
+
+fn exec_named(definition: &pb::Definition, prefix: &str) -> pb::ExecOp {
+    named_ops(definition)
+        .into_iter()
+        .find_map(|(name, op)| match op.op {
+            Some(Payload::Exec(exec)) if name.starts_with(prefix) => Some(exec),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no exec named {prefix}"))
+}
+
+fn copies_named(definition: &pb::Definition, prefix: &str) -> Vec<pb::FileActionCopy> {
+    named_ops(definition)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .filter_map(|(_, op)| match op.op {
+            Some(Payload::File(file)) => Some(file.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|action| match action.action {
+            Some(Action::Copy(copy)) => Some(copy),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_step_is_one_named_vertex_in_spec_order() {
+    let names: Vec<String> = named_ops(&kiro().definition)
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("[kiro"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "[kiro 1/10] FROM debian:bookworm-slim",
+            "[kiro 2/10] WORKDIR /srv/app",
+            "[kiro 3/10] apt-get install jq tini",
+            "[kiro 4/10] RUN useradd --uid 1001 --user-group --create-home app",
+            "[kiro 5/10] RUN echo \"amd64\" > /etc/flotilla-arch",
+            "[kiro 6/10] RUN /bin/sh -c 'echo \"hello from $STEP\" > /etc/greeting'",
+            "[kiro 7/10] RUN echo \"bust 0\" …",
+            "[kiro 8/10] RUN sha256sum /run/secrets/token | cut -c1-64 > /home/app/token.sha256",
+            "[kiro] load build context: config/app.toml, static",
+            "[kiro 9/10] COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static",
+            "[kiro 10/10] COPY hello -> /usr/local/bin/hello, hello-gateway -> /usr/local/bin/hello-gateway",
+        ]
+    );
+}
+
+#[test]
+fn ops_point_at_their_spec_lines() {
+    let definition = kiro().definition;
+    let source = definition.source.as_ref().unwrap();
+    let line_of = |prefix: &str| {
+        let (digest, _) = definition
+            .metadata
+            .iter()
+            .find(|(_, m)| {
+                m.description
+                    .get("llb.customname")
+                    .is_some_and(|name| name.starts_with(prefix))
+            })
+            .unwrap();
+        source.locations[digest].locations[0].ranges[0]
+            .start
+            .as_ref()
+            .unwrap()
+            .line
+    };
+    assert_eq!(
+        line_of("[kiro 1/10]"),
+        18,
+        "FROM comes from the abstract base"
+    );
+    assert_eq!(line_of("[kiro 3/10]"), 23, "packages come from `tools`");
+    assert_eq!(line_of("[kiro 4/10]"), 29);
+    assert_eq!(line_of("[kiro 6/10]"), 31);
+}
+
+#[test]
+fn packages_use_locked_apt_caches_and_leave_no_lists() {
+    let exec = exec_named(&kiro().definition, "[kiro 3/10]");
+    let meta = exec.meta.unwrap();
+    let script = &meta.args[2];
+    assert_eq!(&meta.args[..2], ["/bin/sh", "-c"]);
+    for part in [
+        "rm -f /etc/apt/apt.conf.d/docker-clean",
+        "apt-get update\n",
+        "apt-get install -y --no-install-recommends jq tini\n",
+        "rm -rf /var/lib/apt/lists/*",
+    ] {
+        assert!(script.contains(part), "{part} in {script}");
+    }
+    assert_eq!(meta.user, "root", "apt runs as root whatever the base user");
+    assert!(
+        meta.env
+            .contains(&"DEBIAN_FRONTEND=noninteractive".to_owned())
+    );
+    let caches: Vec<(String, String, i32)> = exec
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m.dest.clone(),
+                m.cache_opt.as_ref()?.id.clone(),
+                m.cache_opt.as_ref()?.sharing,
+            ))
+        })
+        .collect();
+    let locked = pb::CacheSharingOpt::Locked as i32;
+    assert_eq!(
+        caches,
+        [
+            (
+                "/var/cache/apt".into(),
+                "flotilla-apt-cache-linux-amd64".into(),
+                locked
+            ),
+            (
+                "/var/lib/apt".into(),
+                "flotilla-apt-lib-linux-amd64".into(),
+                locked
+            ),
+        ]
+    );
+}
+
+#[test]
+fn run_steps_get_base_env_user_and_the_variant_workdir() {
+    let definition = kiro().definition;
+    let shell = exec_named(&definition, "[kiro 4/10]").meta.unwrap();
+    assert_eq!(
+        shell.args,
+        [
+            "/bin/sh",
+            "-c",
+            "useradd --uid 1001 --user-group --create-home app"
+        ]
+    );
+    assert_eq!(
+        shell.env,
+        [
+            "PATH=/srv/app/bin:/usr/bin:/bin",
+            "LANG=C",
+            "APP_HOME=/srv/app"
+        ],
+        "env values expand earlier entries and the base image's env, as ENV does"
+    );
+    assert_eq!(shell.user, "nobody", "the base image's user");
+    assert_eq!(
+        shell.cwd, "/srv/app",
+        "the variant's workdir, created before"
+    );
+    let argv = exec_named(&definition, "[kiro 6/10]").meta.unwrap();
+    assert_eq!(
+        argv.args,
+        ["/bin/sh", "-c", "echo \"hello from $STEP\" > /etc/greeting"],
+        "argv form is run as given, after substitution"
+    );
+    assert_eq!(argv.env.last().map(String::as_str), Some("STEP=argv"));
+}
+
+#[test]
+fn run_steps_mount_caches_and_secrets() {
+    let definition = kiro().definition;
+    let cached = exec_named(&definition, "[kiro 7/10]");
+    let cache = cached.mounts.iter().find(|m| m.dest == "/cache").unwrap();
+    assert_eq!(cache.mount_type, pb::MountType::Cache as i32);
+    let opt = cache.cache_opt.as_ref().unwrap();
+    assert_eq!(
+        (opt.id.as_str(), opt.sharing),
+        ("c1", pb::CacheSharingOpt::Locked as i32)
+    );
+    assert!(cached.meta.unwrap().args[2].contains("count=$(( $(cat /cache/count"));
+    let secret = exec_named(&definition, "[kiro 8/10]");
+    let mount = secret
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/run/secrets/token")
+        .unwrap();
+    assert_eq!(mount.mount_type, pb::MountType::Secret as i32);
+    let opt = mount.secret_opt.as_ref().unwrap();
+    assert_eq!(
+        (opt.id.as_str(), opt.uid, opt.mode, opt.optional),
+        ("token", 1001, 0o400, false)
+    );
+    assert_eq!(secret.meta.unwrap().user, "app", "the step's own user");
+}
+
+#[test]
+fn copies_read_only_their_sources_with_owner_and_mode() {
+    let definition = kiro().definition;
+    let local = named_ops(&definition)
+        .into_iter()
+        .find_map(|(_, op)| match op.op {
+            Some(Payload::Source(source)) if source.identifier == "local://context" => Some(source),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        local.attrs["local.includepattern"],
+        r#"["config/app.toml","static"]"#
+    );
+    let copies = copies_named(&definition, "[kiro 9/10]");
+    let summary: Vec<(&str, &str, i32)> = copies
+        .iter()
+        .map(|c| (c.src.as_str(), c.dest.as_str(), c.mode))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("/config/app.toml", "/etc/app/app.toml", 0o640),
+            ("/static", "/srv/app/static", -1)
+        ]
+    );
+    let owner = copies[0].owner.as_ref().unwrap();
+    let by_name = |opt: &Option<pb::UserOpt>| match opt.as_ref().and_then(|u| u.user.clone()) {
+        Some(pb::user_opt::User::ByName(named)) => named.name,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (by_name(&owner.user), by_name(&owner.group)),
+        ("app".into(), "app".into())
+    );
+    let binaries = copies_named(&definition, "[kiro 10/10]");
+    assert_eq!(binaries[0].mode, 0o750);
+    assert_eq!(by_name(&binaries[0].owner.as_ref().unwrap().user), "app");
+    assert_eq!((binaries[1].mode, binaries[1].owner.is_none()), (-1, true));
+}
+
+#[test]
+fn config_changes_and_history_follow_the_spec() {
+    let changes = kiro().graph.changes;
+    assert_eq!(changes.history.len(), 9, "one entry per layer");
+    assert_eq!(
+        changes.history[0],
+        "WORKDIR /srv/app # flotilla.yaml:49 workdir"
+    );
+    assert_eq!(
+        changes.history[1],
+        "apt-get install jq tini # flotilla.yaml:23 packages"
+    );
+    assert_eq!(changes.exposed_ports, ["8080/tcp", "53/udp"]);
+    let healthcheck = changes.healthcheck.unwrap();
+    assert_eq!(healthcheck.test, ["CMD-SHELL", "hello || exit 1"]);
+    assert_eq!(
+        (
+            healthcheck.interval,
+            healthcheck.timeout,
+            healthcheck.start_period,
+            healthcheck.retries
+        ),
+        (30_000_000_000, 5_000_000_000, 1_000_000_000, 3)
+    );
+    assert_eq!(changes.stop_signal.as_deref(), Some("SIGQUIT"));
+    assert_eq!(
+        changes.labels,
+        [
+            (
+                "org.opencontainers.image.revision".to_owned(),
+                "dev".to_owned()
+            ),
+            (
+                "org.opencontainers.image.source".to_owned(),
+                "https://example.com/flotilla".to_owned()
+            ),
+            ("org.example.tier".to_owned(), "app".to_owned()),
+        ]
+    );
+    assert_eq!(changes.user.as_deref(), Some("app"));
+    assert_eq!(changes.entrypoint.unwrap(), ["tini", "--"]);
+    assert_eq!(changes.cmd.unwrap(), ["hello"]);
+}
+
+#[test]
+fn platform_args_follow_the_target_platform() {
+    let built = build("kiro", "linux/arm64", &[]).unwrap();
+    let exec = exec_named(&built.definition, "[kiro 5/10]");
+    assert_eq!(
+        exec.meta.unwrap().args[2],
+        "echo \"arm64\" > /etc/flotilla-arch"
+    );
+    let apt = exec_named(&built.definition, "[kiro 3/10]");
+    assert!(apt.mounts.iter().any(|m| {
+        m.cache_opt
+            .as_ref()
+            .is_some_and(|c| c.id == "flotilla-apt-lib-linux-arm64")
+    }));
+}
+
+#[test]
+fn single_inheritance_builds_only_the_base() {
+    let built = build("slim", "linux/amd64", &[("DEBIAN", "trixie-slim")]).unwrap();
+    let names: Vec<String> = named_ops(&built.definition)
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| !name.is_empty())
+        .collect();
+    assert_eq!(names, ["[slim 1/1] FROM debian:trixie-slim"]);
+    assert_eq!(
+        built.graph.changes.env,
+        [
+            ("APP_HOME".to_owned(), "/srv/app".to_owned()),
+            ("PATH".to_owned(), "/srv/app/bin:/usr/bin:/bin".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn abstract_variants_are_not_targets() {
+    let error = build("base", "linux/amd64", &[]).err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        "variant `base` is abstract (only extended by others) and cannot be built; available targets: kiro, slim, artifact"
+    );
+    let spec = load(VARIANTS, "flotilla.yaml").unwrap();
+    let names: Vec<String> = target::list(&spec).into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["kiro", "slim", "artifact"]);
+    let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
+    assert_eq!(target::select(&spec, None, &values).unwrap().name, "kiro");
+}
+
+#[test]
+fn a_bad_substituted_value_names_its_spec_line() {
+    let error = build("slim", "linux/amd64", &[("DEBIAN", "Not Valid")])
+        .err()
+        .unwrap();
+    assert!(
+        error
+            .to_string()
+            .starts_with("flotilla.yaml:18:11: invalid image reference `debian:Not Valid`"),
+        "{error}"
+    );
+}
