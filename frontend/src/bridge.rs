@@ -196,18 +196,22 @@ impl Bridge {
         Ok(response.into_inner().config)
     }
 
-    /// Ends the build with one image: the ref and its config.
+    /// Ends the build with one image (the ref and its config), or with nothing to export.
     pub async fn return_image(
         &self,
-        reference: String,
+        reference: Option<String>,
         config: Vec<u8>,
     ) -> Result<(), BridgeError> {
-        let result = gateway_pb::Result {
-            result: Some(gateway_pb::result::Result::Ref(gateway_pb::Ref {
-                id: reference,
-                def: None,
-            })),
-            metadata: BTreeMap::from([("containerimage.config".to_owned(), config)]),
+        // No ref (a smoke check) exports nothing: the result carries no image and no config.
+        let result = match reference {
+            Some(id) => gateway_pb::Result {
+                result: Some(gateway_pb::result::Result::Ref(gateway_pb::Ref {
+                    id,
+                    def: None,
+                })),
+                metadata: BTreeMap::from([("containerimage.config".to_owned(), config)]),
+            },
+            None => gateway_pb::Result::default(),
         };
         self.finish(ReturnRequest {
             result: Some(result),

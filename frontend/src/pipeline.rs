@@ -84,8 +84,8 @@ pub enum BuildError {
 
 /// The built image: a ref BuildKit holds, and its config JSON.
 pub struct BuiltImage {
-    /// Ref id of the final filesystem.
-    pub reference: String,
+    /// Ref id of the final filesystem; `None` when nothing is exported (smoke checks).
+    pub reference: Option<String>,
     /// `containerimage.config`.
     pub config: Vec<u8>,
 }
@@ -173,7 +173,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         .map_err(|error| located_failure(&definition, filename, error))?;
     let config = base.apply(&graph.changes).for_platform(&platform);
     Ok(BuiltImage {
-        reference,
+        reference: (!target.smoke_check).then_some(reference),
         config: config.to_json(),
     })
 }

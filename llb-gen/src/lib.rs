@@ -55,6 +55,14 @@ pub enum Error {
         /// What can be built.
         available: Vec<String>,
     },
+    /// `check:<target>` names a target without smoke checks.
+    #[error(
+        "target `check:{target}` has nothing to run: variant `{target}` has no `check:` commands"
+    )]
+    NoChecks {
+        /// The variant (or `artifact`).
+        target: String,
+    },
     /// A build option (build-arg, platform…) has a bad value.
     #[error("option {option}: {message}")]
     InvalidOption {

@@ -207,6 +207,7 @@ fn inherit(base: &mut Variant, over: &Variant) {
             .cloned(),
     );
     base.run.extend(over.run.iter().cloned());
+    base.check.extend(over.check.iter().cloned());
     base.copy.extend(over.copy.iter().cloned());
     merge_map(&mut base.binaries, &over.binaries);
     merge_map(&mut base.env, &over.env);

@@ -69,7 +69,13 @@ pub struct Target<'s> {
     pub variant: Option<Variant>,
     /// Where the binaries come from.
     pub binaries: BinariesSource,
+    /// A `check:<variant>` target: the variant's smoke checks run on its image, which is not
+    /// exported.
+    pub smoke_check: bool,
 }
+
+/// Prefix of the smoke-check targets, `check:<variant>`.
+pub const CHECK_PREFIX: &str = "check:";
 
 /// One line of `llb-gen targets`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -124,6 +130,10 @@ pub fn select<'s>(
     name: Option<&str>,
     values: &ArgValues,
 ) -> Result<Target<'s>, Error> {
+    let (name, smoke_check) = match name.and_then(|name| name.strip_prefix(CHECK_PREFIX)) {
+        Some(variant) => (Some(variant), true),
+        None => (name, false),
+    };
     let key = match name.filter(|name| !name.is_empty()) {
         None => Some(
             spec.variants
@@ -174,10 +184,20 @@ pub fn select<'s>(
             toolchain: normalized(&spec.builder.image.value),
         },
     };
+    if smoke_check
+        && variant
+            .as_ref()
+            .is_none_or(|variant| variant.check.is_empty())
+    {
+        return Err(Error::NoChecks {
+            target: name.to_owned(),
+        });
+    }
     Ok(Target {
         name,
         variant,
         binaries,
+        smoke_check,
     })
 }
 

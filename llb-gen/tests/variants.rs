@@ -415,3 +415,44 @@ fn a_bad_substituted_value_names_its_spec_line() {
         "{error}"
     );
 }
+
+#[test]
+fn check_target_runs_the_smoke_checks_as_the_image_user_on_the_image() {
+    let built = build("check:kiro", "linux/amd64", &[]).unwrap();
+    let checks: Vec<(String, pb::ExecOp)> = named_ops(&built.definition)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("[check:kiro "))
+        .filter_map(|(name, op)| match op.op {
+            Some(pb::op::Op::Exec(exec)) => Some((name, exec)),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<&str> = checks.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "[check:kiro 1/3] test \"$(id -un)\" = app",
+            "[check:kiro 2/3] hello",
+            "[check:kiro 3/3] which tini",
+        ]
+    );
+    for (_, exec) in &checks {
+        let meta = exec.meta.as_ref().unwrap();
+        assert_eq!((meta.user.as_str(), meta.cwd.as_str()), ("app", "/srv/app"));
+        assert!(meta.env.iter().any(|e| e.starts_with("APP_HOME=")));
+    }
+    assert_eq!(checks[1].1.meta.as_ref().unwrap().args, ["hello"]);
+    // The image itself is unchanged: the checks only add vertices on top of it.
+    assert_eq!(built.graph.changes.history, kiro().graph.changes.history);
+}
+
+#[test]
+fn check_target_needs_checks() {
+    let Err(error) = build("check:slim", "linux/amd64", &[]) else {
+        panic!("check:slim has no checks")
+    };
+    assert_eq!(
+        error.to_string(),
+        "target `check:slim` has nothing to run: variant `slim` has no `check:` commands"
+    );
+}

@@ -189,3 +189,24 @@ if log_has broken "exit code: 7"; then
 else
   fail "failing run step: no exit code"; log_tail broken
 fi
+
+# 9. Smoke checks: `check:<variant>` runs the variant's `check:` commands on its image, as its
+#    user; the variant's layers are not exported (with -t, Docker 20.10 writes an empty image).
+if build check-kiro "$VARIANTS" --target check:kiro "${KIRO_ARGS[@]}" -t flotilla-e2e/check-kiro; then
+  layers=$("$DOCKER" image inspect -f '{{json .RootFS}}' flotilla-e2e/check-kiro 2>&1)
+  if log_has check-kiro '[check:kiro 1/3] test "$(id -un)" = app' && log_has check-kiro "[check:kiro 3/3] which tini" \
+    && [[ $layers != *'"Layers"'* ]]; then
+    pass "check:kiro runs its three smoke checks and exports no layer"
+  else
+    fail "check:kiro" "rootfs: $layers"; log_tail check-kiro
+  fi
+else
+  fail "check:kiro build"; log_tail check-kiro
+fi
+FAILING=$(spec_dir variants-failing-check "$ROOT/examples/variants")
+sed -i 's/^      - which tini$/      - which no-such-tool/' "$FAILING/flotilla.yaml"
+line=$(grep -n -- '- which no-such-tool' "$FAILING/flotilla.yaml" | cut -d: -f1)
+expect_refused failing-check "$FAILING" "flotilla.yaml:$line:9: \`[check:kiro 3/3] which no-such-tool\` failed: " \
+  "failing smoke check: the error names the check and flotilla.yaml:$line:9" --target check:kiro "${KIRO_ARGS[@]}"
+expect_refused no-checks "$VARIANTS" 'target `check:slim` has nothing to run: variant `slim` has no `check:` commands' \
+  "check target of a variant without checks: clear message" --target check:slim "${PREBUILT[@]}"

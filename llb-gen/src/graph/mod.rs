@@ -117,6 +117,7 @@ pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Result
             variant,
             &binaries,
             context,
+            target.smoke_check,
         ),
         None => artifact_graph(&target.binaries, binaries, context),
     })

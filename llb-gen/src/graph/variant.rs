@@ -32,12 +32,15 @@ enum Step<'v> {
 }
 
 /// The variant's image: its base with each step applied.
+/// With `smoke_check`, the variant's `check` commands then run on top of the image, each in its
+/// own vertex `[check:<name> i/n]`, as the image's user in its workdir and env.
 pub(super) fn graph(
     file: &str,
     name: &str,
     variant: &Variant,
     binaries: &BinariesRoot,
     context: &GraphContext,
+    smoke_check: bool,
 ) -> Graph {
     let mut steps = Vec::new();
     steps.extend(variant.workdir.as_ref().map(Step::Workdir));
@@ -84,6 +87,23 @@ pub(super) fn graph(
         let (next, created_by) = builder.apply(step, state, index + 2);
         state = next;
         history.push(created_by);
+    }
+    if smoke_check {
+        let checks = &variant.check;
+        for (index, check) in checks.iter().enumerate() {
+            let describe = Describe {
+                name: format!(
+                    "[check:{name} {}/{}] {}",
+                    index + 1,
+                    checks.len(),
+                    command_text(check)
+                ),
+                location: Some(range_at(check.position())),
+            };
+            state = state
+                .run(builder.check(check), &context.platform, describe)
+                .root;
+        }
     }
     Graph {
         state,
@@ -201,10 +221,7 @@ impl VariantBuilder<'_> {
     }
 
     fn run(&self, step: &RunStep) -> Exec {
-        let args = match &step.command {
-            Command::Shell(script) => shell(script.value.clone()),
-            Command::Exec(argv) => argv.value.iter().map(|word| word.value.clone()).collect(),
-        };
+        let args = command_args(&step.command);
         let caches = step.cache.iter().map(|cache| Mount::Cache {
             dest: cache.target.value.clone(),
             id: cache.id.as_ref().unwrap_or(&cache.target).value.clone(),
@@ -246,6 +263,22 @@ impl VariantBuilder<'_> {
                 .or_else(|| self.base.config.user.clone())
                 .unwrap_or_default(),
             mounts: caches.chain(secrets).collect(),
+        }
+    }
+
+    /// A smoke check runs as the container would: the image's user, workdir and env.
+    fn check(&self, command: &Command) -> Exec {
+        let image = self.base.clone().apply(&self.config_changes(Vec::new()));
+        Exec {
+            args: command_args(command),
+            env: image.config.env.unwrap_or_default(),
+            cwd: image
+                .config
+                .working_dir
+                .filter(|workdir| !workdir.is_empty())
+                .unwrap_or_else(|| "/".to_owned()),
+            user: image.config.user.unwrap_or_default(),
+            mounts: Vec::new(),
         }
     }
 
@@ -391,6 +424,14 @@ fn file_options(
         create_dest_path: true,
         mode: mode.and_then(|mode| syntax::octal_mode(&mode.value)),
         owner: owner.and_then(|owner| Owner::parse(&owner.value)),
+    }
+}
+
+/// The argv of a command: a shell string runs under `/bin/sh -c`.
+fn command_args(command: &Command) -> Vec<String> {
+    match command {
+        Command::Shell(script) => shell(script.value.clone()),
+        Command::Exec(argv) => argv.value.iter().map(|word| word.value.clone()).collect(),
     }
 }
 

@@ -65,6 +65,10 @@ pub struct Variant {
     /// Signal that stops the container, e.g. `SIGQUIT`.
     #[serde(default)]
     pub stopsignal: Option<Spanned<String>>,
+    /// Smoke checks (`which app`, `[app, --version]`) run on the built image by the
+    /// `check:<variant>` target, as the image's user; never part of the image.
+    #[serde(default)]
+    pub check: Vec<Command>,
 }
 
 /// A command: a shell string (run with `/bin/sh -c`) or an argv.
@@ -306,6 +310,9 @@ impl Variant {
             all.extend(healthcheck.start_period.as_mut());
         }
         all.extend(self.stopsignal.as_mut());
+        for check in &mut self.check {
+            all.extend(check.strings_mut());
+        }
         all.into_iter().try_for_each(visit)
     }
 }
