@@ -14,6 +14,7 @@ use crate::gateway_pb::{
     ResolveImageConfigRequest, ReturnRequest, SolveRequest, StatFileRequest,
     llb_bridge_client::LlbBridgeClient,
 };
+use crate::pipeline::{Outcome, PlatformImage};
 
 /// BuildKit may answer with more than tonic's 4 MiB default (e.g. a large ReadFile).
 const MAX_DECODE_BYTES: usize = 64 << 20;
@@ -196,22 +197,19 @@ impl Bridge {
         Ok(response.into_inner().config)
     }
 
-    /// Ends the build with one image (the ref and its config), or with nothing to export.
-    pub async fn return_image(
-        &self,
-        reference: Option<String>,
-        config: Vec<u8>,
-    ) -> Result<(), BridgeError> {
-        // No ref (a smoke check) exports nothing: the result carries no image and no config.
-        let result = match reference {
-            Some(id) => gateway_pb::Result {
+    /// Ends the build with its images: one ref and `containerimage.config`; or a ref per
+    /// platform, `containerimage.config/<platform>` each and `refs.platforms`; or nothing.
+    pub async fn return_outcome(&self, outcome: Outcome) -> Result<(), BridgeError> {
+        let result = match outcome {
+            Outcome::Image(image) => gateway_pb::Result {
                 result: Some(gateway_pb::result::Result::Ref(gateway_pb::Ref {
-                    id,
+                    id: image.reference,
                     def: None,
                 })),
-                metadata: BTreeMap::from([("containerimage.config".to_owned(), config)]),
+                metadata: BTreeMap::from([("containerimage.config".to_owned(), image.config)]),
             },
-            None => gateway_pb::Result::default(),
+            Outcome::Platforms(images) => platforms_result(images),
+            Outcome::Nothing => gateway_pb::Result::default(),
         };
         self.finish(ReturnRequest {
             result: Some(result),
@@ -236,5 +234,77 @@ impl Bridge {
     async fn finish(&self, request: ReturnRequest) -> Result<(), BridgeError> {
         self.client.clone().r#return(request).await?;
         Ok(())
+    }
+}
+
+/// A result with one ref per platform, keyed by the platform ids `refs.platforms` lists.
+fn platforms_result(images: Vec<PlatformImage>) -> gateway_pb::Result {
+    let mut refs = BTreeMap::new();
+    let mut metadata = BTreeMap::new();
+    let mut listed = Vec::new();
+    for image in images {
+        let id = image.platform.to_string();
+        let mut platform = serde_json::json!({
+            "os": image.platform.os,
+            "architecture": image.platform.architecture,
+        });
+        if let Some(variant) = &image.platform.variant {
+            platform["variant"] = variant.clone().into();
+        }
+        listed.push(serde_json::json!({ "ID": id, "Platform": platform }));
+        metadata.insert(format!("containerimage.config/{id}"), image.config);
+        refs.insert(
+            id,
+            gateway_pb::Ref {
+                id: image.reference,
+                def: None,
+            },
+        );
+    }
+    let platforms = serde_json::json!({ "Platforms": listed });
+    metadata.insert(
+        "refs.platforms".to_owned(),
+        platforms.to_string().into_bytes(),
+    );
+    gateway_pb::Result {
+        result: Some(gateway_pb::result::Result::Refs(gateway_pb::RefMap {
+            refs,
+        })),
+        metadata,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llb_gen::platform::Platform;
+
+    #[test]
+    fn platforms_result_lists_each_platform_with_its_ref_and_config() {
+        let image = |platform: Platform, id: &str| PlatformImage {
+            platform,
+            reference: id.to_owned(),
+            config: id.as_bytes().to_vec(),
+        };
+        let arm = Platform {
+            variant: Some("v7".to_owned()),
+            ..Platform::linux("arm")
+        };
+        let result = platforms_result(vec![image(Platform::linux("amd64"), "a"), image(arm, "b")]);
+        let Some(gateway_pb::result::Result::Refs(map)) = &result.result else {
+            panic!("a ref map")
+        };
+        assert_eq!(map.refs["linux/amd64"].id, "a");
+        assert_eq!(map.refs["linux/arm/v7"].id, "b");
+        assert_eq!(result.metadata["containerimage.config/linux/arm/v7"], b"b");
+        let listed: serde_json::Value =
+            serde_json::from_slice(&result.metadata["refs.platforms"]).unwrap();
+        assert_eq!(
+            listed,
+            serde_json::json!({"Platforms": [
+                {"ID": "linux/amd64", "Platform": {"os": "linux", "architecture": "amd64"}},
+                {"ID": "linux/arm/v7", "Platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+            ]})
+        );
     }
 }

@@ -49,7 +49,7 @@ async fn serve() -> ExitCode {
         }
     };
     let returned = match pipeline::build(&bridge, &options).await {
-        Ok(image) => bridge.return_image(image.reference, image.config).await,
+        Ok(outcome) => bridge.return_outcome(outcome).await,
         Err(error) => {
             eprintln!("flotilla-frontend: {error}");
             bridge.return_error(error.to_string()).await

@@ -20,6 +20,9 @@ pub struct Options {
     pub session_id: Option<String>,
     /// The first platform of the first worker: what "native" means here.
     pub worker_platform: Option<Platform>,
+    /// Who exports the result: `buildkit` for buildkitd; Docker's dockerd sets its own name or
+    /// nothing, and its image store takes one platform per build.
+    pub exported_product: Option<String>,
 }
 
 /// A frontend option with a value this frontend cannot use.
@@ -66,6 +69,8 @@ impl Options {
                 options.session_id = Some(value).filter(|id| !id.is_empty());
             } else if name == "BUILDKIT_WORKERS" {
                 options.worker_platform = worker_platform(&value);
+            } else if name == "BUILDKIT_EXPORTEDPRODUCT" {
+                options.exported_product = Some(value);
             }
         }
         options
@@ -96,24 +101,40 @@ impl Options {
             .collect()
     }
 
-    /// The target platform: option `platform` (its first entry), else the worker's, else
-    /// linux/amd64.
-    pub fn platform(&self) -> Result<Platform, InvalidOption> {
-        match self.get("platform") {
-            Some(list) => {
-                let first = list.split(',').next().unwrap_or_default();
-                first
-                    .parse()
+    /// The target platforms: option `platform` (a comma list, duplicates dropped), else the
+    /// worker's, else linux/amd64.
+    pub fn platforms(&self) -> Result<Vec<Platform>, InvalidOption> {
+        let Some(list) = self.get("platform") else {
+            return Ok(vec![
+                self.worker_platform
+                    .clone()
+                    .unwrap_or_else(|| Platform::linux("amd64")),
+            ]);
+        };
+        let mut platforms: Vec<Platform> = Vec::new();
+        for text in list.split(',') {
+            let platform: Platform =
+                text.parse()
                     .map_err(|error: llb_gen::platform::InvalidPlatform| InvalidOption {
                         option: "platform".to_owned(),
                         message: error.to_string(),
-                    })
+                    })?;
+            if !platforms.contains(&platform) {
+                platforms.push(platform);
             }
-            None => Ok(self
-                .worker_platform
-                .clone()
-                .unwrap_or_else(|| Platform::linux("amd64"))),
         }
+        Ok(platforms)
+    }
+
+    /// Whether the result must be a per-platform map even for one platform (`multi-platform`).
+    pub fn multi_platform(&self) -> bool {
+        self.get("multi-platform") == Some("true")
+    }
+
+    /// Whether the exporter is BuildKit's own, which takes a map of platforms; Docker 20.10's
+    /// image store takes one.
+    pub fn exporter_takes_many(&self) -> bool {
+        self.exported_product.as_deref() == Some("buildkit")
     }
 
     /// Caches to import, from `cache-imports` (JSON, what buildctl and buildx send) or
@@ -205,7 +226,10 @@ mod tests {
             options.named_context("context:builder", &Platform::linux("amd64")),
             None
         );
-        assert_eq!(options.platform().unwrap().to_string(), "linux/arm64/v8");
+        assert_eq!(
+            options.platforms().unwrap()[0].to_string(),
+            "linux/arm64/v8"
+        );
     }
 
     #[test]
@@ -231,18 +255,31 @@ mod tests {
     }
 
     #[test]
-    fn platform_option_wins_and_bad_ones_name_the_option() {
+    fn platform_list_wins_and_bad_entries_name_the_option() {
         let options = env(&[(
             "BUILDKIT_FRONTEND_OPT_0",
-            "platform=linux/amd64,linux/arm64",
+            "platform=linux/amd64,linux/arm64,linux/amd64",
         )]);
-        assert_eq!(options.platform().unwrap(), Platform::linux("amd64"));
-        let bad = env(&[("BUILDKIT_FRONTEND_OPT_0", "platform=amd64")]);
         assert_eq!(
-            bad.platform().unwrap_err().to_string(),
+            options.platforms().unwrap(),
+            [Platform::linux("amd64"), Platform::linux("arm64")]
+        );
+        let bad = env(&[("BUILDKIT_FRONTEND_OPT_0", "platform=linux/amd64,amd64")]);
+        assert_eq!(
+            bad.platforms().unwrap_err().to_string(),
             "option platform: invalid platform `amd64`: expected os/arch[/variant], e.g. linux/amd64"
         );
-        assert_eq!(env(&[]).platform().unwrap(), Platform::linux("amd64"));
+        assert_eq!(env(&[]).platforms().unwrap(), [Platform::linux("amd64")]);
+    }
+
+    #[test]
+    fn exporter_and_multi_platform_flags() {
+        let docker = env(&[
+            ("BUILDKIT_EXPORTEDPRODUCT", ""),
+            ("BUILDKIT_FRONTEND_OPT_0", "multi-platform=true"),
+        ]);
+        assert!(docker.multi_platform() && !docker.exporter_takes_many());
+        assert!(env(&[("BUILDKIT_EXPORTEDPRODUCT", "buildkit")]).exporter_takes_many());
     }
 
     #[test]

@@ -10,11 +10,12 @@ use llb_gen::llb::{MarshalOptions, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::spec::DEFAULT_FILENAME;
+use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use prost::Message;
 
 use crate::bridge::{Bridge, BridgeError, MAX_REQUEST_BYTES};
+use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::{InvalidOption, Options};
 use crate::{client_files, prebuilt};
 
@@ -72,6 +73,12 @@ pub enum BuildError {
         /// BuildKit's error.
         message: String,
     },
+    /// Several platforms were asked of an exporter that takes one.
+    #[error("this daemon exports one platform per build (Docker's image store), but {} were asked for: build each with its own --platform, or use a BuildKit builder (buildx docker-container) for a multi-platform image", platforms.join(", "))]
+    OnePlatformOnly {
+        /// The platforms asked for.
+        platforms: Vec<String>,
+    },
     /// The Definition is larger than BuildKit accepts in one message.
     #[error(
         "the build graph is {size} bytes, over BuildKit's {MAX_REQUEST_BYTES}-byte message limit"
@@ -82,100 +89,179 @@ pub enum BuildError {
     },
 }
 
-/// The built image: a ref BuildKit holds, and its config JSON.
-pub struct BuiltImage {
-    /// Ref id of the final filesystem; `None` when nothing is exported (smoke checks).
-    pub reference: Option<String>,
+/// One platform's image: a ref BuildKit holds, and its config JSON.
+pub struct PlatformImage {
+    /// The platform it is for.
+    pub platform: Platform,
+    /// Ref id of the final filesystem.
+    pub reference: String,
     /// `containerimage.config`.
     pub config: Vec<u8>,
 }
 
-/// Runs the build that `options` describe.
-pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, BuildError> {
+/// What a build hands back to BuildKit.
+pub enum Outcome {
+    /// One image, for the one platform asked for.
+    Image(PlatformImage),
+    /// One image per platform (`refs.platforms`).
+    Platforms(Vec<PlatformImage>),
+    /// Nothing to export: smoke checks ran.
+    Nothing,
+}
+
+/// What every platform's build shares: read once from the client.
+struct Request<'a> {
+    bridge: &'a Bridge,
+    options: &'a Options,
+    daemon_caps: Vec<String>,
+    filename: &'a str,
+    source: String,
+    context_excludes: Vec<String>,
+    cache_imports: Vec<CacheOptionsEntry>,
+    no_cache: NoCache,
+}
+
+/// Runs the build that `options` describe, once per target platform.
+pub async fn build(bridge: &Bridge, options: &Options) -> Result<Outcome, BuildError> {
     let daemon_caps = bridge.llb_caps().await?;
     let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
     let source = client_files::read_spec(bridge, options, filename).await?;
     let spec = llb_gen::load(&source, filename)?;
-    let platform = options.platform()?;
-    let arg_values = ArgValues {
-        build_args: options.build_args(),
-        target_platform: platform.clone(),
-        build_platform: options
-            .worker_platform
-            .clone()
-            .unwrap_or_else(|| platform.clone()),
-    };
-    let mut target = target::select(&spec, options.get("target"), &arg_values)?;
-    if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
-        target.binaries = BinariesSource::from_named_context(named)?;
-    }
-    let cache_imports = options.cache_imports()?;
-    let resolver = Resolver {
-        bridge,
-        platform: &platform,
-        mode: options.get("image-resolve-mode").unwrap_or("default"),
-    };
-    let context_excludes = client_files::read_dockerignore(bridge, options).await?;
-    let (toolchain_env, manifests) = match &target.binaries {
-        BinariesSource::Compile { toolchain } => (
-            resolver.config(toolchain).await?.config.env,
-            client_files::read_manifests(bridge, options, &context_excludes).await?,
-        ),
-        _ => (None, BTreeMap::new()),
-    };
-    let base = match target.base_image() {
-        Some(image) => resolver.config(&image).await?,
-        None => ImageConfig::scratch(&platform),
-    };
-    let context = GraphContext {
-        platform: platform.clone(),
-        session_id: options.session_id.clone(),
-        toolchain_env,
-        context_excludes,
-        manifests,
-        base_config: Some(base.clone()),
-    };
-    if !matches!(target.binaries, BinariesSource::Compile { .. }) {
-        prebuilt::check(bridge, &spec, &target, &context).await?;
-    }
-    let graph = graph::build(&spec, &target, &context)?;
-    let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));
-    let spec_file = SourceFile {
-        name: filename,
-        data: source.as_bytes(),
-    };
-    let definition = marshal(
-        &graph.state,
-        MarshalOptions {
-            source: Some(spec_file),
-            no_cache: Some(&no_cache),
-        },
-    );
-    let size = definition.encoded_len();
-    if size > MAX_REQUEST_BYTES {
-        return Err(BuildError::TooLarge { size });
-    }
-    let missing: BTreeSet<String> = definition
-        .metadata
-        .values()
-        .flat_map(|metadata| metadata.caps.keys())
-        .filter(|cap| !daemon_caps.contains(cap))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        return Err(BuildError::MissingCaps {
-            missing: missing.into_iter().collect(),
+    let platforms = options.platforms()?;
+    if platforms.len() > 1 && !options.exporter_takes_many() {
+        return Err(BuildError::OnePlatformOnly {
+            platforms: platforms.iter().map(ToString::to_string).collect(),
         });
     }
-    let reference = bridge
-        .solve_and_build(definition.clone(), cache_imports)
-        .await
-        .map_err(|error| located_failure(&definition, filename, error))?;
-    let config = base.apply(&graph.changes).for_platform(&platform);
-    Ok(BuiltImage {
-        reference: (!target.smoke_check).then_some(reference),
-        config: config.to_json(),
+    let request = Request {
+        bridge,
+        options,
+        daemon_caps,
+        filename,
+        context_excludes: client_files::read_dockerignore(bridge, options).await?,
+        cache_imports: options.cache_imports()?,
+        no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
+        source,
+    };
+    let as_map = platforms.len() > 1 || options.multi_platform();
+    let mut manifests = None;
+    let mut images = Vec::new();
+    for platform in platforms {
+        match request.build(&spec, platform, &mut manifests).await? {
+            Some(image) => images.push(image),
+            None => return Ok(Outcome::Nothing),
+        }
+    }
+    Ok(match images.pop() {
+        Some(image) if !as_map && images.is_empty() => Outcome::Image(image),
+        last => Outcome::Platforms(images.into_iter().chain(last).collect()),
     })
+}
+
+impl Request<'_> {
+    /// The image for one platform; `None` for smoke checks, which export nothing. The context's
+    /// manifests are read on the first compile and kept in `manifests` for the other platforms.
+    async fn build(
+        &self,
+        spec: &Spec,
+        platform: Platform,
+        manifests: &mut Option<BTreeMap<String, String>>,
+    ) -> Result<Option<PlatformImage>, BuildError> {
+        let (bridge, options) = (self.bridge, self.options);
+        let arg_values = ArgValues {
+            build_args: options.build_args(),
+            target_platform: platform.clone(),
+            build_platform: options
+                .worker_platform
+                .clone()
+                .unwrap_or_else(|| platform.clone()),
+        };
+        let mut target = target::select(spec, options.get("target"), &arg_values)?;
+        if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
+            target.binaries = BinariesSource::from_named_context(named)?;
+        }
+        let resolver = Resolver {
+            bridge,
+            platform: &platform,
+            mode: options.get("image-resolve-mode").unwrap_or("default"),
+        };
+        let toolchain_env = match &target.binaries {
+            BinariesSource::Compile { toolchain } => {
+                if manifests.is_none() {
+                    *manifests = Some(
+                        client_files::read_manifests(bridge, options, &self.context_excludes)
+                            .await?,
+                    );
+                }
+                resolver.config(toolchain).await?.config.env
+            }
+            _ => None,
+        };
+        let base = match target.base_image() {
+            Some(image) => resolver.config(&image).await?,
+            None => ImageConfig::scratch(&platform),
+        };
+        let context = GraphContext {
+            platform: platform.clone(),
+            session_id: options.session_id.clone(),
+            toolchain_env,
+            context_excludes: self.context_excludes.clone(),
+            manifests: manifests.clone().unwrap_or_default(),
+            base_config: Some(base.clone()),
+        };
+        if !matches!(target.binaries, BinariesSource::Compile { .. }) {
+            prebuilt::check(bridge, spec, &target, &context).await?;
+        }
+        let graph = graph::build(spec, &target, &context)?;
+        let spec_file = SourceFile {
+            name: self.filename,
+            data: self.source.as_bytes(),
+        };
+        let definition = marshal(
+            &graph.state,
+            MarshalOptions {
+                source: Some(spec_file),
+                no_cache: Some(&self.no_cache),
+            },
+        );
+        self.check_definition(&definition)?;
+        let reference = bridge
+            .solve_and_build(definition.clone(), self.cache_imports.clone())
+            .await
+            .map_err(|error| located_failure(&definition, self.filename, error))?;
+        if target.smoke_check {
+            return Ok(None);
+        }
+        let config = base.apply(&graph.changes).for_platform(&platform);
+        Ok(Some(PlatformImage {
+            platform,
+            reference,
+            config: config.to_json(),
+        }))
+    }
+
+    /// Refuses a Definition BuildKit would refuse obscurely: too large, or needing caps the
+    /// daemon lacks.
+    fn check_definition(&self, definition: &Definition) -> Result<(), BuildError> {
+        let size = definition.encoded_len();
+        if size > MAX_REQUEST_BYTES {
+            return Err(BuildError::TooLarge { size });
+        }
+        let missing: BTreeSet<String> = definition
+            .metadata
+            .values()
+            .flat_map(|metadata| metadata.caps.keys())
+            .filter(|cap| !self.daemon_caps.contains(cap))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(BuildError::MissingCaps {
+                missing: missing.into_iter().collect(),
+            })
+        }
+    }
 }
 
 /// A solve error, prefixed with the spec location of the step whose process failed, since
