@@ -126,9 +126,14 @@ impl Options {
         Ok(platforms)
     }
 
-    /// Whether the result must be a per-platform map even for one platform (`multi-platform`).
+    /// Whether the result must be a per-platform map even for one platform: option
+    /// `multi-platform=true`, or build-arg `BUILDKIT_MULTI_PLATFORM=1` as docker/dockerfile reads.
     pub fn multi_platform(&self) -> bool {
         self.get("multi-platform") == Some("true")
+            || matches!(
+                self.get("build-arg:BUILDKIT_MULTI_PLATFORM"),
+                Some("1" | "true")
+            )
     }
 
     /// Whether the exporter is BuildKit's own, which takes a map of platforms; Docker 20.10's
@@ -280,6 +285,20 @@ mod tests {
         ]);
         assert!(docker.multi_platform() && !docker.exporter_takes_many());
         assert!(env(&[("BUILDKIT_EXPORTEDPRODUCT", "buildkit")]).exporter_takes_many());
+        assert!(
+            env(&[(
+                "BUILDKIT_FRONTEND_OPT_0",
+                "build-arg:BUILDKIT_MULTI_PLATFORM=1"
+            )])
+            .multi_platform()
+        );
+        assert!(
+            !env(&[(
+                "BUILDKIT_FRONTEND_OPT_0",
+                "build-arg:BUILDKIT_MULTI_PLATFORM=0"
+            )])
+            .multi_platform()
+        );
     }
 
     #[test]

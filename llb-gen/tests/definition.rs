@@ -496,3 +496,48 @@ fn prebuilt_path_is_where_variants_copy_from() {
         .collect();
     assert_eq!(sources, ["/build/target/release/hello"]);
 }
+
+#[test]
+fn arm64_targets_put_the_platform_on_every_op_and_in_cache_ids() {
+    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+        .args([
+            "llb",
+            HELLO_PATH,
+            "--target",
+            "gateway",
+            "--platform",
+            "linux/arm64",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let definition = pb::Definition::decode(output.stdout.as_slice()).unwrap();
+    assert_well_formed(&definition);
+    for op in ops(&definition) {
+        let local =
+            matches!(&op.op, Some(Payload::Source(s)) if s.identifier.starts_with("local://"));
+        if op.op.is_some() && !local {
+            assert_eq!(
+                op.platform.as_ref().unwrap().architecture,
+                "arm64",
+                "{op:?}"
+            );
+        }
+    }
+    let cache_ids: Vec<String> = execs(&definition)
+        .iter()
+        .flat_map(|exec| {
+            exec.mounts
+                .iter()
+                .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone()))
+        })
+        .collect();
+    assert!(
+        !cache_ids.is_empty() && cache_ids.iter().all(|id| id.contains("linux-arm64")),
+        "{cache_ids:?}"
+    );
+}
