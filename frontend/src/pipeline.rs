@@ -168,13 +168,14 @@ impl Request<'_> {
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
+        let build_platform = options
+            .worker_platform
+            .clone()
+            .unwrap_or_else(|| platform.clone());
         let arg_values = ArgValues {
             build_args: options.build_args(),
             target_platform: platform.clone(),
-            build_platform: options
-                .worker_platform
-                .clone()
-                .unwrap_or_else(|| platform.clone()),
+            build_platform: build_platform.clone(),
         };
         let mut target = target::select(spec, options.get("target"), &arg_values)?;
         if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
@@ -203,6 +204,7 @@ impl Request<'_> {
         };
         let context = GraphContext {
             platform: platform.clone(),
+            build_platform,
             session_id: options.session_id.clone(),
             toolchain_env,
             context_excludes: self.context_excludes.clone(),

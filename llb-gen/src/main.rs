@@ -41,6 +41,10 @@ enum Command {
         /// Target platform.
         #[arg(long, default_value = "linux/amd64")]
         platform: Platform,
+        /// The platform the build runs on (default: the target platform); a different one
+        /// cross-compiles with the spec's `builder.cross` entry for the target.
+        #[arg(long)]
+        build_platform: Option<Platform>,
         /// The build context, read for `.dockerignore` and Cargo manifests (default: the
         /// spec's directory).
         #[arg(long)]
@@ -78,6 +82,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             target,
             build_args,
             platform,
+            build_platform,
             context,
         } => {
             let (source, file) = read_spec(&spec)?;
@@ -87,6 +92,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .map(|text| dockerignore::patterns(&text))
                 .unwrap_or_default();
             let graph_context = GraphContext {
+                build_platform: build_platform.unwrap_or_else(|| platform.clone()),
                 platform,
                 session_id: None,
                 toolchain_env: None,
@@ -156,7 +162,11 @@ fn definition(
     let target = target::select(
         &spec,
         target,
-        &ArgValues::native(build_args, &context.platform),
+        &ArgValues {
+            build_args,
+            target_platform: context.platform.clone(),
+            build_platform: context.build_platform.clone(),
+        },
     )?;
     let graph = graph::build(&spec, &target, context)?;
     let source = SourceFile {

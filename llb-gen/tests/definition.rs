@@ -28,6 +28,7 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
     let values = ArgValues::native(args, &platform);
     let target = target::select(&spec, Some(target_name), &values).unwrap();
     let context = GraphContext {
+        build_platform: platform.clone(),
         platform,
         session_id: Some("session-1".to_owned()),
         toolchain_env: None,
@@ -478,6 +479,7 @@ fn prebuilt_path_is_where_variants_copy_from() {
     let platform = Platform::linux("amd64");
     let target = target::select(&spec, Some("hello"), &ArgValues::native(args, &platform)).unwrap();
     let context = GraphContext {
+        build_platform: platform.clone(),
         platform,
         session_id: None,
         toolchain_env: None,
@@ -538,6 +540,85 @@ fn arm64_targets_put_the_platform_on_every_op_and_in_cache_ids() {
         .collect();
     assert!(
         !cache_ids.is_empty() && cache_ids.iter().all(|id| id.contains("linux-arm64")),
+        "{cache_ids:?}"
+    );
+}
+
+#[test]
+fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
+    let spec = std::fs::read_to_string(format!("{MULTI_DIR}/flotilla.yaml")).unwrap().replace(
+        "  binaries: [app]\n",
+        "  binaries: [app]\n  cross:\n    linux/arm64: { target: aarch64-unknown-linux-gnu, linker: aarch64-linux-gnu-gcc }\n",
+    );
+    let dir = std::env::temp_dir().join(format!("flotilla-cross-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec_path = dir.join("flotilla.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+        .args([
+            "llb",
+            spec_path.to_str().unwrap(),
+            "--target",
+            "app",
+            "--context",
+            MULTI_DIR,
+        ])
+        .args([
+            "--platform",
+            "linux/arm64",
+            "--build-platform",
+            "linux/amd64",
+        ])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let definition = pb::Definition::decode(output.stdout.as_slice()).unwrap();
+    let root_build = execs(&definition)
+        .into_iter()
+        .find(|exec| {
+            let meta = exec.meta.as_ref().unwrap();
+            meta.cwd == "/build" && meta.args.join(" ").contains("cp ")
+        })
+        .unwrap();
+    let script = root_build.meta.as_ref().unwrap().args.join(" ");
+    assert!(
+        script.contains("--bin app --target aarch64-unknown-linux-gnu"),
+        "{script}"
+    );
+    assert!(
+        script.contains("/flotilla/target/root/aarch64-unknown-linux-gnu/release/app"),
+        "{script}"
+    );
+    let env = &root_build.meta.as_ref().unwrap().env;
+    assert!(env.contains(
+        &"CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc".to_owned()
+    ));
+    let toolchain = ops(&definition)
+        .into_iter()
+        .find(|op| matches!(&op.op, Some(Payload::Source(s)) if s.identifier.contains("rust:1-bookworm")))
+        .unwrap();
+    assert_eq!(
+        toolchain.platform.unwrap().architecture,
+        "amd64",
+        "the toolchain runs natively"
+    );
+    let base = ops(&definition)
+        .into_iter()
+        .find(|op| matches!(&op.op, Some(Payload::Source(s)) if s.identifier.contains("debian")))
+        .unwrap();
+    assert_eq!(base.platform.unwrap().architecture, "arm64");
+    let cache_ids: Vec<String> = root_build
+        .mounts
+        .iter()
+        .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone()))
+        .collect();
+    assert!(
+        cache_ids.iter().all(|id| id.contains("linux-arm64")),
         "{cache_ids:?}"
     );
 }

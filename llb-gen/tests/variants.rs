@@ -36,6 +36,7 @@ fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Bui
     };
     let target = target::select(&spec, Some(target_name), &values)?;
     let context = GraphContext {
+        build_platform: platform.clone(),
         platform,
         session_id: Some("s".to_owned()),
         toolchain_env: None,

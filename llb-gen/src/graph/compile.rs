@@ -11,7 +11,7 @@ use super::{GraphContext, context_files, context_source, range, shell_quote};
 use crate::Error;
 use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
-use crate::spec::{ProjectRef, Spec};
+use crate::spec::{Cross, ProjectRef, Spec};
 use crate::stubs;
 use crate::target::ARTIFACT_DIR;
 
@@ -36,6 +36,10 @@ struct Toolchain<'a> {
     workspace: State,
     /// Scopes target-dir cache ids to this toolchain and workdir.
     cache_scope: String,
+    /// Where the compile runs: the target platform, or the build platform when cross-compiling.
+    run_platform: Platform,
+    /// The cross-compiling settings for the target platform, when they apply.
+    cross: Option<&'a Cross>,
     spec: &'a Spec,
     context: &'a GraphContext,
 }
@@ -47,7 +51,14 @@ pub(super) fn compile(
     context: &GraphContext,
 ) -> Result<State, Error> {
     let builder = &spec.builder;
-    let platform = &context.platform;
+    let cross = (context.platform != context.build_platform)
+        .then(|| builder.cross.get(&context.platform.to_string()))
+        .flatten();
+    let platform = if cross.is_some() {
+        &context.build_platform
+    } else {
+        &context.platform
+    };
     let workdir = &builder.workdir.value;
     let image = State::image(
         toolchain,
@@ -79,7 +90,9 @@ pub(super) fn compile(
         env,
         cargo_home,
         workspace,
-        cache_scope: cache_scope(platform, toolchain, workdir),
+        cache_scope: cache_scope(&context.platform, toolchain, workdir),
+        run_platform: platform.clone(),
+        cross,
         spec,
         context,
     };
@@ -111,7 +124,9 @@ pub(super) fn compile(
 impl Toolchain<'_> {
     /// One project: its dependency layer (when its manifests are known), then its binaries.
     fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
-        let platform = &self.context.platform;
+        let platform = &self.run_platform;
+        let cache_platform = &self.context.platform;
+        let triple = self.cross.map(|cross| cross.target.value.as_str());
         let workdir = &self.spec.builder.workdir.value;
         let (stage, dir, slug) = match project.path {
             "." => ("builder".to_owned(), workdir.clone(), "root".to_owned()),
@@ -136,17 +151,27 @@ impl Toolchain<'_> {
                 .map(|(k, v)| format!("{}={v}", k.value)),
         );
         env.push(format!("CARGO_TARGET_DIR={target_dir}"));
+        if let Some(cross) = self.cross {
+            let variable = cross.target.value.to_uppercase().replace(['-', '.'], "_");
+            env.extend(
+                cross
+                    .linker
+                    .iter()
+                    .map(|linker| format!("CARGO_TARGET_{variable}_LINKER={}", linker.value)),
+            );
+            env.extend(cross.env.iter().map(|(k, v)| format!("{}={v}", k.value)));
+        }
         let caches = vec![
             cache(
                 format!("{}/registry", self.cargo_home),
-                format!("flotilla-cargo-registry-{}", platform.slug()),
+                format!("flotilla-cargo-registry-{}", cache_platform.slug()),
             ),
             cache(
                 format!("{}/git", self.cargo_home),
-                format!("flotilla-cargo-git-{}", platform.slug()),
+                format!("flotilla-cargo-git-{}", cache_platform.slug()),
             ),
         ];
-        let cargo = cargo_command(project, |_| true);
+        let cargo = cargo_command(project, triple, |_| true);
         let deps = (!manifests.is_empty()).then(|| {
             let manifest_tree = context_files(
                 self.context,
@@ -184,7 +209,7 @@ impl Toolchain<'_> {
                     format!("[{stage}] stub sources from Cargo manifests"),
                 ),
             );
-            let deps_cargo = cargo_command(project, |name| plan.bins.contains(name));
+            let deps_cargo = cargo_command(project, triple, |name| plan.bins.contains(name));
             let exec = Exec {
                 // The target dir must exist for the build step's bind mount, whatever cargo did.
                 args: shell(format!(
@@ -206,7 +231,11 @@ impl Toolchain<'_> {
                 )
                 .root
         });
-        let profile_dir = profile_dir(&project.cargo.profile.value);
+        // Cargo puts a cross build's output under the target triple.
+        let profile_dir = match triple {
+            Some(triple) => format!("{triple}/{}", profile_dir(&project.cargo.profile.value)),
+            None => profile_dir(&project.cargo.profile.value).to_owned(),
+        };
         let binaries: Vec<&str> = project
             .binaries
             .iter()
@@ -259,8 +288,13 @@ impl Toolchain<'_> {
     }
 }
 
-/// The `cargo build` command line of a project; `select` picks the binaries passed as `--bin`.
-fn cargo_command(project: ProjectRef<'_>, select: impl Fn(&str) -> bool) -> String {
+/// The `cargo build` command line of a project, for target `triple` when cross-compiling;
+/// `select` picks the binaries passed as `--bin`.
+fn cargo_command(
+    project: ProjectRef<'_>,
+    triple: Option<&str>,
+    select: impl Fn(&str) -> bool,
+) -> String {
     let cargo = project.cargo;
     let mut words = vec!["cargo".to_owned(), "build".to_owned()];
     if cargo.locked {
@@ -284,6 +318,9 @@ fn cargo_command(project: ProjectRef<'_>, select: impl Fn(&str) -> bool) -> Stri
     }
     for binary in project.binaries.iter().filter(|b| select(&b.value.name)) {
         words.extend(["--bin".to_owned(), shell_quote(&binary.value.name)]);
+    }
+    if let Some(triple) = triple {
+        words.extend(["--target".to_owned(), shell_quote(triple)]);
     }
     words.extend(cargo.args.iter().map(|arg| shell_quote(&arg.value)));
     words.join(" ")

@@ -24,6 +24,8 @@ pub const CONTEXT_LOCAL: &str = "context";
 pub struct GraphContext {
     /// The platform the images are built for.
     pub platform: Platform,
+    /// The platform the build runs on (the worker's): cross-compiles run there.
+    pub build_platform: Platform,
     /// The client session serving the build context, when known.
     pub session_id: Option<String>,
     /// The toolchain image's environment (from its config); a rust-image default when unknown.

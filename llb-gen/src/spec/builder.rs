@@ -32,6 +32,24 @@ pub struct Builder {
     /// Further cargo projects, each its own workspace with its own Cargo.lock, by path.
     #[serde(default)]
     pub projects: NamedMap<Project>,
+    /// How to cross-compile for a target platform (`linux/arm64`) from the build platform;
+    /// without an entry, a foreign platform compiles in its own toolchain image (emulated).
+    #[serde(default)]
+    pub cross: NamedMap<Cross>,
+}
+
+/// Cross-compiling for one target platform.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cross {
+    /// The rust target triple (`cargo build --target`), e.g. `aarch64-unknown-linux-gnu`.
+    pub target: Spanned<String>,
+    /// The linker for that target (`CARGO_TARGET_<TRIPLE>_LINKER`), e.g. `aarch64-linux-gnu-gcc`.
+    #[serde(default)]
+    pub linker: Option<Spanned<String>>,
+    /// Further environment of cargo for that target (`CC_aarch64_unknown_linux_gnu`…).
+    #[serde(default)]
+    pub env: NamedMap<String>,
 }
 
 /// A cargo project in a subdirectory of the context.

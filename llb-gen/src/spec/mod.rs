@@ -14,7 +14,7 @@ mod builder;
 mod forms;
 mod variant;
 
-pub use builder::{Binary, Builder, Cargo, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
+pub use builder::{Binary, Builder, Cargo, Cross, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
 pub use forms::StringOr;
 pub use serde_saphyr::Spanned;
 pub use variant::{

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{Errors, is_binary_name};
+use crate::platform::Platform;
 use crate::spec::{Spec, position};
 
 /// Checks the builder and returns the names of the binaries it builds.
@@ -39,6 +40,21 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
                 position(&project.binaries),
                 format!("project `{}` lists no binaries", path.value),
                 None,
+            );
+        }
+    }
+    for (platform, cross) in builder.cross.iter() {
+        if let Err(error) = platform.value.parse::<Platform>() {
+            errors.at(position(platform), error.to_string(), None);
+        }
+        let triple = &cross.target.value;
+        if triple.split('-').count() < 3 || triple.contains(char::is_whitespace) {
+            errors.at(
+                position(&cross.target),
+                format!("`{triple}` is not a rust target triple"),
+                Some(
+                    "e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`)".to_owned(),
+                ),
             );
         }
     }
@@ -106,6 +122,18 @@ mod tests {
                 "f.yaml:4:17: invalid binary name `b c` (hint: binary names use letters, digits, `-`, `_` and `.`)",
                 "f.yaml:5:18: builder prebuilt_path `bin` is not an absolute path",
                 "f.yaml:8:18: binary `a` is listed twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn cross_entries_name_a_platform_and_a_triple() {
+        let builder = "  binaries: [a]\n  cross:\n    linux/arm64: {target: aarch64-unknown-linux-gnu, linker: cc}\n    arm64: {target: aarch64}\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:7:5: invalid platform `arm64`: expected os/arch[/variant], e.g. linux/amd64",
+                "f.yaml:7:20: `aarch64` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
             ]
         );
     }
