@@ -133,7 +133,7 @@ mod tests {
             errors_of(builder),
             [
                 "f.yaml:7:5: invalid platform `arm64`: expected os/arch[/variant], e.g. linux/amd64",
-                "f.yaml:7:20: `aarch64` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
+                "f.yaml:7:21: `aarch64` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
             ]
         );
     }
