@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
-use llb_gen::llb::{MarshalOptions, NoCache, SourceFile, marshal};
+use llb_gen::llb::{MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::spec::DEFAULT_FILENAME;
+use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use prost::Message;
 
-use crate::bridge::{Bridge, BridgeError, MAX_REQUEST_BYTES};
+use crate::bridge::{Bridge, BridgeError, DaemonCaps, MAX_REQUEST_BYTES};
 use crate::options::{InvalidOption, Options};
 use crate::{client_files, prebuilt};
 
@@ -72,6 +72,14 @@ pub enum BuildError {
         /// BuildKit's error.
         message: String,
     },
+    /// BuildKit refused `force-network-mode=host`: the build was not granted the entitlement.
+    #[error(
+        "option force-network-mode: host networking needs the {HOST_ENTITLEMENT} entitlement, which this build lacks (buildctl: --allow {HOST_ENTITLEMENT}, with buildkitd --allow-insecure-entitlement {HOST_ENTITLEMENT}): {message}"
+    )]
+    HostNetworkRefused {
+        /// BuildKit's error.
+        message: String,
+    },
     /// The Definition is larger than BuildKit accepts in one message.
     #[error(
         "the build graph is {size} bytes, over BuildKit's {MAX_REQUEST_BYTES}-byte message limit"
@@ -82,6 +90,9 @@ pub enum BuildError {
     },
 }
 
+/// The entitlement BuildKit requires for host networking.
+const HOST_ENTITLEMENT: &str = "network.host";
+
 /// The built image: a ref BuildKit holds, and its config JSON.
 pub struct BuiltImage {
     /// Ref id of the final filesystem.
@@ -90,21 +101,55 @@ pub struct BuiltImage {
     pub config: Vec<u8>,
 }
 
-/// Runs the build that `options` describe.
-pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, BuildError> {
-    let daemon_caps = bridge.llb_caps().await?;
+/// The spec the client sent, parsed and validated.
+pub struct LoadedSpec {
+    /// Its file name (option `filename`).
+    pub filename: String,
+    /// Its text, for the Definition's source map.
+    pub source: String,
+    /// The spec.
+    pub spec: Spec,
+}
+
+/// Reads and validates the spec named by option `filename`.
+pub async fn load_spec(bridge: &Bridge, options: &Options) -> Result<LoadedSpec, BuildError> {
     let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
     let source = client_files::read_spec(bridge, options, filename).await?;
     let spec = llb_gen::load(&source, filename)?;
-    let platform = options.platform()?;
-    let arg_values = ArgValues {
+    Ok(LoadedSpec {
+        filename: filename.to_owned(),
+        source,
+        spec,
+    })
+}
+
+/// What the spec's build args get from this build: `build-arg:*` and the platforms.
+pub fn arg_values(options: &Options, platform: &Platform) -> ArgValues {
+    ArgValues {
         build_args: options.build_args(),
         target_platform: platform.clone(),
         build_platform: options
             .worker_platform
             .clone()
             .unwrap_or_else(|| platform.clone()),
-    };
+    }
+}
+
+/// Runs the build that `options` describe on a daemon with `caps`.
+pub async fn build(
+    bridge: &Bridge,
+    options: &Options,
+    caps: &DaemonCaps,
+) -> Result<BuiltImage, BuildError> {
+    let LoadedSpec {
+        filename,
+        source,
+        spec,
+    } = load_spec(bridge, options).await?;
+    let filename = filename.as_str();
+    let platform = options.platform()?;
+    let network = options.exec_network()?;
+    let arg_values = arg_values(options, &platform);
     let mut target = target::select(&spec, options.get("target"), &arg_values)?;
     if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
         target.binaries = BinariesSource::from_named_context(named)?;
@@ -138,14 +183,15 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     if !matches!(target.binaries, BinariesSource::Compile { .. }) {
         prebuilt::check(bridge, &spec, &target, &context).await?;
     }
-    let graph = graph::build(&spec, &target, &context)?;
+    let mut graph = graph::build(&spec, &target, &context)?;
+    graph.changes.labels.extend(options.labels());
     let no_cache = NoCache::from_option(options.opts.get("no-cache").map(String::as_str));
     let spec_file = SourceFile {
         name: filename,
         data: source.as_bytes(),
     };
     let definition = marshal(
-        &graph.state,
+        &graph.state.with_exec_network(&network),
         MarshalOptions {
             source: Some(spec_file),
             no_cache: Some(&no_cache),
@@ -159,7 +205,7 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
         .metadata
         .values()
         .flat_map(|metadata| metadata.caps.keys())
-        .filter(|cap| !daemon_caps.contains(cap))
+        .filter(|cap| !caps.llb.contains(cap))
         .cloned()
         .collect();
     if !missing.is_empty() {
@@ -170,7 +216,14 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<BuiltImage, Bui
     let reference = bridge
         .solve_and_build(definition.clone(), cache_imports)
         .await
-        .map_err(|error| located_failure(&definition, filename, error))?;
+        .map_err(|error| match network.mode {
+            NetworkMode::Host if error.to_string().contains(HOST_ENTITLEMENT) => {
+                BuildError::HostNetworkRefused {
+                    message: error.to_string(),
+                }
+            }
+            _ => located_failure(&definition, filename, error),
+        })?;
     let config = base.apply(&graph.changes).for_platform(&platform);
     Ok(BuiltImage {
         reference,
