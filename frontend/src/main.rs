@@ -3,6 +3,8 @@
 
 mod bridge;
 mod client_files;
+#[cfg(test)]
+mod fake_bridge;
 mod options;
 mod pipeline;
 mod prebuilt;
