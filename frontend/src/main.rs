@@ -64,7 +64,10 @@ async fn serve() -> ExitCode {
 
 /// Answers one request, a build or a subrequest, and returns exactly once.
 async fn run(bridge: &Bridge, options: &Options) -> Result<(), BridgeError> {
-    let caps = bridge.caps().await?;
+    let caps = match bridge.caps().await {
+        Ok(caps) => caps,
+        Err(error) => return bridge.return_error(error.into()).await,
+    };
     warnings::warn_ignored(bridge, &caps, options).await;
     let failure = match options.get("requestid") {
         Some(id) => match subrequests::answer(bridge, options, id).await {
