@@ -1,4 +1,4 @@
-# Frontend options as docker build sends them: --label, --add-host, --network none, --no-cache.
+# Frontend options as docker build sends them: --label, --add-host, --network, --no-cache.
 # The probe spec's run steps record what they saw; the binaries come from a prebuilt artifact,
 # so nothing here compiles after the first step.
 
@@ -48,7 +48,20 @@ else
   fail "--network none build"; log_tail options-none
 fi
 
-# 3. The same build again is cached; with --no-cache its run steps run again.
+# 3. --network host (docker build grants the network.host entitlement for it): the host's
+# interfaces, which include dockerd's bridge.
+if build options-host "$OPTIONS" "${PROBE_ARGS[@]}" --network host -t flotilla-e2e/options-host; then
+  out=$(probe_file flotilla-e2e/options-host /etc/net-ifaces)
+  if [[ " $out" == *" docker0 "* ]]; then
+    pass "--network host: run steps see the host's interfaces"
+  else
+    fail "--network host" "interfaces: '$out'"
+  fi
+else
+  fail "--network host build"; log_tail options-host
+fi
+
+# 4. The same build again is cached; with --no-cache its run steps run again.
 same=(--label "org.example.e2e=$RUN_ID" --add-host myhost:10.1.2.3)
 if build options-cached "$OPTIONS" "${PROBE_ARGS[@]}" "${same[@]}" -t flotilla-e2e/options-cached \
   && build options-nocache "$OPTIONS" "${PROBE_ARGS[@]}" "${same[@]}" --no-cache -t flotilla-e2e/options-nocache; then
@@ -60,5 +73,5 @@ if build options-cached "$OPTIONS" "${PROBE_ARGS[@]}" "${same[@]}" -t flotilla-e
     fail "--no-cache" "first '${FIRST_BUILT:-}', cached '$cached', no-cache '$rerun'"
   fi
 else
-  fail "--no-cache builds"; log_tail options-nocache
+  fail "--no-cache builds"; log_tail options-cached
 fi
