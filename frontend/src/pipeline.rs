@@ -216,14 +216,7 @@ pub async fn build(
     let reference = bridge
         .solve_and_build(definition.clone(), cache_imports)
         .await
-        .map_err(|error| match network.mode {
-            NetworkMode::Host if error.to_string().contains(HOST_ENTITLEMENT) => {
-                BuildError::HostNetworkRefused {
-                    message: error.to_string(),
-                }
-            }
-            _ => located_failure(&definition, filename, error),
-        })?;
+        .map_err(|error| solve_failure(&definition, filename, network.mode, error))?;
     let config = base.apply(&graph.changes).for_platform(&platform);
     Ok(BuiltImage {
         reference,
@@ -231,10 +224,21 @@ pub async fn build(
     })
 }
 
-/// A solve error, prefixed with the spec location of the step whose process failed, since
-/// Docker 20.10's CLI prints no source location.
-fn located_failure(definition: &Definition, file: &str, error: BridgeError) -> BuildError {
+/// A solve error, explained: a refused host network names the entitlement, and a failed
+/// process is prefixed with the spec location of its step, since Docker 20.10's CLI prints no
+/// source location.
+fn solve_failure(
+    definition: &Definition,
+    file: &str,
+    network: NetworkMode,
+    error: BridgeError,
+) -> BuildError {
     let message = error.to_string();
+    if network == NetworkMode::Host
+        && message.contains(&format!("{HOST_ENTITLEMENT} is not allowed"))
+    {
+        return BuildError::HostNetworkRefused { message };
+    }
     match failed_step(definition, &message) {
         Some(step) => BuildError::StepFailed {
             file: file.to_owned(),
@@ -265,5 +269,25 @@ impl Resolver<'_> {
             .map_err(|error| failed(error.to_string()))?;
         ImageConfig::from_json(&bytes)
             .map_err(|error| failed(format!("unreadable config: {error}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_host_network_names_the_entitlement() {
+        let refused = || BridgeError::Rpc("network.host is not allowed".to_owned());
+        let definition = Definition::default();
+        let error = solve_failure(&definition, "flotilla.yaml", NetworkMode::Host, refused());
+        assert!(
+            error.to_string().starts_with(
+                "option force-network-mode: host networking needs the network.host entitlement"
+            ),
+            "{error}"
+        );
+        let other = solve_failure(&definition, "flotilla.yaml", NetworkMode::None, refused());
+        assert_eq!(other.to_string(), "network.host is not allowed");
     }
 }
