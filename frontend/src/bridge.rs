@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use hyper_util::rt::TokioIo;
 use llb_gen::pb;
 use llb_gen::platform::Platform;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::gateway_pb::{
@@ -40,11 +41,56 @@ impl From<tonic::Status> for BridgeError {
     }
 }
 
+/// An error the frontend returns: its text, and BuildKit's typed error details (`…+json`
+/// type URLs) that let clients such as buildx tell errors apart.
+#[derive(Debug, Default)]
+pub struct Failure {
+    /// What the user sees.
+    pub message: String,
+    /// Typed details.
+    pub details: Vec<gateway_pb::Any>,
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self {
+            message: error.to_string(),
+            details: Vec::new(),
+        }
+    }
+}
+
+/// What the daemon supports, by cap id.
+#[derive(Clone, Debug, Default)]
+pub struct DaemonCaps {
+    /// LLB caps: which ops and fields the solver understands.
+    pub llb: Vec<String>,
+    /// Frontend API caps: which gateway RPCs exist (`gateway.warnings` for Warn).
+    pub frontend: Vec<String>,
+}
+
 /// A connected gateway client.
 #[derive(Clone)]
 pub struct Bridge {
     client: LlbBridgeClient<Channel>,
+    /// For RPCs outside the generated client (Warn).
+    channel: Channel,
 }
+
+/// BuildKit's `WarnRequest` (the fields Flotilla sends). Warn exists only from BuildKit 0.12
+/// (frontend cap `gateway.warnings`), so it is called by path, gated on that cap.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WarnRequest {
+    /// 1 is a warning.
+    #[prost(int64, tag = "2")]
+    level: i64,
+    /// The one-line message.
+    #[prost(bytes = "vec", tag = "3")]
+    short: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct WarnResponse {}
 
 impl Bridge {
     /// Connects over stdin/stdout. The stream can be handed out once only: there is no
@@ -71,19 +117,44 @@ impl Bridge {
     /// A client over an existing channel (tests use an in-process fake bridge).
     pub fn new(channel: Channel) -> Self {
         Self {
-            client: LlbBridgeClient::new(channel).max_decoding_message_size(MAX_DECODE_BYTES),
+            client: LlbBridgeClient::new(channel.clone())
+                .max_decoding_message_size(MAX_DECODE_BYTES),
+            channel,
         }
     }
 
-    /// The daemon's LLB caps (enabled ones only).
-    pub async fn llb_caps(&self) -> Result<Vec<String>, BridgeError> {
+    /// Shows `message` as a build warning (only where the daemon has `gateway.warnings`).
+    pub async fn warn(&self, message: &str) -> Result<(), BridgeError> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|error| BridgeError::Rpc(error.to_string()))?;
+        let request = WarnRequest {
+            level: 1,
+            short: message.as_bytes().to_vec(),
+        };
+        grpc.unary::<_, WarnResponse, _>(
+            tonic::Request::new(request),
+            PathAndQuery::from_static("/moby.buildkit.v1.frontend.LLBBridge/Warn"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The daemon's caps (enabled ones only), from Ping.
+    pub async fn caps(&self) -> Result<DaemonCaps, BridgeError> {
         let pong = self.client.clone().ping(PingRequest {}).await?.into_inner();
-        Ok(pong
-            .llb_caps
-            .into_iter()
-            .filter(|cap| cap.enabled)
-            .map(|cap| cap.id)
-            .collect())
+        let enabled = |caps: Vec<gateway_pb::ApiCap>| {
+            caps.into_iter()
+                .filter(|cap| cap.enabled)
+                .map(|cap| cap.id)
+                .collect()
+        };
+        Ok(DaemonCaps {
+            llb: enabled(pong.llb_caps),
+            frontend: enabled(pong.frontend_api_caps),
+        })
     }
 
     /// Solves `definition` and returns the result's ref id.
@@ -218,14 +289,30 @@ impl Bridge {
         .await
     }
 
+    /// Ends a subrequest with its answer: metadata only, no ref.
+    pub async fn return_metadata(
+        &self,
+        metadata: BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), BridgeError> {
+        let result = gateway_pb::Result {
+            result: None,
+            metadata,
+        };
+        self.finish(ReturnRequest {
+            result: Some(result),
+            error: None,
+        })
+        .await
+    }
+
     /// Ends the build with an error BuildKit shows to the user.
-    pub async fn return_error(&self, message: String) -> Result<(), BridgeError> {
+    pub async fn return_error(&self, error: Failure) -> Result<(), BridgeError> {
         self.finish(ReturnRequest {
             result: None,
             error: Some(gateway_pb::Status {
                 code: CODE_UNKNOWN,
-                message,
-                details: Vec::new(),
+                message: error.message,
+                details: error.details,
             }),
         })
         .await

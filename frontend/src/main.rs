@@ -3,9 +3,13 @@
 
 mod bridge;
 mod client_files;
+#[cfg(test)]
+mod fake_bridge;
 mod options;
 mod pipeline;
 mod prebuilt;
+mod subrequests;
+mod warnings;
 
 /// BuildKit's gateway API (Flotilla's subset of `frontend/gateway/pb/gateway.proto`).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -15,7 +19,7 @@ mod gateway_pb {
 
 use std::process::ExitCode;
 
-use bridge::Bridge;
+use bridge::{Bridge, BridgeError, Failure};
 use options::Options;
 
 fn main() -> ExitCode {
@@ -48,13 +52,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let returned = match pipeline::build(&bridge, &options).await {
-        Ok(outcome) => bridge.return_outcome(outcome).await,
-        Err(error) => {
-            eprintln!("flotilla-frontend: {error}");
-            bridge.return_error(error.to_string()).await
-        }
-    };
+    let returned = run(&bridge, &options).await;
     match returned {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -62,4 +60,25 @@ async fn serve() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Answers one request, a build or a subrequest, and returns exactly once.
+async fn run(bridge: &Bridge, options: &Options) -> Result<(), BridgeError> {
+    let caps = match bridge.caps().await {
+        Ok(caps) => caps,
+        Err(error) => return bridge.return_error(error.into()).await,
+    };
+    warnings::warn_ignored(bridge, &caps, options).await;
+    let failure = match options.get("requestid") {
+        Some(id) => match subrequests::answer(bridge, options, id).await {
+            Ok(metadata) => return bridge.return_metadata(metadata).await,
+            Err(failure) => failure,
+        },
+        None => match pipeline::build(bridge, options, &caps).await {
+            Ok(outcome) => return bridge.return_outcome(outcome).await,
+            Err(error) => Failure::from(error),
+        },
+    };
+    eprintln!("flotilla-frontend: {}", failure.message);
+    bridge.return_error(failure).await
 }

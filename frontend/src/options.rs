@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use llb_gen::llb::{ExecNetwork, NetworkMode};
 use llb_gen::platform::Platform;
 use serde::Deserialize;
 
@@ -101,6 +102,51 @@ impl Options {
             .collect()
     }
 
+    /// The `label:*` options (`docker build --label`): image labels over the spec's.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        self.opts
+            .iter()
+            .filter_map(|(key, value)| {
+                Some((key.strip_prefix("label:")?.to_owned(), value.clone()))
+            })
+            .collect()
+    }
+
+    /// The network of every process: `force-network-mode` (`--network`) and `add-hosts`
+    /// (`--add-host`, a comma list of `host=ip`).
+    pub fn exec_network(&self) -> Result<ExecNetwork, InvalidOption> {
+        let invalid = |option: &str, message: String| InvalidOption {
+            option: option.to_owned(),
+            message,
+        };
+        let mode = match self.get("force-network-mode") {
+            None | Some("sandbox" | "default") => NetworkMode::Sandbox,
+            Some("host") => NetworkMode::Host,
+            Some("none") => NetworkMode::None,
+            Some(other) => {
+                return Err(invalid(
+                    "force-network-mode",
+                    format!("`{other}` is not a network mode; use host, none or sandbox"),
+                ));
+            }
+        };
+        let extra_hosts = self
+            .get("add-hosts")
+            .into_iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (host, ip) = entry
+                    .split_once('=')
+                    .filter(|(host, ip)| !host.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
+                    .ok_or_else(|| invalid("add-hosts", format!("`{entry}` is not host=ip")))?;
+                Ok((host.to_owned(), ip.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ExecNetwork { mode, extra_hosts })
+    }
+
     /// The target platforms: option `platform` (a comma list, duplicates dropped), else the
     /// worker's, else linux/amd64.
     pub fn platforms(&self) -> Result<Vec<Platform>, InvalidOption> {
@@ -124,6 +170,12 @@ impl Options {
             }
         }
         Ok(platforms)
+    }
+
+    /// The first target platform: the one a question about "the" build (a subrequest) is about.
+    pub fn platform(&self) -> Result<Platform, InvalidOption> {
+        let first = self.platforms()?.into_iter().next();
+        Ok(first.unwrap_or_else(|| Platform::linux("amd64")))
     }
 
     /// Whether the result must be a per-platform map even for one platform: option
@@ -298,6 +350,47 @@ mod tests {
                 "build-arg:BUILDKIT_MULTI_PLATFORM=0"
             )])
             .multi_platform()
+        );
+    }
+
+    #[test]
+    fn labels_hosts_and_network_mode() {
+        let options = env(&[
+            ("BUILDKIT_FRONTEND_OPT_0", "label:org.example.team=infra"),
+            (
+                "BUILDKIT_FRONTEND_OPT_1",
+                "add-hosts=myhost=10.1.2.3,v6=::1",
+            ),
+            ("BUILDKIT_FRONTEND_OPT_2", "force-network-mode=none"),
+        ]);
+        assert_eq!(
+            options.labels(),
+            [("org.example.team".to_owned(), "infra".to_owned())]
+        );
+        let network = options.exec_network().unwrap();
+        assert_eq!(network.mode, NetworkMode::None);
+        assert_eq!(
+            network.extra_hosts,
+            [
+                ("myhost".to_owned(), "10.1.2.3".to_owned()),
+                ("v6".to_owned(), "::1".to_owned())
+            ]
+        );
+        // dockerd always sends add-hosts, usually empty.
+        let plain = env(&[("BUILDKIT_FRONTEND_OPT_0", "add-hosts=")]);
+        assert_eq!(plain.exec_network().unwrap(), ExecNetwork::default());
+        let bad_host = env(&[("BUILDKIT_FRONTEND_OPT_0", "add-hosts=myhost:10.1.2.3")]);
+        assert_eq!(
+            bad_host.exec_network().unwrap_err().to_string(),
+            "option add-hosts: `myhost:10.1.2.3` is not host=ip"
+        );
+        let bad_mode = env(&[("BUILDKIT_FRONTEND_OPT_0", "force-network-mode=bridge")]);
+        assert!(
+            bad_mode
+                .exec_network()
+                .unwrap_err()
+                .to_string()
+                .starts_with("option force-network-mode: `bridge`")
         );
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::ImageConfig;
-use llb_gen::llb::{MarshalOptions, NoCache, SourceFile, marshal};
+use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -14,7 +14,7 @@ use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use prost::Message;
 
-use crate::bridge::{Bridge, BridgeError, MAX_REQUEST_BYTES};
+use crate::bridge::{Bridge, BridgeError, DaemonCaps, MAX_REQUEST_BYTES};
 use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::{InvalidOption, Options};
 use crate::{client_files, prebuilt};
@@ -79,6 +79,14 @@ pub enum BuildError {
         /// The platforms asked for.
         platforms: Vec<String>,
     },
+    /// BuildKit refused `force-network-mode=host`: the build was not granted the entitlement.
+    #[error(
+        "option force-network-mode: host networking needs the {HOST_ENTITLEMENT} entitlement, which this build lacks (buildctl: --allow {HOST_ENTITLEMENT}, with buildkitd --allow-insecure-entitlement {HOST_ENTITLEMENT}): {message}"
+    )]
+    HostNetworkRefused {
+        /// BuildKit's error.
+        message: String,
+    },
     /// The Definition is larger than BuildKit accepts in one message.
     #[error(
         "the build graph is {size} bytes, over BuildKit's {MAX_REQUEST_BYTES}-byte message limit"
@@ -89,6 +97,9 @@ pub enum BuildError {
     },
 }
 
+/// The entitlement BuildKit requires for host networking.
+const HOST_ENTITLEMENT: &str = "network.host";
+
 /// One platform's image: a ref BuildKit holds, and its config JSON.
 pub struct PlatformImage {
     /// The platform it is for.
@@ -97,6 +108,40 @@ pub struct PlatformImage {
     pub reference: String,
     /// `containerimage.config`.
     pub config: Vec<u8>,
+}
+
+/// The spec the client sent, parsed and validated.
+pub struct LoadedSpec {
+    /// Its file name (option `filename`).
+    pub filename: String,
+    /// Its text, for the Definition's source map.
+    pub source: String,
+    /// The spec.
+    pub spec: Spec,
+}
+
+/// Reads and validates the spec named by option `filename`.
+pub async fn load_spec(bridge: &Bridge, options: &Options) -> Result<LoadedSpec, BuildError> {
+    let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
+    let source = client_files::read_spec(bridge, options, filename).await?;
+    let spec = llb_gen::load(&source, filename)?;
+    Ok(LoadedSpec {
+        filename: filename.to_owned(),
+        source,
+        spec,
+    })
+}
+
+/// What the spec's build args get from this build: `build-arg:*` and the platforms.
+pub fn arg_values(options: &Options, platform: &Platform) -> ArgValues {
+    ArgValues {
+        build_args: options.build_args(),
+        target_platform: platform.clone(),
+        build_platform: options
+            .worker_platform
+            .clone()
+            .unwrap_or_else(|| platform.clone()),
+    }
 }
 
 /// What a build hands back to BuildKit.
@@ -113,20 +158,26 @@ pub enum Outcome {
 struct Request<'a> {
     bridge: &'a Bridge,
     options: &'a Options,
-    daemon_caps: Vec<String>,
+    caps: &'a DaemonCaps,
     filename: &'a str,
     source: String,
     context_excludes: Vec<String>,
     cache_imports: Vec<CacheOptionsEntry>,
     no_cache: NoCache,
+    network: ExecNetwork,
 }
 
-/// Runs the build that `options` describe, once per target platform.
-pub async fn build(bridge: &Bridge, options: &Options) -> Result<Outcome, BuildError> {
-    let daemon_caps = bridge.llb_caps().await?;
-    let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
-    let source = client_files::read_spec(bridge, options, filename).await?;
-    let spec = llb_gen::load(&source, filename)?;
+/// Runs the build that `options` describe on a daemon with `caps`, once per target platform.
+pub async fn build(
+    bridge: &Bridge,
+    options: &Options,
+    caps: &DaemonCaps,
+) -> Result<Outcome, BuildError> {
+    let LoadedSpec {
+        filename,
+        source,
+        spec,
+    } = load_spec(bridge, options).await?;
     let platforms = options.platforms()?;
     if platforms.len() > 1 && !options.exporter_takes_many() {
         return Err(BuildError::OnePlatformOnly {
@@ -136,8 +187,9 @@ pub async fn build(bridge: &Bridge, options: &Options) -> Result<Outcome, BuildE
     let request = Request {
         bridge,
         options,
-        daemon_caps,
-        filename,
+        caps,
+        filename: &filename,
+        network: options.exec_network()?,
         context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
         no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
@@ -168,15 +220,8 @@ impl Request<'_> {
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
-        let build_platform = options
-            .worker_platform
-            .clone()
-            .unwrap_or_else(|| platform.clone());
-        let arg_values = ArgValues {
-            build_args: options.build_args(),
-            target_platform: platform.clone(),
-            build_platform: build_platform.clone(),
-        };
+        let arg_values = arg_values(options, &platform);
+        let build_platform = arg_values.build_platform.clone();
         let mut target = target::select(spec, options.get("target"), &arg_values)?;
         if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
             target.binaries = BinariesSource::from_named_context(named)?;
@@ -214,13 +259,14 @@ impl Request<'_> {
         if !matches!(target.binaries, BinariesSource::Compile { .. }) {
             prebuilt::check(bridge, spec, &target, &context).await?;
         }
-        let graph = graph::build(spec, &target, &context)?;
+        let mut graph = graph::build(spec, &target, &context)?;
+        graph.changes.labels.extend(options.labels());
         let spec_file = SourceFile {
             name: self.filename,
             data: self.source.as_bytes(),
         };
         let definition = marshal(
-            &graph.state,
+            &graph.state.with_exec_network(&self.network),
             MarshalOptions {
                 source: Some(spec_file),
                 no_cache: Some(&self.no_cache),
@@ -230,7 +276,7 @@ impl Request<'_> {
         let reference = bridge
             .solve_and_build(definition.clone(), self.cache_imports.clone())
             .await
-            .map_err(|error| located_failure(&definition, self.filename, error))?;
+            .map_err(|error| solve_failure(&definition, self.filename, self.network.mode, error))?;
         if target.smoke_check {
             return Ok(None);
         }
@@ -253,7 +299,7 @@ impl Request<'_> {
             .metadata
             .values()
             .flat_map(|metadata| metadata.caps.keys())
-            .filter(|cap| !self.daemon_caps.contains(cap))
+            .filter(|cap| !self.caps.llb.contains(cap))
             .cloned()
             .collect();
         if missing.is_empty() {
@@ -266,10 +312,21 @@ impl Request<'_> {
     }
 }
 
-/// A solve error, prefixed with the spec location of the step whose process failed, since
-/// Docker 20.10's CLI prints no source location.
-fn located_failure(definition: &Definition, file: &str, error: BridgeError) -> BuildError {
+/// A solve error, explained: a refused host network names the entitlement, and a failed
+/// process is prefixed with the spec location of its step, since Docker 20.10's CLI prints no
+/// source location.
+fn solve_failure(
+    definition: &Definition,
+    file: &str,
+    network: NetworkMode,
+    error: BridgeError,
+) -> BuildError {
     let message = error.to_string();
+    if network == NetworkMode::Host
+        && message.contains(&format!("{HOST_ENTITLEMENT} is not allowed"))
+    {
+        return BuildError::HostNetworkRefused { message };
+    }
     match failed_step(definition, &message) {
         Some(step) => BuildError::StepFailed {
             file: file.to_owned(),
@@ -300,5 +357,25 @@ impl Resolver<'_> {
             .map_err(|error| failed(error.to_string()))?;
         ImageConfig::from_json(&bytes)
             .map_err(|error| failed(format!("unreadable config: {error}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_host_network_names_the_entitlement() {
+        let refused = || BridgeError::Rpc("network.host is not allowed".to_owned());
+        let definition = Definition::default();
+        let error = solve_failure(&definition, "flotilla.yaml", NetworkMode::Host, refused());
+        assert!(
+            error.to_string().starts_with(
+                "option force-network-mode: host networking needs the network.host entitlement"
+            ),
+            "{error}"
+        );
+        let other = solve_failure(&definition, "flotilla.yaml", NetworkMode::None, refused());
+        assert_eq!(other.to_string(), "network.host is not allowed");
     }
 }

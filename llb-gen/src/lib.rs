@@ -13,6 +13,7 @@ pub mod reference;
 pub mod resolve;
 pub mod spec;
 pub mod stubs;
+pub mod subrequest;
 pub mod syntax;
 pub mod target;
 pub mod validate;

@@ -1,0 +1,134 @@
+//! Subrequests (option `requestid`): questions about the spec, such as `docker buildx build
+//! --call targets`, answered with metadata instead of an image. The answers come from
+//! `llb_gen::subrequest`; this only reads the spec and packs them.
+
+use std::collections::BTreeMap;
+
+use llb_gen::subrequest::{self, Answer};
+use llb_gen::target;
+
+use crate::bridge::{Bridge, Failure};
+use crate::gateway_pb::Any;
+use crate::options::Options;
+use crate::pipeline::{self, BuildError};
+
+/// BuildKit's typed error detail for a subrequest the frontend does not know.
+const UNKNOWN_SUBREQUEST_TYPE: &str = "github.com/moby/buildkit/errdefs.Subrequest+json";
+
+/// The metadata answering subrequest `id`: `result.json`, `result.txt` and `version`.
+pub async fn answer(
+    bridge: &Bridge,
+    options: &Options,
+    id: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
+    let answer = match id {
+        subrequest::DESCRIBE => subrequest::describe(),
+        subrequest::TARGETS => {
+            subrequest::targets(&pipeline::load_spec(bridge, options).await?.spec)
+        }
+        subrequest::OUTLINE => outline(bridge, options).await?,
+        _ => return Err(unknown(id)),
+    };
+    let Answer { json, text } = answer;
+    Ok(BTreeMap::from([
+        ("result.json".to_owned(), json.into_bytes()),
+        ("result.txt".to_owned(), text.into_bytes()),
+        (
+            "version".to_owned(),
+            subrequest::VERSION.as_bytes().to_vec(),
+        ),
+    ]))
+}
+
+/// The outline of option `target` (default: the first variant); a bad target is an error.
+async fn outline(bridge: &Bridge, options: &Options) -> Result<Answer, BuildError> {
+    let spec = pipeline::load_spec(bridge, options).await?.spec;
+    let values = pipeline::arg_values(options, &options.platform()?);
+    let target = target::select(&spec, options.get("target"), &values)?;
+    Ok(subrequest::outline(&spec, target.name, &values.build_args))
+}
+
+/// The error for an unknown subrequest, typed so clients can say the frontend lacks it.
+fn unknown(id: &str) -> Failure {
+    Failure {
+        message: format!(
+            "unsupported subrequest `{id}`; Flotilla answers {}, {} and {}",
+            subrequest::DESCRIBE,
+            subrequest::OUTLINE,
+            subrequest::TARGETS
+        ),
+        details: vec![Any {
+            type_url: UNKNOWN_SUBREQUEST_TYPE.to_owned(),
+            value: serde_json::json!({ "name": id }).to_string().into_bytes(),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_bridge;
+    use crate::gateway_pb::ReturnRequest;
+
+    const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+
+    /// Runs the frontend against a fake bridge with `opts`; returns the one Return it sent.
+    async fn run(opts: &[&str]) -> ReturnRequest {
+        let (bridge, returned) = fake_bridge::serve(HELLO).await;
+        let options = Options::from_env(
+            opts.iter()
+                .enumerate()
+                .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
+        );
+        crate::run(&bridge, &options).await.unwrap();
+        let mut returned = returned.lock().unwrap();
+        assert_eq!(returned.len(), 1, "exactly one Return");
+        returned.remove(0)
+    }
+
+    fn metadata_json(request: &ReturnRequest) -> serde_json::Value {
+        let result = request.result.as_ref().expect("a result");
+        assert!(result.result.is_none(), "no ref");
+        let keys: Vec<&str> = result.metadata.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["result.json", "result.txt", "version"]);
+        serde_json::from_slice(&result.metadata["result.json"]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn targets_are_returned_as_metadata() {
+        let request = run(&["requestid=frontend.targets", "add-hosts="]).await;
+        let json = metadata_json(&request);
+        let names: Vec<&str> = json["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["hello", "gateway", "artifact"]);
+    }
+
+    #[tokio::test]
+    async fn outline_follows_the_target_option() {
+        let request = run(&["requestid=frontend.outline", "target=gateway"]).await;
+        assert_eq!(metadata_json(&request)["name"], "gateway");
+        let request = run(&["requestid=frontend.outline", "target=nope"]).await;
+        let error = request.error.expect("an error");
+        assert!(
+            error.message.starts_with("unknown target `nope`"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[tokio::test]
+    async fn describe_needs_no_spec_and_unknown_ids_are_typed_errors() {
+        let request = run(&["requestid=frontend.subrequests.describe"]).await;
+        assert!(metadata_json(&request).is_array());
+        let request = run(&["requestid=frontend.lint"]).await;
+        assert!(request.result.is_none());
+        let error = request.error.expect("an error");
+        assert!(error.message.contains("frontend.lint"), "{}", error.message);
+        assert_eq!(error.details[0].type_url, UNKNOWN_SUBREQUEST_TYPE);
+        assert_eq!(error.details[0].value, br#"{"name":"frontend.lint"}"#);
+    }
+}

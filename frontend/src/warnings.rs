@@ -1,0 +1,98 @@
+//! Options the frontend does not act on are reported, not silently dropped: through BuildKit's
+//! Warn RPC where the daemon has it, else on stderr, which ends up in the daemon's log.
+
+use crate::bridge::{Bridge, DaemonCaps};
+use crate::options::Options;
+
+/// The frontend API cap of the Warn RPC (BuildKit 0.12+; Docker 20.10 lacks it).
+const WARNINGS_CAP: &str = "gateway.warnings";
+
+/// Options used as given, or that only BuildKit and its clients read.
+const KNOWN: [&str; 14] = [
+    "target",
+    "filename",
+    "platform",
+    "multi-platform",
+    "no-cache",
+    "context",
+    "image-resolve-mode",
+    "add-hosts",
+    "force-network-mode",
+    "cache-from",
+    "cache-imports",
+    "source",
+    "cmdline",
+    "requestid",
+];
+
+/// Prefixes of option families the frontend reads, or that carry client bookkeeping.
+const KNOWN_PREFIXES: [&str; 6] = [
+    "build-arg:",
+    "label:",
+    "frontend.caps",
+    "attest:",
+    "sharedkey",
+    "local-sessionid:",
+];
+
+/// The options in `options` this frontend ignores, in key order.
+pub fn ignored_options(options: &Options) -> Vec<&str> {
+    options
+        .opts
+        .keys()
+        .map(String::as_str)
+        .filter(|key| {
+            !KNOWN.contains(key)
+                && !KNOWN_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+                && !is_builder_context(key)
+        })
+        .collect()
+}
+
+/// `context:builder`, also in its per-platform form; other named contexts have no use here.
+fn is_builder_context(key: &str) -> bool {
+    key.split("::").next() == Some(llb_gen::target::BUILDER_CONTEXT_OPTION)
+}
+
+/// Tells the user about ignored options in one line; a failure to warn never fails the build.
+pub async fn warn_ignored(bridge: &Bridge, caps: &DaemonCaps, options: &Options) {
+    let ignored = ignored_options(options);
+    if ignored.is_empty() {
+        return;
+    }
+    let message = format!(
+        "flotilla: ignoring options it does not support: {}",
+        ignored.join(", ")
+    );
+    let warned =
+        caps.frontend.iter().any(|cap| cap == WARNINGS_CAP) && bridge.warn(&message).await.is_ok();
+    if !warned {
+        eprintln!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unsupported_options_are_reported() {
+        let options = Options::from_env(
+            [
+                "target=hello",
+                "build-arg:X=1",
+                "label:a=b",
+                "add-hosts=",
+                "context:builder=docker-image://a:1",
+                "context:builder::linux/amd64=docker-image://a:1",
+                "context:other=docker-image://b:1",
+                "hostname=box",
+                "frontend.caps=moby.buildkit.frontend.subrequests+forward",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
+        );
+        assert_eq!(ignored_options(&options), ["context:other", "hostname"]);
+    }
+}
