@@ -8,6 +8,7 @@ pub mod failure;
 pub mod graph;
 pub mod image;
 pub mod llb;
+pub mod matrix;
 pub mod platform;
 pub mod reference;
 pub mod resolve;

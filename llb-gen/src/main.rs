@@ -13,7 +13,7 @@ use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, load, spec, target, validate};
+use llb_gen::{Error, dockerignore, load, matrix, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -50,9 +50,15 @@ enum Command {
     Targets {
         /// The spec file.
         spec: PathBuf,
-        /// Print JSON instead of a table.
+        /// Print the CI plan as JSON (GitHub Actions matrices) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Platforms of the CI plan, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "linux/amd64")]
+        platform: Vec<Platform>,
+        /// Image name prefix of the CI plan's tags (default: the spec's directory name).
+        #[arg(long)]
+        image: Option<String>,
     },
     /// Validate a spec and print every error, rustc-style; exit 1 when there is one.
     Check {
@@ -106,12 +112,20 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .write_all(&definition.encode_to_vec())
                 .map_err(|error| format!("writing the definition: {error}"))?;
         }
-        Command::Targets { spec, json } => {
-            let (source, file) = read_spec(&spec)?;
+        Command::Targets {
+            spec: path,
+            json,
+            platform,
+            image,
+        } => {
+            let (source, file) = read_spec(&path)?;
             let spec = load(&source, &file).map_err(|error| error.to_string())?;
             let targets = target::list(&spec);
             if json {
-                let text = serde_json::to_string_pretty(&targets).map_err(|e| e.to_string())?;
+                let image = image.unwrap_or_else(|| spec_dir_name(&path));
+                let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
+                let plan = matrix::plan(&image, &platforms, &targets);
+                let text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
                 println!("{text}");
             } else {
                 for target in targets {
@@ -213,6 +227,14 @@ fn read_spec(path: &Path) -> Result<(String, String), String> {
         )
     })?;
     Ok((source, file))
+}
+
+/// The name of the directory that holds the spec, the usual image name of a project.
+fn spec_dir_name(spec: &Path) -> String {
+    std::path::absolute(spec)
+        .ok()
+        .and_then(|path| Some(path.parent()?.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".to_owned())
 }
 
 fn parse_build_arg(text: &str) -> Result<(String, String), String> {

@@ -72,7 +72,7 @@ pub struct Target<'s> {
 }
 
 /// One line of `llb-gen targets`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {
     /// Target name.
     pub name: String,
