@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod platform;
 pub mod reference;
 pub mod resolve;
+pub mod schema;
 pub mod spec;
 pub mod stubs;
 pub mod syntax;

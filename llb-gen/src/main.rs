@@ -13,7 +13,7 @@ use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, load, matrix, spec, target, validate};
+use llb_gen::{Error, dockerignore, load, matrix, schema, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +60,8 @@ enum Command {
         #[arg(long)]
         image: Option<String>,
     },
+    /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
+    Schema,
     /// Validate a spec and print every error, rustc-style; exit 1 when there is one.
     Check {
         /// The spec file.
@@ -137,6 +139,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
             }
         }
+        Command::Schema => print!("{}", schema::text()),
         Command::Check { spec } => {
             let (source, file) = read_spec(&spec)?;
             let diagnostics = match spec::parse(&source, &file) {
