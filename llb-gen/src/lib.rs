@@ -4,6 +4,7 @@
 pub mod args;
 pub mod diagnostic;
 pub mod dockerignore;
+pub mod dot;
 pub mod failure;
 pub mod graph;
 pub mod image;

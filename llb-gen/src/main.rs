@@ -6,14 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, load, matrix, schema, spec, target, validate};
+use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -26,26 +26,32 @@ struct Cli {
     command: Command,
 }
 
+/// What `llb` and `dot` build: one target of a spec.
+#[derive(Args)]
+struct Build {
+    /// The spec file.
+    spec: PathBuf,
+    /// Target to build (a variant or `artifact`); default: the first variant.
+    #[arg(long)]
+    target: Option<String>,
+    /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    /// Target platform.
+    #[arg(long, default_value = "linux/amd64")]
+    platform: Platform,
+    /// The build context, read for `.dockerignore` and Cargo manifests (default: the
+    /// spec's directory).
+    #[arg(long)]
+    context: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write the marshaled LLB Definition of a target to stdout (for `buildctl build`).
-    Llb {
-        /// The spec file.
-        spec: PathBuf,
-        /// Target to build (a variant or `artifact`); default: the first variant.
-        #[arg(long)]
-        target: Option<String>,
-        /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
-        #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
-        build_args: Vec<(String, String)>,
-        /// Target platform.
-        #[arg(long, default_value = "linux/amd64")]
-        platform: Platform,
-        /// The build context, read for `.dockerignore` and Cargo manifests (default: the
-        /// spec's directory).
-        #[arg(long)]
-        context: Option<PathBuf>,
-    },
+    Llb(Build),
+    /// Print the build graph of a target as Graphviz (`| dot -Tsvg > graph.svg`).
+    Dot(Build),
     /// List the buildable targets.
     Targets {
         /// The spec file.
@@ -81,38 +87,15 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Llb {
-            spec,
-            target,
-            build_args,
-            platform,
-            context,
-        } => {
-            let (source, file) = read_spec(&spec)?;
-            let context_dir =
-                context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
-            let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
-                .map(|text| dockerignore::patterns(&text))
-                .unwrap_or_default();
-            let graph_context = GraphContext {
-                platform,
-                session_id: None,
-                toolchain_env: None,
-                manifests: read_manifests(&context_dir, &context_excludes)?,
-                context_excludes,
-                base_config: None,
-            };
-            let definition = definition(
-                &source,
-                &file,
-                target.as_deref(),
-                build_args,
-                &graph_context,
-            )
-            .map_err(|error| error.to_string())?;
+        Command::Llb(build) => {
+            let definition = build_definition(build)?;
             std::io::stdout()
                 .write_all(&definition.encode_to_vec())
                 .map_err(|error| format!("writing the definition: {error}"))?;
+        }
+        Command::Dot(build) => {
+            let definition = build_definition(build)?;
+            print!("{}", dot::render(&definition).map_err(|e| e.to_string())?);
         }
         Command::Targets {
             spec: path,
@@ -157,6 +140,39 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Definition that `build` asks for, with the context read from disk.
+fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, String> {
+    let Build {
+        spec,
+        target,
+        build_args,
+        platform,
+        context,
+    } = build;
+    let (source, file) = read_spec(&spec)?;
+    let context_dir =
+        context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
+    let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
+        .map(|text| dockerignore::patterns(&text))
+        .unwrap_or_default();
+    let graph_context = GraphContext {
+        platform,
+        session_id: None,
+        toolchain_env: None,
+        manifests: read_manifests(&context_dir, &context_excludes)?,
+        context_excludes,
+        base_config: None,
+    };
+    definition(
+        &source,
+        &file,
+        target.as_deref(),
+        build_args,
+        &graph_context,
+    )
+    .map_err(|error| error.to_string())
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
