@@ -60,10 +60,15 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Platforms of the CI plan, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "linux/amd64")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "linux/amd64",
+            requires = "json"
+        )]
         platform: Vec<Platform>,
         /// Image name prefix of the CI plan's tags (default: the spec's directory name).
-        #[arg(long)]
+        #[arg(long, requires = "json")]
         image: Option<String>,
     },
     /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
