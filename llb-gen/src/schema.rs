@@ -5,7 +5,8 @@ use schemars::generate::SchemaSettings;
 
 use crate::spec::Spec;
 
-/// The schema's `$id`-free text as `llb-gen schema` prints it and `schema/` commits it.
+/// The schema as pretty JSON, as `llb-gen schema` prints it and `schema/` commits it. Draft-07,
+/// the draft the YAML language server supports best.
 pub fn text() -> String {
     let schema = SchemaSettings::draft07()
         .into_generator()

@@ -106,6 +106,8 @@ fn unknown_keys_and_wrong_forms_fail_like_the_parser() {
         );
         assert!(llb_gen::spec::parse(&spec(variant), "f.yaml").is_err());
     }
+    let version_2 = good.replace("version: 1", "version: 2");
+    assert!(!errors(&validator, &version_2).is_empty());
     let bad_binary =
         "version: 1\nbuilder: {image: r, binaries: [{name: a, pkg: p}]}\nvariants: {}\n";
     assert!(!errors(&validator, bad_binary).is_empty());

@@ -31,9 +31,10 @@ pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
 /// A whole spec file.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "flotilla.yaml")]
 pub struct Spec {
     /// Spec format version; only 1 exists.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<u32>,
     /// How the workspace is compiled when no prebuilt builder is given.
     pub builder: Builder,
