@@ -4,13 +4,16 @@
 pub mod args;
 pub mod diagnostic;
 pub mod dockerignore;
+pub mod dot;
 pub mod failure;
 pub mod graph;
 pub mod image;
 pub mod llb;
+pub mod matrix;
 pub mod platform;
 pub mod reference;
 pub mod resolve;
+pub mod schema;
 pub mod spec;
 pub mod stubs;
 pub mod subrequest;

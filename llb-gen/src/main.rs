@@ -6,14 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, load, spec, target, validate};
+use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -26,40 +26,57 @@ struct Cli {
     command: Command,
 }
 
-// One value, parsed once at startup: boxing the large variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
+/// What `llb` and `dot` build: one target of a spec.
+#[derive(Args)]
+struct Build {
+    /// The spec file.
+    spec: PathBuf,
+    /// Target to build (a variant or `artifact`); default: the first variant.
+    #[arg(long)]
+    target: Option<String>,
+    /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    /// Target platform.
+    #[arg(long, default_value = "linux/amd64")]
+    platform: Platform,
+    /// The platform the build runs on (default: the target platform); a different one
+    /// cross-compiles with the spec's `builder.cross` entry for the target.
+    #[arg(long)]
+    build_platform: Option<Platform>,
+    /// The build context, read for `.dockerignore` and Cargo manifests (default: the
+    /// spec's directory).
+    #[arg(long)]
+    context: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write the marshaled LLB Definition of a target to stdout (for `buildctl build`).
-    Llb {
-        /// The spec file.
-        spec: PathBuf,
-        /// Target to build (a variant or `artifact`); default: the first variant.
-        #[arg(long)]
-        target: Option<String>,
-        /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
-        #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
-        build_args: Vec<(String, String)>,
-        /// Target platform.
-        #[arg(long, default_value = "linux/amd64")]
-        platform: Platform,
-        /// The platform the build runs on (default: the target platform); a different one
-        /// cross-compiles with the spec's `builder.cross` entry for the target.
-        #[arg(long)]
-        build_platform: Option<Platform>,
-        /// The build context, read for `.dockerignore` and Cargo manifests (default: the
-        /// spec's directory).
-        #[arg(long)]
-        context: Option<PathBuf>,
-    },
+    Llb(Build),
+    /// Print the build graph of a target as Graphviz (`| dot -Tsvg > graph.svg`).
+    Dot(Build),
     /// List the buildable targets.
     Targets {
         /// The spec file.
         spec: PathBuf,
-        /// Print JSON instead of a table.
+        /// Print the CI plan as JSON (GitHub Actions matrices) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Platforms of the CI plan, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "linux/amd64",
+            requires = "json"
+        )]
+        platform: Vec<Platform>,
+        /// Image name prefix of the CI plan's tags (default: the spec's directory name).
+        #[arg(long, requires = "json")]
+        image: Option<String>,
     },
+    /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
+    Schema,
     /// Validate a spec and print every error, rustc-style; exit 1 when there is one.
     Check {
         /// The spec file.
@@ -79,47 +96,30 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Llb {
-            spec,
-            target,
-            build_args,
-            platform,
-            build_platform,
-            context,
-        } => {
-            let (source, file) = read_spec(&spec)?;
-            let context_dir =
-                context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
-            let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
-                .map(|text| dockerignore::patterns(&text))
-                .unwrap_or_default();
-            let graph_context = GraphContext {
-                build_platform: build_platform.unwrap_or_else(|| platform.clone()),
-                platform,
-                session_id: None,
-                toolchain_env: None,
-                manifests: read_manifests(&context_dir, &context_excludes)?,
-                context_excludes,
-                base_config: None,
-            };
-            let definition = definition(
-                &source,
-                &file,
-                target.as_deref(),
-                build_args,
-                &graph_context,
-            )
-            .map_err(|error| error.to_string())?;
+        Command::Llb(build) => {
+            let definition = build_definition(build)?;
             std::io::stdout()
                 .write_all(&definition.encode_to_vec())
                 .map_err(|error| format!("writing the definition: {error}"))?;
         }
-        Command::Targets { spec, json } => {
-            let (source, file) = read_spec(&spec)?;
+        Command::Dot(build) => {
+            let definition = build_definition(build)?;
+            print!("{}", dot::render(&definition).map_err(|e| e.to_string())?);
+        }
+        Command::Targets {
+            spec: path,
+            json,
+            platform,
+            image,
+        } => {
+            let (source, file) = read_spec(&path)?;
             let spec = load(&source, &file).map_err(|error| error.to_string())?;
             let targets = target::list(&spec);
             if json {
-                let text = serde_json::to_string_pretty(&targets).map_err(|e| e.to_string())?;
+                let image = image.unwrap_or_else(|| spec_dir_name(&path));
+                let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
+                let plan = matrix::plan(&image, &platforms, &targets);
+                let text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
                 println!("{text}");
             } else {
                 for target in targets {
@@ -131,6 +131,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
             }
         }
+        Command::Schema => print!("{}", schema::text()),
         Command::Check { spec } => {
             let (source, file) = read_spec(&spec)?;
             let diagnostics = match spec::parse(&source, &file) {
@@ -148,6 +149,41 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Definition that `build` asks for, with the context read from disk.
+fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, String> {
+    let Build {
+        spec,
+        target,
+        build_args,
+        platform,
+        build_platform,
+        context,
+    } = build;
+    let (source, file) = read_spec(&spec)?;
+    let context_dir =
+        context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
+    let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
+        .map(|text| dockerignore::patterns(&text))
+        .unwrap_or_default();
+    let graph_context = GraphContext {
+        build_platform: build_platform.unwrap_or_else(|| platform.clone()),
+        platform,
+        session_id: None,
+        toolchain_env: None,
+        manifests: read_manifests(&context_dir, &context_excludes)?,
+        context_excludes,
+        base_config: None,
+    };
+    definition(
+        &source,
+        &file,
+        target.as_deref(),
+        build_args,
+        &graph_context,
+    )
+    .map_err(|error| error.to_string())
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
@@ -225,6 +261,14 @@ fn read_spec(path: &Path) -> Result<(String, String), String> {
         )
     })?;
     Ok((source, file))
+}
+
+/// The name of the directory that holds the spec, the usual image name of a project.
+fn spec_dir_name(spec: &Path) -> String {
+    std::path::absolute(spec)
+        .ok()
+        .and_then(|path| Some(path.parent()?.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".to_owned())
 }
 
 fn parse_build_arg(text: &str) -> Result<(String, String), String> {

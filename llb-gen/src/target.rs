@@ -78,7 +78,7 @@ pub struct Target<'s> {
 pub const CHECK_PREFIX: &str = "check:";
 
 /// One line of `llb-gen targets`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {
     /// Target name.
     pub name: String,

@@ -337,8 +337,8 @@ fn vertices_are_named_and_mapped_to_spec_lines() {
         .map(|l| l.locations[0].ranges[0].start.as_ref().unwrap().line)
         .collect();
     assert!(
-        lines.contains(&16),
-        "FROM of gateway is on line 16: {lines:?}"
+        lines.contains(&17),
+        "FROM of gateway is on line 17: {lines:?}"
     );
 }
 

@@ -1,33 +1,40 @@
 //! The `builder:` section: how the workspace is compiled when no prebuilt builder is given.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
+use super::forms::Scalar;
 use super::{NamedMap, Spanned, unspanned};
 
 /// Where binaries sit in a prebuilt image unless the spec says otherwise: Flotilla's artifact.
 pub const DEFAULT_PREBUILT_PATH: &str = "/flotilla/bin";
 
 /// The compile side: a toolchain image and one or more cargo projects.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Builder {
     /// Toolchain image, used only when compiling.
+    #[schemars(with = "Scalar")]
     pub image: Spanned<String>,
     /// Where the build context sits inside the toolchain image.
     #[serde(default = "default_workdir")]
+    #[schemars(with = "Scalar")]
     pub workdir: Spanned<String>,
     /// Directory of a prebuilt builder image that holds the binaries (`/build/target/release`
     /// for a full builder image laid out like a Dockerfile build).
     #[serde(default = "default_prebuilt_path")]
+    #[schemars(with = "Scalar")]
     pub prebuilt_path: Spanned<String>,
     /// Cargo settings of the project at the context root.
     #[serde(default)]
     pub cargo: Cargo,
     /// Binaries of the project at the context root.
     #[serde(default = "no_binaries")]
+    #[schemars(with = "Vec<Binary>")]
     pub binaries: Spanned<Vec<Spanned<Binary>>>,
     /// Further cargo projects, each its own workspace with its own Cargo.lock, by path.
     #[serde(default)]
@@ -39,13 +46,15 @@ pub struct Builder {
 }
 
 /// Cross-compiling for one target platform.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cross {
     /// The rust target triple (`cargo build --target`), e.g. `aarch64-unknown-linux-gnu`.
+    #[schemars(with = "Scalar")]
     pub target: Spanned<String>,
     /// The linker for that target (`CARGO_TARGET_<TRIPLE>_LINKER`), e.g. `aarch64-linux-gnu-gcc`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub linker: Option<Spanned<String>>,
     /// Further environment of cargo for that target (`CC_aarch64_unknown_linux_gnu`…).
     #[serde(default)]
@@ -53,25 +62,28 @@ pub struct Cross {
 }
 
 /// A cargo project in a subdirectory of the context.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     /// Cargo settings.
     #[serde(default)]
     pub cargo: Cargo,
     /// Binaries it builds.
+    #[schemars(with = "Vec<Binary>")]
     pub binaries: Spanned<Vec<Spanned<Binary>>>,
 }
 
 /// The cargo invocation of one project.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cargo {
     /// Cargo profile (`--profile`).
     #[serde(default = "default_profile")]
+    #[schemars(with = "Scalar")]
     pub profile: Spanned<String>,
     /// Features to enable (`--features`).
     #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
     pub features: Vec<Spanned<String>>,
     /// Build with `--no-default-features`.
     #[serde(default)]
@@ -81,6 +93,7 @@ pub struct Cargo {
     pub locked: bool,
     /// Extra arguments for `cargo build`.
     #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
     pub args: Vec<Spanned<String>>,
     /// Environment of the cargo process (`RUSTFLAGS`, `CARGO_PROFILE_RELEASE_LTO`…).
     #[serde(default)]
@@ -184,6 +197,31 @@ impl<'de> Deserialize<'de> for Binary {
         }
 
         deserializer.deserialize_any(BinaryVisitor)
+    }
+}
+
+/// What the hand-written `Deserialize` of `Binary` accepts.
+impl JsonSchema for Binary {
+    fn schema_name() -> Cow<'static, str> {
+        "Binary".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A binary name, or {name, package} to build it with `-p package`.",
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "package": {"type": "string"},
+                    },
+                    "required": ["name"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
     }
 }
 

@@ -1,9 +1,11 @@
 //! Values that may be written short (a string) or long (a list or a mapping), the way
 //! `run: apt-get update` and `run: {run: [..], env: ..}` both read as one run step.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
@@ -67,5 +69,40 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
         }
 
         deserializer.deserialize_any(FormVisitor(PhantomData))
+    }
+}
+
+/// The schema of a value the parser reads as text: YAML writes `expose: [8080]` or
+/// `user: 1001` unquoted, and a number or boolean there is taken as its text.
+pub(crate) enum Scalar {}
+
+impl JsonSchema for Scalar {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": ["string", "number", "boolean"]})
+    }
+}
+
+/// Either form: a string, or whatever `T` accepts.
+impl<T: JsonSchema> JsonSchema for StringOr<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        format!("StringOr_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [{"type": "string"}, generator.subschema_for::<T>()],
+        })
     }
 }

@@ -1,9 +1,11 @@
 //! The `flotilla.yaml` spec as written: serde types that keep each value's line and column,
 //! and the parser that turns YAML text into them (unknown keys are errors).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
@@ -15,6 +17,7 @@ mod forms;
 mod variant;
 
 pub use builder::{Binary, Builder, Cargo, Cross, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
+use forms::Scalar;
 pub use forms::StringOr;
 pub use serde_saphyr::Spanned;
 pub use variant::{
@@ -26,23 +29,29 @@ pub use variant::{
 pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
 
 /// A whole spec file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "flotilla.yaml")]
 pub struct Spec {
     /// Spec format version; only 1 exists.
+    #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<u32>,
     /// How the workspace is compiled when no prebuilt builder is given.
     pub builder: Builder,
     /// Build args every variant may use, with optional defaults (`${NAME}` in strings).
     #[serde(default)]
+    #[schemars(with = "NamedMap<Option<Scalar>>")]
     pub args: NamedMap<Option<Spanned<String>>>,
     /// The source repository URL, the `org.opencontainers.image.source` label of every variant.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub source: Option<Spanned<String>>,
     /// The source revision, the `org.opencontainers.image.revision` label of every variant.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub revision: Option<Spanned<String>>,
     /// The runtime images, in the order written; the first buildable one is the default target.
+    #[schemars(with = "NamedMap<Variant>")]
     pub variants: Spanned<NamedMap<Variant>>,
     /// The spec file's name and text, so later stages can point errors at its lines.
     #[serde(skip)]
@@ -116,6 +125,24 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
         }
 
         deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+/// A mapping from names to `T`; the names are free, so any key is accepted.
+impl<T: JsonSchema> JsonSchema for NamedMap<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        format!("NamedMap_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "additionalProperties": generator.subschema_for::<T>(),
+        })
     }
 }
 

@@ -1,14 +1,17 @@
 //! A `variants.<name>:` entry: one runtime image, as written (before `extends` is resolved and
 //! build args are substituted).
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-use super::forms::{StringOr, split};
+use super::forms::{Scalar, StringOr, split};
 use super::{NamedMap, Spanned, position};
 use crate::diagnostic::Position;
 
 /// One runtime image.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// One line shown by `llb-gen targets`.
@@ -19,51 +22,65 @@ pub struct Variant {
     pub is_abstract: bool,
     /// Variants this one builds on: one name or a list, later ones overriding earlier ones.
     #[serde(default, deserialize_with = "parents")]
+    #[schemars(with = "StringOr<Vec<Scalar>>")]
     pub extends: Vec<Spanned<String>>,
     /// Base image reference; inherited when a parent sets it.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub from: Option<Spanned<String>>,
     /// Build args this variant declares, with optional defaults.
     #[serde(default)]
+    #[schemars(with = "NamedMap<Option<Scalar>>")]
     pub args: NamedMap<Option<Spanned<String>>>,
     /// Debian packages installed with apt-get.
     #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
     pub packages: Vec<Spanned<String>>,
     /// Commands run in the image, in order.
     #[serde(default, deserialize_with = "run_steps")]
+    #[schemars(with = "Vec<StringOr<RunStep>>")]
     pub run: Vec<RunStep>,
     /// Files copied from the build context.
     #[serde(default)]
     pub copy: Vec<CopyStep>,
     /// Binary name -> where it is installed in the image.
     #[serde(default, deserialize_with = "binary_installs")]
+    #[schemars(with = "NamedMap<StringOr<BinaryInstall>>")]
     pub binaries: NamedMap<BinaryInstall>,
     /// Environment variables, added to the base image's.
     #[serde(default)]
+    #[schemars(with = "NamedMap<Scalar>")]
     pub env: NamedMap<Spanned<String>>,
     /// Image entrypoint (exec form).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Scalar>>")]
     pub entrypoint: Option<Vec<Spanned<String>>>,
     /// Image default command (exec form).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Scalar>>")]
     pub cmd: Option<Vec<Spanned<String>>>,
     /// User the container runs as.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
     /// Working directory of the container, created in the image.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub workdir: Option<Spanned<String>>,
     /// Image labels.
     #[serde(default)]
+    #[schemars(with = "NamedMap<Scalar>")]
     pub labels: NamedMap<Spanned<String>>,
     /// Ports the container listens on: `8080`, `8080/tcp`, `53/udp`.
     #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
     pub expose: Vec<Spanned<String>>,
     /// How Docker checks that the container works.
     #[serde(default)]
     pub healthcheck: Option<Healthcheck>,
     /// Signal that stops the container, e.g. `SIGQUIT`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub stopsignal: Option<Spanned<String>>,
     /// Smoke checks (`which app`, `[app, --version]`) run on the built image by the
     /// `check:<variant>` target, as the image's user; never part of the image.
@@ -81,7 +98,7 @@ pub enum Command {
 }
 
 /// One `run:` item: a shell string, or a mapping with the command and its mounts.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunStep {
     /// What runs.
@@ -89,6 +106,7 @@ pub struct RunStep {
     pub command: Command,
     /// Environment of this step only, on top of the variant's.
     #[serde(default)]
+    #[schemars(with = "NamedMap<Scalar>")]
     pub env: NamedMap<Spanned<String>>,
     /// Cache directories kept across builds, never part of a layer.
     #[serde(default)]
@@ -98,20 +116,24 @@ pub struct RunStep {
     pub secrets: Vec<SecretMount>,
     /// User the step runs as (default: the base image's user).
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
     /// Working directory of the step (default: the variant's, else the base image's).
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub workdir: Option<Spanned<String>>,
 }
 
 /// A cache mount of a run step (`RUN --mount=type=cache`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheMount {
     /// Mount point.
+    #[schemars(with = "Scalar")]
     pub target: Spanned<String>,
     /// Cache id (default: the target), shared by every step that uses it.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub id: Option<Spanned<String>>,
     /// Whether concurrent builds may use it at once (default: shared).
     #[serde(default)]
@@ -119,7 +141,7 @@ pub struct CacheMount {
 }
 
 /// Concurrency of a cache mount.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sharing {
     /// Concurrent builds use it at once.
@@ -130,13 +152,15 @@ pub enum Sharing {
 }
 
 /// A secret mount of a run step (`RUN --mount=type=secret`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretMount {
     /// Secret id, as in `docker build --secret id=…`.
+    #[schemars(with = "Scalar")]
     pub id: Spanned<String>,
     /// Where the secret file appears (default: `/run/secrets/<id>`).
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub target: Option<Spanned<String>>,
     /// Fail when the client does not provide it.
     #[serde(default)]
@@ -149,53 +173,64 @@ pub struct SecretMount {
     pub gid: u32,
     /// Octal mode of the secret file (default `0400`).
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
 }
 
 /// One `copy:` item: files from the build context.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyStep {
     /// Path relative to the build context (a file or a directory).
+    #[schemars(with = "Scalar")]
     pub src: Spanned<String>,
     /// Absolute path in the image.
+    #[schemars(with = "Scalar")]
     pub dest: Spanned<String>,
     /// `user[:group]`, as `--chown`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
     /// Octal mode, e.g. `0644`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
 }
 
 /// Where a binary goes: a path, or `{path, mode, owner}`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BinaryInstall {
     /// Absolute path in the image.
+    #[schemars(with = "Scalar")]
     pub path: Spanned<String>,
     /// Octal mode, e.g. `0755`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
     /// `user[:group]`, as `--chown`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
 }
 
 /// Docker's `HEALTHCHECK`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Healthcheck {
     /// A shell string (`CMD-SHELL`), an argv (`CMD`), or `[NONE]` to disable the base's.
     pub test: Command,
     /// Time between checks, e.g. `30s`, `1m30s`.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub interval: Option<Spanned<String>>,
     /// Time a check may take.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub timeout: Option<Spanned<String>>,
     /// Grace time after start, when failures do not count.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub start_period: Option<Spanned<String>>,
     /// Failures in a row that make the container unhealthy.
     #[serde(default)]
@@ -209,6 +244,17 @@ impl<'de> Deserialize<'de> for Command {
             Ok(shell) => Self::Shell(shell),
             Err(argv) => Self::Exec(argv),
         })
+    }
+}
+
+/// A shell string or an argv, as the `Deserialize` above reads it.
+impl JsonSchema for Command {
+    fn schema_name() -> Cow<'static, str> {
+        "Command".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        StringOr::<Vec<Scalar>>::json_schema(generator)
     }
 }
 

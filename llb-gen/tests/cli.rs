@@ -1,0 +1,101 @@
+//! `llb-gen dot` and `llb-gen check` as a user runs them: output text and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const HELLO_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/hello/flotilla.yaml"
+);
+
+fn llb_gen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn dot(args: &[&str]) -> String {
+    let output = llb_gen(&[&["dot", HELLO_PATH], args].concat());
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn dot_draws_the_compile_graph_of_a_variant() {
+    let graph = dot(&["--target", "gateway"]);
+    assert_eq!(graph, dot(&["--target", "gateway"]), "deterministic");
+    assert!(graph.starts_with("digraph llb {\n") && graph.ends_with("}\n"));
+    let nodes: Vec<&str> = graph.lines().filter(|l| l.contains("shape=")).collect();
+    assert_eq!(nodes.len(), 10, "{graph}");
+    let node = |label: &str| {
+        let line = nodes
+            .iter()
+            .find(|line| line.contains(&format!("[label=\"{label}\"")))
+            .unwrap_or_else(|| panic!("no node {label:?} in {graph}"));
+        line.trim().split(' ').next().unwrap().to_owned()
+    };
+    let cargo =
+        node("[builder] cargo build --locked --profile release --bin hello --bin hello-gateway");
+    let copy = node("[gateway 2/2] COPY hello-gateway -> /usr/local/bin/hello-gateway");
+    // The binaries are the compile exec's second output (its output mount).
+    assert!(
+        graph.contains(&format!("  {cargo} -> {copy} [label=\"1\"];\n")),
+        "{graph}"
+    );
+    let base = node("[gateway 1/2] FROM debian:bookworm-slim");
+    assert!(graph.contains(&format!("  {base} -> {copy};\n")));
+}
+
+#[test]
+fn dot_of_a_prebuilt_variant_has_no_compile_op() {
+    let graph = dot(&[
+        "--target",
+        "hello",
+        "--build-arg",
+        "BUILDER_IMAGE=localhost:5000/hello-artifact:1",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(!graph.contains("cargo"), "{graph}");
+    assert!(graph.contains("[builder] FROM localhost:5000/hello-artifact:1 (prebuilt)"));
+}
+
+fn broken_spec() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flotilla.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nbuilder: {image: r, binaries: [a]}\nvariants:\n  v:\n    from: debian\n    binaries: {b: /bin/b}\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn check_prints_rustc_style_errors_and_exits_1() {
+    let path = broken_spec();
+    let file = path.display().to_string();
+    let output = llb_gen(&["check", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "error: variant `v` takes binary `b`, which the builder does not build\n \
+             --> {file}:6:16\n  |\n6 |     binaries: {{b: /bin/b}}\n  |                ^\n  \
+             = hint: builder binaries: a\n{file}: 1 error(s)\n"
+        )
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    let output = llb_gen(&["check", HELLO_PATH]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{HELLO_PATH}: ok\n")
+    );
+}
