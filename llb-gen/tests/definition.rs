@@ -349,26 +349,31 @@ fn marshaling_is_deterministic() {
     }
 }
 
+/// The bytes `llb-gen llb ARGS…` writes, after checking it succeeded.
+fn llb_cli(args: &[&str]) -> Vec<u8> {
+    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+        .arg("llb")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 #[test]
 fn cli_writes_a_well_formed_definition_byte_identical_across_runs() {
     let run = || {
-        let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-            .args([
-                "llb",
-                HELLO_PATH,
-                "--target",
-                "gateway",
-                "--build-arg",
-                "BUILDER_IMAGE=localhost:5000/a:1",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
+        llb_cli(&[
+            HELLO_PATH,
+            "--target",
+            "gateway",
+            "--build-arg",
+            "BUILDER_IMAGE=localhost:5000/a:1",
+        ])
     };
     let first = run();
     assert_eq!(first, run());
@@ -393,22 +398,12 @@ const MULTI_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/
 
 /// The multi fixture's Definition for `target`, built by the CLI (which reads the manifests).
 fn multi_definition(target: &str, args: &[&str]) -> pb::Definition {
-    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-        .args([
-            "llb",
-            &format!("{MULTI_DIR}/flotilla.yaml"),
-            "--target",
-            target,
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    pb::Definition::decode(output.stdout.as_slice()).unwrap()
+    let spec = format!("{MULTI_DIR}/flotilla.yaml");
+    let all: Vec<&str> = [spec.as_str(), "--target", target]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    pb::Definition::decode(llb_cli(&all).as_slice()).unwrap()
 }
 
 #[test]
@@ -501,23 +496,14 @@ fn prebuilt_path_is_where_variants_copy_from() {
 
 #[test]
 fn arm64_targets_put_the_platform_on_every_op_and_in_cache_ids() {
-    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-        .args([
-            "llb",
-            HELLO_PATH,
-            "--target",
-            "gateway",
-            "--platform",
-            "linux/arm64",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let definition = pb::Definition::decode(output.stdout.as_slice()).unwrap();
+    let bytes = llb_cli(&[
+        HELLO_PATH,
+        "--target",
+        "gateway",
+        "--platform",
+        "linux/arm64",
+    ]);
+    let definition = pb::Definition::decode(bytes.as_slice()).unwrap();
     assert_well_formed(&definition);
     for op in ops(&definition) {
         let local =
@@ -554,30 +540,19 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
     std::fs::create_dir_all(&dir).unwrap();
     let spec_path = dir.join("flotilla.yaml");
     std::fs::write(&spec_path, spec).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-        .args([
-            "llb",
-            spec_path.to_str().unwrap(),
-            "--target",
-            "app",
-            "--context",
-            MULTI_DIR,
-        ])
-        .args([
-            "--platform",
-            "linux/arm64",
-            "--build-platform",
-            "linux/amd64",
-        ])
-        .output()
-        .unwrap();
+    let bytes = llb_cli(&[
+        spec_path.to_str().unwrap(),
+        "--target",
+        "app",
+        "--context",
+        MULTI_DIR,
+        "--platform",
+        "linux/arm64",
+        "--build-platform",
+        "linux/amd64",
+    ]);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let definition = pb::Definition::decode(output.stdout.as_slice()).unwrap();
+    let definition = pb::Definition::decode(bytes.as_slice()).unwrap();
     let root_build = execs(&definition)
         .into_iter()
         .find(|exec| {
