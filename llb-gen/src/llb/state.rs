@@ -300,10 +300,6 @@ impl State {
                 Mount::Cache { dest, id, sharing } => {
                     caps.extend(["exec.mount.cache", "exec.mount.cache.sharing"]);
                     mounts.push(pb::Mount {
-                        input: -1,
-                        dest: dest.clone(),
-                        output: -1,
-                        mount_type: pb::MountType::Cache as i32,
                         cache_opt: Some(pb::CacheOpt {
                             id: id.clone(),
                             sharing: match sharing {
@@ -311,7 +307,7 @@ impl State {
                                 CacheSharing::Locked => pb::CacheSharingOpt::Locked,
                             } as i32,
                         }),
-                        ..Default::default()
+                        ..detached(dest, pb::MountType::Cache)
                     });
                 }
                 Mount::Bind {
@@ -349,10 +345,6 @@ impl State {
                 } => {
                     caps.push("exec.mount.secret");
                     mounts.push(pb::Mount {
-                        input: -1,
-                        dest: dest.clone(),
-                        output: -1,
-                        mount_type: pb::MountType::Secret as i32,
                         secret_opt: Some(pb::SecretOpt {
                             id: id.clone(),
                             uid: *uid,
@@ -360,18 +352,12 @@ impl State {
                             mode: *mode,
                             optional: *optional,
                         }),
-                        ..Default::default()
+                        ..detached(dest, pb::MountType::Secret)
                     });
                 }
                 Mount::Tmpfs { dest } => {
                     caps.push("exec.mount.tmpfs");
-                    mounts.push(pb::Mount {
-                        input: -1,
-                        dest: dest.clone(),
-                        output: -1,
-                        mount_type: pb::MountType::Tmpfs as i32,
-                        ..Default::default()
-                    });
+                    mounts.push(detached(dest, pb::MountType::Tmpfs));
                 }
                 Mount::Output { dest } => {
                     caps.push("exec.mount.bind");
@@ -477,6 +463,17 @@ fn with_network(
     let copy = Arc::new(copy);
     rewritten.insert(Arc::as_ptr(vertex), Arc::clone(&copy));
     copy
+}
+
+/// A mount with no input state and no output: cache, secret and tmpfs mounts.
+fn detached(dest: &str, mount_type: pb::MountType) -> pb::Mount {
+    pb::Mount {
+        input: -1,
+        dest: dest.to_owned(),
+        output: -1,
+        mount_type: mount_type as i32,
+        ..Default::default()
+    }
 }
 
 fn json_list(items: &[String]) -> String {
