@@ -174,11 +174,14 @@ fn compile_path_builds_dependencies_then_the_workspace() {
     );
     let cargo = "cargo build --locked --profile release --bin hello --bin hello-gateway";
     assert!(
-        execs[0].contains(cargo) && !execs[0].contains("cp "),
+        execs[0].contains(cargo) && !execs[0].contains("/flotilla-out"),
         "{execs:?}"
     );
     assert!(execs[1].contains(cargo), "{execs:?}");
     assert!(execs[1].contains("cp -a -u /flotilla/deps/. \"$CARGO_TARGET_DIR\"/"));
+    // The layer keeps the registry it built from; the build seeds the registry cache with it.
+    assert!(execs[0].contains("cp -a \"$CARGO_HOME/registry/.\" /flotilla/registry/"));
+    assert!(execs[1].contains("cp -a -u /flotilla/deps-registry/. \"$CARGO_HOME/registry\"/"));
     assert!(execs[1].contains(
         "cp /flotilla/target/root/release/hello /flotilla/target/root/release/hello-gateway /flotilla-out/flotilla/bin/"
     ));
@@ -557,7 +560,7 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
         .into_iter()
         .find(|exec| {
             let meta = exec.meta.as_ref().unwrap();
-            meta.cwd == "/build" && meta.args.join(" ").contains("cp ")
+            meta.cwd == "/build" && meta.args.join(" ").contains("/flotilla-out")
         })
         .unwrap();
     let script = root_build.meta.as_ref().unwrap().args.join(" ");

@@ -44,7 +44,8 @@ if build multi-edit "$MULTI" --target app -t flotilla-e2e/multi-app; then
     && ! log_has multi-edit "Downloaded"; then
     pass "one-line edit: dependency layer cached, no dependency rebuilt or fetched, change shipped"
   else
-    fail "one-line edit" "output: $out; deps vertex: $deps_vertex"; log_tail multi-edit
+    fail "one-line edit" "output: $out; deps vertex: $deps_vertex"
+    grep -E "^$deps_vertex |Compiling|Download" "$WORK/multi-edit.log" | sed 's/^/     | /'
   fi
 else
   fail "one-line edit: build"; log_tail multi-edit

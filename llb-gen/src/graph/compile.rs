@@ -21,6 +21,11 @@ const OUT_MOUNT: &str = "/flotilla-out";
 const TARGET_ROOT: &str = "/flotilla/target";
 /// Where the compile step sees the dependency layer's target dir.
 const DEPS_MOUNT: &str = "/flotilla/deps";
+/// Where the dependency layer keeps the registry it built from, so the layer alone (without
+/// the registry cache mount, which `--no-cache` replaces by an empty one) can rebuild nothing.
+const LAYER_REGISTRY: &str = "/flotilla/registry";
+/// Where the compile step sees the dependency layer's registry.
+const DEPS_REGISTRY_MOUNT: &str = "/flotilla/deps-registry";
 /// CARGO_HOME of the official rust images, used when the toolchain image sets none.
 const DEFAULT_CARGO_HOME: &str = "/usr/local/cargo";
 
@@ -213,7 +218,7 @@ impl Toolchain<'_> {
             let exec = Exec {
                 // The target dir must exist for the build step's bind mount, whatever cargo did.
                 args: shell(format!(
-                    "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\"\n"
+                    "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
                 )),
                 env: env.clone(),
                 cwd: dir.clone(),
@@ -249,15 +254,20 @@ impl Toolchain<'_> {
             format!("flotilla-target-{}-{slug}", self.cache_scope),
         ));
         if let Some(deps) = deps {
-            // Seed the target cache with the dependency layer's build, then make the real
-            // sources newer than the stubs so cargo rebuilds the workspace's own crates.
+            // Seed the target and registry caches with the dependency layer's, then make the
+            // real sources newer than the stubs so cargo rebuilds the workspace's own crates.
             script.push_str(&format!(
-                "cp -a -u {DEPS_MOUNT}/. \"$CARGO_TARGET_DIR\"/\nfind . -name target -prune -o -name '*.rs' -exec touch {{}} +\n"
+                "cp -a -u {DEPS_MOUNT}/. \"$CARGO_TARGET_DIR\"/\ncp -a -u {DEPS_REGISTRY_MOUNT}/. \"$CARGO_HOME/registry\"/\nfind . -name target -prune -o -name '*.rs' -exec touch {{}} +\n"
             ));
             mounts.push(Mount::Bind {
                 dest: DEPS_MOUNT.to_owned(),
-                from: deps,
+                from: deps.clone(),
                 selector: target_dir.clone(),
+            });
+            mounts.push(Mount::Bind {
+                dest: DEPS_REGISTRY_MOUNT.to_owned(),
+                from: deps,
+                selector: LAYER_REGISTRY.to_owned(),
             });
         }
         // Binaries left in the target cache by an earlier build must not pass for this one's.
