@@ -107,13 +107,11 @@ fn assert_well_formed(definition: &pb::Definition) {
     }
 }
 
+/// Each exec's argv, joined, in op order.
 fn exec_args(definition: &pb::Definition) -> Vec<String> {
-    ops(definition)
+    execs(definition)
         .into_iter()
-        .filter_map(|op| match op.op {
-            Some(Payload::Exec(exec)) => Some(exec.meta.unwrap().args.join(" ")),
-            _ => None,
-        })
+        .filter_map(|exec| Some(exec.meta?.args.join(" ")))
         .collect()
 }
 
