@@ -1,5 +1,6 @@
-//! The variant graph of examples/variants: one op per spec step, named and mapped to its spec
-//! line, with the base image's env, user and workdir, apt and run mounts, and context copies.
+//! The variant graphs of examples/variants (one op per spec step, named and mapped to its spec
+//! line, with the base image's env, user and workdir, apt and run mounts, and context copies)
+//! and of examples/openab (the shape of openab's agent images).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use llb_gen::{Error, load, target};
 use prost::Message;
 
 const VARIANTS: &str = include_str!("../../examples/variants/flotilla.yaml");
+const OPENAB: &str = include_str!("../../examples/openab/flotilla.yaml");
 const PREBUILT: (&str, &str) = ("BUILDER_IMAGE", "localhost:5000/a:1");
 const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","LANG=C"],"User":"nobody","WorkingDir":"/home"}}"#;
 
@@ -22,7 +24,17 @@ struct Built {
 }
 
 fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Built, Error> {
-    let spec = load(VARIANTS, "flotilla.yaml")?;
+    build_spec(VARIANTS, target_name, platform, args)
+}
+
+/// `target_name` of the spec `text`, from a prebuilt builder, for `platform`.
+fn build_spec(
+    text: &str,
+    target_name: &str,
+    platform: &str,
+    args: &[(&str, &str)],
+) -> Result<Built, Error> {
+    let spec = load(text, "flotilla.yaml")?;
     let platform: Platform = platform.parse().unwrap();
     let build_args: BTreeMap<String, String> = args
         .iter()
@@ -47,7 +59,7 @@ fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Bui
     let graph = graph::build(&spec, &target, &context)?;
     let source = SourceFile {
         name: "flotilla.yaml",
-        data: VARIANTS.as_bytes(),
+        data: text.as_bytes(),
     };
     let definition = marshal(
         &graph.state,
@@ -455,5 +467,128 @@ fn check_target_needs_checks() {
     assert_eq!(
         error.to_string(),
         "target `check:slim` has nothing to run: variant `slim` has no `check:` commands"
+    );
+}
+
+fn openab(target_name: &str, platform: &str) -> Built {
+    build_spec(OPENAB, target_name, platform, &[]).unwrap()
+}
+
+#[test]
+fn openab_has_eleven_agent_images_sharing_the_gateway_config() {
+    let spec = load(OPENAB, "flotilla.yaml").unwrap();
+    let names: Vec<String> = target::list(&spec)
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|name| name != "artifact")
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "claude", "gemini", "qwen", "copilot", "amp", "kiro", "cursor", "goose", "hermes",
+            "agy", "bare"
+        ]
+    );
+    for (name, user, agent) in [("claude", "node", "claude"), ("kiro", "agent", "kiro-cli")] {
+        let changes = openab(name, "linux/amd64").graph.changes;
+        assert_eq!(changes.entrypoint.unwrap(), ["tini", "--"], "{name}");
+        assert_eq!(
+            changes.cmd.unwrap(),
+            ["openab", "run", "-c", "/etc/openab/config.toml"]
+        );
+        assert_eq!(
+            changes.healthcheck.unwrap().test,
+            ["CMD", "openab", "health", "-c", "/etc/openab/config.toml"]
+        );
+        assert_eq!(changes.user.as_deref(), Some(user));
+        assert!(
+            changes
+                .env
+                .contains(&("OPENAB_AGENT_COMMAND".to_owned(), agent.to_owned())),
+            "{name}: {:?}",
+            changes.env
+        );
+    }
+}
+
+#[test]
+fn openab_npm_agents_install_their_pinned_package_with_a_locked_npm_cache() {
+    let definition = openab("gemini", "linux/amd64").definition;
+    let install = exec_named(&definition, "[gemini 4/");
+    let meta = install.meta.unwrap();
+    assert_eq!(
+        meta.args[2],
+        "npm install --global --no-fund --no-audit @google/gemini-cli@0.61.0"
+    );
+    let cache = install
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/root/.npm")
+        .unwrap();
+    let opt = cache.cache_opt.as_ref().unwrap();
+    assert_eq!(
+        (opt.id.as_str(), opt.sharing),
+        ("openab-npm", pb::CacheSharingOpt::Locked as i32)
+    );
+}
+
+#[test]
+fn openab_downloads_are_bind_mounted_from_the_context_and_checked_per_arch() {
+    for (platform, arch, sha) in [
+        ("linux/amd64", "amd64", "2f30871c835148d1"),
+        ("linux/arm64", "arm64", "c8fc2e1f9a2e9f2e"),
+    ] {
+        let definition = openab("kiro", platform).definition;
+        let download = exec_named(&definition, "[kiro 5/");
+        let script = &download.meta.as_ref().unwrap().args[2];
+        assert!(
+            script.contains(&format!("kiro-cli-1.4.2-linux-{arch}.tar.gz")),
+            "{script}"
+        );
+        assert!(
+            script.contains(&format!("{arch}) sha256={sha}")),
+            "{script}"
+        );
+        assert!(script.contains("echo \"$sha256  $tarball\" | sha256sum -c -"));
+        let bind = download
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/downloads")
+            .unwrap();
+        assert!(bind.readonly && bind.output == -1);
+        assert_eq!(bind.selector, "vendor");
+        let source = named_ops(&definition)
+            .into_iter()
+            .find_map(|(name, op)| match op.op {
+                Some(Payload::Source(source)) if name == "[kiro] load build context: vendor" => {
+                    Some(source)
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(source.attrs["local.includepattern"], r#"["vendor"]"#);
+    }
+}
+
+#[test]
+fn openab_second_binaries_come_from_their_own_projects() {
+    let hermes = openab("hermes", "linux/amd64").definition;
+    let copied: Vec<(String, String)> = copies_named(&hermes, "[hermes")
+        .into_iter()
+        .map(|c| (c.src, c.dest))
+        .filter(|(_, dest)| dest.starts_with("/usr/local/bin"))
+        .collect();
+    assert_eq!(
+        copied,
+        [
+            (
+                "/flotilla/bin/openab".to_owned(),
+                "/usr/local/bin/openab".to_owned()
+            ),
+            (
+                "/flotilla/bin/openab-agent".to_owned(),
+                "/usr/local/bin/openab-agent".to_owned()
+            ),
+        ]
     );
 }

@@ -245,6 +245,19 @@ impl VariantBuilder<'_> {
                 .unwrap_or(SECRET_MODE),
             optional: !secret.required,
         });
+        let binds = step.bind.iter().map(|bind| {
+            let source = syntax::context_path(&bind.src.value).unwrap_or_default();
+            Mount::Bind {
+                dest: bind.target.value.clone(),
+                from: context_source(
+                    self.context,
+                    // An empty path is the whole context: no include pattern.
+                    &[source.clone()][..usize::from(!source.is_empty())],
+                    format!("[{}] load build context: {source}", self.name),
+                ),
+                selector: source,
+            }
+        });
         Exec {
             args,
             env: self.env(&pairs(&step.env)),
@@ -262,7 +275,7 @@ impl VariantBuilder<'_> {
                 .map(|user| user.value.clone())
                 .or_else(|| self.base.config.user.clone())
                 .unwrap_or_default(),
-            mounts: caches.chain(secrets).collect(),
+            mounts: caches.chain(secrets).chain(binds).collect(),
         }
     }
 

@@ -114,6 +114,9 @@ pub struct RunStep {
     /// Secrets from `docker build --secret`, never part of a layer.
     #[serde(default)]
     pub secrets: Vec<SecretMount>,
+    /// Paths of the build context mounted read-only, never part of a layer.
+    #[serde(default)]
+    pub bind: Vec<BindMount>,
     /// User the step runs as (default: the base image's user).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
@@ -175,6 +178,19 @@ pub struct SecretMount {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
+}
+
+/// A read-only mount of build-context files (`RUN --mount=type=bind`): what a step reads from
+/// the context (a downloaded-file stand-in, an install script) without copying it into a layer.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindMount {
+    /// Path relative to the build context (a file or a directory); only it is sent.
+    #[schemars(with = "Scalar")]
+    pub src: Spanned<String>,
+    /// Absolute mount point.
+    #[schemars(with = "Scalar")]
+    pub target: Spanned<String>,
 }
 
 /// One `copy:` item: files from the build context.
@@ -276,6 +292,7 @@ fn run_steps<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<RunStep>,
                 env: NamedMap::default(),
                 cache: Vec::new(),
                 secrets: Vec::new(),
+                bind: Vec::new(),
                 user: None,
                 workdir: None,
             },
@@ -329,6 +346,9 @@ impl Variant {
                 all.push(&mut secret.id);
                 all.extend(secret.target.as_mut());
                 all.extend(secret.mode.as_mut());
+            }
+            for bind in &mut step.bind {
+                all.extend([&mut bind.src, &mut bind.target]);
             }
             all.extend(step.user.as_mut());
             all.extend(step.workdir.as_mut());

@@ -129,6 +129,10 @@ fn fields(
             }
             owner_and_mode(None, secret.mode.as_ref(), &mut rule);
         }
+        for bind in &step.bind {
+            context_source(&bind.src, "bind source", &mut rule);
+            absolute(&bind.target, "bind target", &mut rule);
+        }
         if let Some(workdir) = &step.workdir {
             absolute(workdir, "run workdir", &mut rule);
         }
@@ -142,14 +146,7 @@ fn fields(
         }
     }
     for copy in &variant.copy {
-        if let Err(reason) = syntax::context_path(&copy.src.value) {
-            rule(
-                &copy.src,
-                false,
-                format!("copy source `{}` {reason}", copy.src.value),
-                Some("copy sources are paths inside the build context, such as `config/app.toml`"),
-            );
-        }
+        context_source(&copy.src, "copy source", &mut rule);
         absolute(&copy.dest, "copy destination", &mut rule);
         owner_and_mode(copy.owner.as_ref(), copy.mode.as_ref(), &mut rule);
     }
@@ -232,6 +229,20 @@ fn absolute(path: &Spanned<String>, what: &str, rule: &mut Rule<'_>) {
         format!("{what} `{}` is not an absolute path", path.value),
         None,
     );
+}
+
+/// A path read from the build context: relative, and not leaving it.
+fn context_source(path: &Spanned<String>, what: &str, rule: &mut Rule<'_>) {
+    if let Err(reason) = syntax::context_path(&path.value) {
+        rule(
+            path,
+            false,
+            format!("{what} `{}` {reason}", path.value),
+            Some(&format!(
+                "{what}s are paths inside the build context, such as `config/app.toml`"
+            )),
+        );
+    }
 }
 
 fn command(command: &Command, what: &str, rule: &mut Rule<'_>) {
@@ -374,6 +385,27 @@ mod tests {
                 "f.yaml:22:39: invalid duration `5`",
                 "f.yaml:22:51: invalid duration `1d`",
                 "f.yaml:23:17: invalid stop signal `sigterm`",
+            ]
+        );
+    }
+
+    #[test]
+    fn bind_mounts_read_inside_the_context_at_absolute_targets() {
+        let errors = errors_of(
+            "variants:
+  v:
+    from: debian
+    run:
+      - run: x
+        bind: [{src: ../up, target: /a}, {src: /etc, target: b}, {src: ., target: /ctx}]
+",
+        );
+        assert_eq!(
+            errors,
+            [
+                "f.yaml:8:22: bind source `../up` leaves the build context",
+                "f.yaml:8:48: bind source `/etc` is absolute; sources are relative to the build context",
+                "f.yaml:8:62: bind target `b` is not an absolute path",
             ]
         );
     }

@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# examples/openab, the product's reason to exist: the workspace (three cargo projects, real
+# dependencies) compiled once into the artifact, then every variant built from that artifact as a
+# prebuilt ref with no compile op, run and inspected.
+
+OPENAB=$(spec_dir openab "$ROOT/examples/openab")
+OPENAB_ARTIFACT=$REGISTRY/openab-artifact:e2e-$RUN_ID
+
+# openab_build NAME [docker build args…]: a build of examples/openab.
+openab_build() { local name=$1; shift; build "openab-$name" "$OPENAB" "$@"; }
+# config_of IMAGE FORMAT: a field of an image's config.
+config_of() { "$DOCKER" image inspect -f "$2" "$1"; }
+
+# 1. The compile path: the artifact holds the three binaries of the three projects, and nothing else.
+if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" push -q "$OPENAB_ARTIFACT" >/dev/null; then
+  files=$("$DOCKER" save "$OPENAB_ARTIFACT" | tar -xO --wildcards '*/layer.tar' | tar -t | sort | tr '\n' ' ')
+  if [ "$files" = "flotilla/ flotilla/bin/ flotilla/bin/agy-acp flotilla/bin/openab flotilla/bin/openab-agent " ]; then
+    pass "openab artifact: openab, openab-agent and agy-acp from three cargo projects, nothing else"
+  else
+    fail "openab artifact content" "$files"
+  fi
+  if log_has openab-artifact "[builder:openab-agent] cargo build" && log_has openab-artifact "[builder:agy-acp] cargo build" \
+    && log_has openab-artifact "--features unified --bin openab (dependencies only)"; then
+    pass "openab artifact: each project has a dependency layer; the root builds with --features unified"
+  else
+    fail "openab artifact: project builds"; log_tail openab-artifact
+  fi
+else
+  fail "openab artifact: build and push"; log_tail openab-artifact
+fi
+
+# 2. Every variant from the prebuilt artifact: no toolchain, no cargo; the image does what its
+# spec says (user, agent on PATH, shared entrypoint/cmd/healthcheck, OPENAB_AGENT_COMMAND).
+declare -A OPENAB_USER=([claude]=node [gemini]=node [qwen]=node [copilot]=node [amp]=node
+  [kiro]=agent [cursor]=agent [goose]=agent [hermes]=agent [agy]=agent [bare]=agent)
+declare -A OPENAB_AGENT=([claude]=claude [gemini]=gemini [qwen]=qwen [copilot]=copilot [amp]=amp
+  [kiro]=kiro-cli [cursor]=cursor-agent [goose]=goose [hermes]=openab-agent [agy]=agy-acp [bare]=)
+openab_variants=(claude gemini qwen copilot amp kiro cursor goose hermes agy bare)
+for variant in "${openab_variants[@]}"; do
+  image=flotilla-e2e/openab-$variant
+  if ! openab_build "$variant" --target "$variant" --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" -t "$image"; then
+    fail "openab $variant: build"; log_tail "openab-$variant"; continue
+  fi
+  problems=()
+  if log_has "openab-$variant" "cargo" || log_has "openab-$variant" "rust:1-bookworm"; then
+    problems+=("a cargo step or the toolchain image is in the graph")
+  fi
+  want_agent=${OPENAB_AGENT[$variant]}
+  plan=$("$DOCKER" run --rm "$image" openab run -c /etc/openab/config.toml --dry-run 2>&1)
+  if [ -n "$want_agent" ]; then
+    [[ $plan == *"\"agent\":\"$want_agent\""* && $plan == *'"path":"/usr/'* ]] || problems+=("dry run: $plan")
+    version=$("$DOCKER" run --rm "$image" "$want_agent" --version 2>&1) || problems+=("$want_agent --version: $version")
+  else
+    [[ $plan == *"no agent: set OPENAB_AGENT_COMMAND"* ]] || problems+=("bare dry run: $plan")
+  fi
+  [ "$("$DOCKER" run --rm "$image" openab --version)" = "openab 0.4.0 (unified)" ] || problems+=("openab --version")
+  [ "$("$DOCKER" run --rm --entrypoint id "$image" -un)" = "${OPENAB_USER[$variant]}" ] || problems+=("user")
+  config=$(config_of "$image" '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Healthcheck.Test}} {{range .Config.Env}}{{.}} {{end}}')
+  [[ $config == '["tini","--"] ["openab","run","-c","/etc/openab/config.toml"] ["CMD","openab","health","-c","/etc/openab/config.toml"] '* ]] \
+    || problems+=("config: $config")
+  [[ " $config " == *" OPENAB_AGENT_COMMAND=$want_agent "* ]] || problems+=("OPENAB_AGENT_COMMAND: $config")
+  if [ ${#problems[@]} -eq 0 ]; then
+    pass "openab $variant: from the artifact, no cargo; runs as ${OPENAB_USER[$variant]} with ${want_agent:-no agent} on PATH"
+  else
+    fail "openab $variant" "${problems[*]}"
+  fi
+done
+
+# 3. The second binaries land only where asked.
+if "$DOCKER" run --rm --entrypoint sh flotilla-e2e/openab-hermes -c 'test -x /usr/local/bin/openab-agent && ! test -e /usr/local/bin/agy-acp' \
+  && "$DOCKER" run --rm --entrypoint sh flotilla-e2e/openab-kiro -c '! test -e /usr/local/bin/openab-agent'; then
+  pass "openab: hermes gets openab-agent as well, kiro only openab"
+else
+  fail "openab: second binaries"
+fi
+
+# 4. The shared HEALTHCHECK works: the default command serves the gateway, `openab health` answers.
+container=openab-e2e-$RUN_ID
+if "$DOCKER" run -d --name "$container" flotilla-e2e/openab-kiro >/dev/null; then
+  healthy=
+  for _ in $(seq 1 20); do
+    if "$DOCKER" exec "$container" openab health -c /etc/openab/config.toml 2>/dev/null; then healthy=yes; break; fi
+    sleep 0.5
+  done
+  if [ -n "$healthy" ]; then
+    pass "openab: the default CMD serves the gateway under tini and the HEALTHCHECK command passes"
+  else
+    fail "openab: healthcheck" "$("$DOCKER" logs "$container" 2>&1 | tail -n 5)"
+  fi
+  "$DOCKER" rm -f "$container" >/dev/null
+else
+  fail "openab: start the kiro image"
+fi
+
+# 5. The per-arch download is checked: a wrong sha256 stops the build at that step.
+expect_refused openab-badsum "$OPENAB" "FAILED" \
+  "openab: a tarball whose sha256 does not match fails the build" \
+  --target kiro --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" --build-arg SHA256_AMD64=0000
+if log_has openab-badsum "flotilla.yaml:"; then
+  pass "openab: the failed sha256 check names its spec line"
+else
+  fail "openab: the failed sha256 check names its spec line"; log_tail openab-badsum
+fi
