@@ -22,9 +22,8 @@ if $concurrent_ok; then
     concurrent_ids[$target]=$("$DOCKER" image inspect -f '{{.Id}}' "flotilla-e2e/conc-$target")
   done
   out=$("$DOCKER" run --rm flotilla-e2e/conc-hello 2>&1)
-  compiles=$(cat "$WORK"/conc-*.log | grep -cE '^#[0-9]+ \[builder\] cargo build .*hello-gateway$')
   if [ "$out" = "concurrent $RUN_ID from flotilla (x86_64)" ]; then
-    pass "concurrent builds of ${CONC_TARGETS[*]} succeed; the hello image runs the new code ($compiles compile vertex lines)"
+    pass "concurrent builds of ${CONC_TARGETS[*]} succeed; the hello image runs the new code"
   else
     fail "concurrent builds: hello image" "output: $out"
   fi
@@ -52,6 +51,7 @@ sed -i "s/concurrent $RUN_ID/cancelled $RUN_ID/" "$CONC/crates/hello/src/main.rs
 "$DOCKER" build --progress=plain -f "$CONC/flotilla.yaml" --target hello -t flotilla-e2e/conc-cancel "$CONC" \
   >"$WORK/cancel.log" 2>&1 &
 client=$!
+touch "$WORK/cancel.log"
 compile_started=false
 while kill -0 "$client" 2>/dev/null; do
   if grep -qE '^#[0-9]+ \[builder\] cargo build .*hello-gateway$' "$WORK/cancel.log"; then

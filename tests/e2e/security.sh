@@ -72,6 +72,7 @@ if command -v ssh-agent >/dev/null; then
   if ssh-add -q "$WORK/sec-key" 2>/dev/null \
     && build sec-agent "$SEC" --target agent --ssh "default=$SSH_AUTH_SOCK" \
       --build-arg "KEY=$fingerprint" -t flotilla-e2e/sec-agent; then
+    # shellcheck disable=SC2016 # expanded in the container
     # BuildKit 0.8 leaves the empty mount-point directory /run/buildkit, as for a Dockerfile.
     out=$("$DOCKER" run --rm flotilla-e2e/sec-agent sh -c 'cat /agent.txt; ls -A /run/buildkit 2>/dev/null; echo "env:$SSH_AUTH_SOCK"' 2>&1)
     if log_has sec-agent "$fingerprint" && [ "$out" = $'agent /run/buildkit/ssh_agent.0\nenv:' ]; then
@@ -88,13 +89,6 @@ else
 fi
 
 # 3. Unusable prebuilt builders: one message each, no variant layer run, no image exported.
-# scratch_builder TAG PLATFORM MODE: a scratch image holding /flotilla/bin/hello with MODE.
-scratch_builder() {
-  local dir=$WORK/scratch-$3
-  mkdir -p "$dir" && printf '#!/bin/sh\necho hello\n' >"$dir/hello" && chmod "$3" "$dir/hello"
-  printf 'FROM scratch\nCOPY hello /flotilla/bin/hello\n' >"$dir/Dockerfile"
-  "$DOCKER" build -q --platform "$2" -t "$1" "$dir" >/dev/null 2>>"$WORK/scratch-builders.log"
-}
 MISSING=$REGISTRY/flotilla-e2e/sec-missing-$RUN_ID:1
 ARM_BUILDER=$REGISTRY/flotilla-e2e/sec-arm64-builder:$RUN_ID
 NOEXEC=$REGISTRY/flotilla-e2e/sec-noexec-builder:$RUN_ID
