@@ -47,6 +47,26 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// The prebuilt builder cannot be read: missing image, unreachable registry.
+    #[error("prebuilt builder {source_name} cannot be used: {reason}")]
+    PrebuiltUnusable {
+        /// `image <ref>` or `context <name>`.
+        source_name: String,
+        /// BuildKit's error.
+        reason: String,
+    },
+    /// The prebuilt builder image is for another platform than the build's target.
+    #[error(
+        "prebuilt builder image {image} is for {found}, not the target platform {wanted}: push the artifact built with --platform {wanted}"
+    )]
+    PrebuiltPlatform {
+        /// The normalized reference.
+        image: String,
+        /// The platform its config names.
+        found: String,
+        /// The target platform.
+        wanted: String,
+    },
     /// The prebuilt builder lacks binaries the target needs.
     #[error("prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}", problems.join(", "))]
     PrebuiltBinaries {
@@ -257,7 +277,7 @@ impl Request<'_> {
             base_config: Some(base.clone()),
         };
         if !matches!(target.binaries, BinariesSource::Compile { .. }) {
-            prebuilt::check(bridge, spec, &target, &context).await?;
+            prebuilt::check(bridge, &resolver, spec, &target, &context).await?;
         }
         let mut graph = graph::build(spec, &target, &context)?;
         graph.changes.labels.extend(options.labels());
@@ -338,7 +358,7 @@ fn solve_failure(
 }
 
 /// Resolves image configs for one platform and resolve mode.
-struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     bridge: &'a Bridge,
     platform: &'a Platform,
     mode: &'a str,
@@ -346,17 +366,22 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     async fn config(&self, image: &str) -> Result<ImageConfig, BuildError> {
-        let failed = |reason: String| BuildError::Image {
-            image: image.to_owned(),
-            reason,
-        };
+        self.try_config(image)
+            .await
+            .map_err(|reason| BuildError::Image {
+                image: image.to_owned(),
+                reason,
+            })
+    }
+
+    /// The config of `image`, or why it cannot be had.
+    pub(crate) async fn try_config(&self, image: &str) -> Result<ImageConfig, String> {
         let bytes = self
             .bridge
             .resolve_image_config(image, self.platform, self.mode)
             .await
-            .map_err(|error| failed(error.to_string()))?;
-        ImageConfig::from_json(&bytes)
-            .map_err(|error| failed(format!("unreadable config: {error}")))
+            .map_err(|error| error.to_string())?;
+        ImageConfig::from_json(&bytes).map_err(|error| format!("unreadable config: {error}"))
     }
 }
 

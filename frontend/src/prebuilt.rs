@@ -1,5 +1,6 @@
-//! The check that runs before any variant layer: every binary the target needs is in the
-//! prebuilt builder (image or directory) and is executable.
+//! The check that runs before any variant layer: the prebuilt builder image exists and is for
+//! the target platform, and every binary the target needs is in the builder (image or
+//! directory) and is executable.
 
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, marshal};
@@ -8,12 +9,13 @@ use llb_gen::target::{BinariesSource, Target};
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::client_files::MODE_DIR;
-use crate::pipeline::BuildError;
+use crate::pipeline::{BuildError, Resolver};
 
-/// Fails with one message naming the builder, the directory searched and each missing or
-/// non-executable binary.
+/// Fails with one message: the image cannot be resolved, is for another platform, or lacks
+/// binaries (naming the directory searched and each missing or non-executable binary).
 pub async fn check(
     bridge: &Bridge,
+    resolver: &Resolver<'_>,
     spec: &Spec,
     target: &Target<'_>,
     context: &GraphContext,
@@ -23,15 +25,30 @@ pub async fn check(
         BinariesSource::Local { name } => format!("context {name}"),
         BinariesSource::Compile { .. } => return Ok(()),
     };
-    let unusable = |error: BridgeError| BuildError::Image {
-        image: source_name.clone(),
-        reason: error.to_string(),
+    let unusable = |reason: String| BuildError::PrebuiltUnusable {
+        source_name: source_name.clone(),
+        reason,
     };
+    if let BinariesSource::Prebuilt { image } = &target.binaries {
+        // An image for one platform only (a manifest, not an index) is pulled whatever the
+        // platform asked for, so its config says which it is.
+        let config = resolver.try_config(image).await.map_err(unusable)?;
+        if let Some(found) = config.platform()
+            && !found.serves(&context.platform)
+        {
+            return Err(BuildError::PrebuiltPlatform {
+                image: image.clone(),
+                found: found.to_string(),
+                wanted: context.platform.to_string(),
+            });
+        }
+    }
+    let unreadable = |error: BridgeError| unusable(error.to_string());
     let root = graph::binaries_root(spec, &target.binaries, context)?;
     let reference = bridge
         .solve(marshal(&root.state, MarshalOptions::default()), Vec::new())
         .await
-        .map_err(unusable)?;
+        .map_err(unreadable)?;
     let needed: Vec<&str> = match &target.variant {
         Some(variant) => variant
             .binaries
@@ -50,7 +67,7 @@ pub async fn check(
         match bridge
             .stat_file(&reference, path.trim_start_matches('/'))
             .await
-            .map_err(unusable)?
+            .map_err(unreadable)?
         {
             None => problems.push(format!("{binary} (missing)")),
             Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => {

@@ -144,6 +144,15 @@ impl ImageConfig {
         Self::default().for_platform(platform)
     }
 
+    /// The platform the image is for; `None` when the config does not say.
+    pub fn platform(&self) -> Option<Platform> {
+        (!self.os.is_empty() && !self.architecture.is_empty()).then(|| Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone().filter(|variant| !variant.is_empty()),
+        })
+    }
+
     /// The value of environment variable `name`, if set.
     pub fn env_var(&self, name: &str) -> Option<&str> {
         self.config

@@ -41,6 +41,17 @@ impl Platform {
         }
     }
 
+    /// Whether an image made for `self` runs as `wanted`: same OS and architecture, and the
+    /// same variant when both name one (an image config often omits it).
+    pub fn serves(&self, wanted: &Platform) -> bool {
+        self.os == wanted.os
+            && self.architecture == wanted.architecture
+            && match (&self.variant, &wanted.variant) {
+                (Some(own), Some(wanted)) => own == wanted,
+                _ => true,
+            }
+    }
+
     /// A short id safe inside cache ids and file names: `linux-arm-v7`.
     pub fn slug(&self) -> String {
         self.to_string().replace('/', "-")
@@ -98,6 +109,20 @@ mod tests {
             "linux/arm/v7".parse::<Platform>().unwrap().slug(),
             "linux-arm-v7"
         );
+    }
+
+    #[test]
+    fn an_image_serves_its_own_platform_only() {
+        let p = |text: &str| text.parse::<Platform>().unwrap();
+        assert!(p("linux/amd64").serves(&p("linux/amd64")));
+        assert!(
+            p("linux/arm64").serves(&p("linux/arm64/v8")),
+            "variant omitted"
+        );
+        assert!(p("linux/arm/v7").serves(&p("linux/arm/v7")));
+        assert!(!p("linux/arm64").serves(&p("linux/amd64")));
+        assert!(!p("linux/arm/v6").serves(&p("linux/arm/v7")));
+        assert!(!p("windows/amd64").serves(&p("linux/amd64")));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Image references as BuildKit wants them: fully normalized, with a tag or digest
-//! (`debian:bookworm-slim` -> `docker.io/library/debian:bookworm-slim`).
+//! (`debian:bookworm-slim` -> `docker.io/library/debian:bookworm-slim`). A digest pins the
+//! image: `name@sha256:…` gets no `:latest`, and `name:tag@sha256:…` keeps both, which BuildKit
+//! resolves by the digest alone, as Docker does.
 
 use oci_spec::distribution::Reference;
 
@@ -48,6 +50,31 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(normalize(input).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn keeps_a_pinning_digest_without_adding_a_tag() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let cases = [
+            (
+                format!("debian@{digest}"),
+                format!("docker.io/library/debian@{digest}"),
+            ),
+            (
+                format!("debian:bookworm-slim@{digest}"),
+                format!("docker.io/library/debian:bookworm-slim@{digest}"),
+            ),
+            (
+                format!("localhost:5000/sec-debian@{digest}"),
+                format!("localhost:5000/sec-debian@{digest}"),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(&input).unwrap(), expected);
+        }
+        for bad in ["debian@sha256:abc", "debian@md5:00", "debian@"] {
+            assert!(normalize(bad).is_err(), "{bad}");
         }
     }
 

@@ -24,10 +24,11 @@ struct Built {
 }
 
 fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Built, Error> {
-    build_spec(VARIANTS, target_name, platform, args)
+    let args: Vec<(&str, &str)> = args.iter().copied().chain([PREBUILT]).collect();
+    build_spec(VARIANTS, target_name, platform, &args)
 }
 
-/// `target_name` of the spec `text`, from a prebuilt builder, for `platform`.
+/// `text`'s target, compiled unless `args` name a `BUILDER_IMAGE`.
 fn build_spec(
     text: &str,
     target_name: &str,
@@ -38,7 +39,6 @@ fn build_spec(
     let platform: Platform = platform.parse().unwrap();
     let build_args: BTreeMap<String, String> = args
         .iter()
-        .chain([&PREBUILT])
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let values = ArgValues {
@@ -284,6 +284,123 @@ fn run_steps_mount_caches_and_secrets() {
 }
 
 #[test]
+fn ssh_mounts_forward_agents_and_set_ssh_auth_sock() {
+    let spec = "version: 1
+builder: {image: rust:1-bookworm, binaries: [hello]}
+variants:
+  git:
+    from: debian:bookworm-slim
+    run:
+      - run: ssh-add -l
+        ssh: true
+      - run: git clone
+        ssh: [{id: deploy, target: /agent, required: true, uid: 1001, mode: '0660'}, {}]
+      - run: ssh -T git@example.com
+        ssh: [{}]
+        env: {SSH_AUTH_SOCK: /mine}
+      - run: echo none
+        ssh: false
+";
+    let definition = build_spec(spec, "git", "linux/amd64", &[])
+        .unwrap()
+        .definition;
+    let sockets = |exec: &pb::ExecOp| -> Vec<(String, pb::SshOpt)> {
+        exec.mounts
+            .iter()
+            .filter(|m| m.mount_type == pb::MountType::Ssh as i32)
+            .map(|m| {
+                assert_eq!((m.input, m.output), (-1, -1), "no input, never a layer");
+                (m.dest.clone(), m.ssh_opt.clone().unwrap())
+            })
+            .collect()
+    };
+    let agent = |exec: &pb::ExecOp| -> Vec<String> {
+        let env = &exec.meta.as_ref().unwrap().env;
+        env.iter()
+            .filter(|e| e.starts_with("SSH_AUTH_SOCK="))
+            .cloned()
+            .collect()
+    };
+    let opt = |id: &str, uid, mode, optional| pb::SshOpt {
+        id: id.into(),
+        uid,
+        gid: 0,
+        mode,
+        optional,
+    };
+
+    let default = exec_named(&definition, "[git 2/5]");
+    assert_eq!(
+        sockets(&default),
+        [(
+            "/run/buildkit/ssh_agent.0".into(),
+            opt("default", 0, 0o600, true)
+        )],
+        "`ssh: true` is Dockerfile's `--mount=type=ssh`"
+    );
+    assert_eq!(agent(&default), ["SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0"]);
+
+    let two = exec_named(&definition, "[git 3/5]");
+    assert_eq!(
+        sockets(&two),
+        [
+            ("/agent".into(), opt("deploy", 1001, 0o660, false)),
+            (
+                "/run/buildkit/ssh_agent.1".into(),
+                opt("default", 0, 0o600, true)
+            ),
+        ]
+    );
+    assert_eq!(agent(&two), ["SSH_AUTH_SOCK=/agent"], "the first socket");
+
+    let own = exec_named(&definition, "[git 4/5]");
+    assert_eq!(agent(&own), ["SSH_AUTH_SOCK=/mine"], "the step's env wins");
+
+    let none = exec_named(&definition, "[git 5/5]");
+    assert!(sockets(&none).is_empty() && agent(&none).is_empty());
+
+    let caps = definition
+        .metadata
+        .values()
+        .find(|meta| meta.caps.contains_key("exec.mount.ssh"));
+    assert!(caps.is_some(), "the ssh cap is declared");
+}
+
+#[test]
+fn digest_pinned_images_are_pulled_by_their_digest() {
+    let digest = format!("sha256:{}", "0f".repeat(32));
+    let spec = format!(
+        "version: 1
+builder: {{image: 'rust:1-bookworm@{digest}', binaries: [hello]}}
+variants:
+  pinned:
+    from: localhost:5000/sec-debian@{digest}
+    binaries: {{hello: /usr/local/bin/hello}}
+"
+    );
+    let definition = build_spec(&spec, "pinned", "linux/amd64", &[])
+        .unwrap()
+        .definition;
+    let mut images: Vec<String> = named_ops(&definition)
+        .into_iter()
+        .filter_map(|(_, op)| match op.op {
+            Some(Payload::Source(source)) if source.identifier.starts_with("docker-image://") => {
+                Some(source.identifier)
+            }
+            _ => None,
+        })
+        .collect();
+    images.sort();
+    assert_eq!(
+        images,
+        [
+            format!("docker-image://docker.io/library/rust:1-bookworm@{digest}"),
+            format!("docker-image://localhost:5000/sec-debian@{digest}"),
+        ]
+    );
+}
+
+#[test]
 fn copies_read_only_their_sources_with_owner_and_mode() {
     let definition = kiro().definition;
     let local = named_ops(&definition)
@@ -471,7 +588,7 @@ fn check_target_needs_checks() {
 }
 
 fn openab(target_name: &str, platform: &str) -> Built {
-    build_spec(OPENAB, target_name, platform, &[]).unwrap()
+    build_spec(OPENAB, target_name, platform, &[PREBUILT]).unwrap()
 }
 
 #[test]

@@ -57,3 +57,12 @@ expect_refused() {
   fi
 }
 
+
+# scratch_builder TAG PLATFORM MODE: a prebuilt builder image for PLATFORM, FROM scratch, holding
+# /flotilla/bin/hello (a shell script) with MODE; errors go to $WORK/scratch-builders.log.
+scratch_builder() {
+  local dir=$WORK/scratch-$2-$3
+  mkdir -p "$dir" && printf '#!/bin/sh\necho hello\n' >"$dir/hello" && chmod "$3" "$dir/hello"
+  printf 'FROM scratch\nCOPY hello /flotilla/bin/hello\n' >"$dir/Dockerfile"
+  "$DOCKER" build -q --platform "$2" -t "$1" "$dir" >/dev/null 2>>"$WORK/scratch-builders.log"
+}

@@ -6,7 +6,8 @@ use super::{BinariesRoot, Graph, GraphContext, context_source, range, range_at, 
 use crate::args::substitute;
 use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
 use crate::llb::{
-    CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
+    CacheSharing, ClientMount, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner,
+    SpecRange, State,
 };
 use crate::spec::{Command, CopyStep, NamedMap, RunStep, Sharing, Spanned, Variant};
 use crate::syntax;
@@ -20,6 +21,16 @@ const APT_CACHE_DIRS: [(&str, &str); 2] = [
 const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
 /// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
 const SECRET_MODE: u32 = 0o400;
+/// Default mode of an ssh agent socket, as `RUN --mount=type=ssh` gives it.
+const SSH_MODE: u32 = 0o600;
+/// The ssh agent id `docker build --ssh default` forwards, as `RUN --mount=type=ssh` uses.
+const SSH_DEFAULT_ID: &str = "default";
+
+/// A spec's octal mode, else `default` (validation has refused a malformed one).
+fn octal_or(mode: Option<&Spanned<String>>, default: u32) -> u32 {
+    mode.and_then(|mode| syntax::octal_mode(&mode.value))
+        .unwrap_or(default)
+}
 
 /// One op-making step of the variant, before it is numbered.
 enum Step<'v> {
@@ -230,20 +241,18 @@ impl VariantBuilder<'_> {
                 Sharing::Locked => CacheSharing::Locked,
             },
         });
-        let secrets = step.secrets.iter().map(|secret| Mount::Secret {
-            dest: secret.target.as_ref().map_or_else(
-                || format!("/run/secrets/{}", secret.id.value),
-                |t| t.value.clone(),
-            ),
-            id: secret.id.value.clone(),
-            uid: secret.uid,
-            gid: secret.gid,
-            mode: secret
-                .mode
-                .as_ref()
-                .and_then(|mode| syntax::octal_mode(&mode.value))
-                .unwrap_or(SECRET_MODE),
-            optional: !secret.required,
+        let secrets = step.secrets.iter().map(|secret| {
+            Mount::Secret(ClientMount {
+                dest: secret.target.as_ref().map_or_else(
+                    || format!("/run/secrets/{}", secret.id.value),
+                    |t| t.value.clone(),
+                ),
+                id: secret.id.value.clone(),
+                uid: secret.uid,
+                gid: secret.gid,
+                mode: octal_or(secret.mode.as_ref(), SECRET_MODE),
+                optional: !secret.required,
+            })
         });
         let binds = step.bind.iter().map(|bind| {
             let source = syntax::context_path(&bind.src.value).unwrap_or_default();
@@ -258,9 +267,36 @@ impl VariantBuilder<'_> {
                 selector: source,
             }
         });
+        let sockets: Vec<ClientMount> = step
+            .ssh
+            .iter()
+            .enumerate()
+            .map(|(index, ssh)| ClientMount {
+                dest: ssh.target.as_ref().map_or_else(
+                    || format!("/run/buildkit/ssh_agent.{index}"),
+                    |t| t.value.clone(),
+                ),
+                id: ssh
+                    .id
+                    .as_ref()
+                    .map_or(SSH_DEFAULT_ID, |id| id.value.as_str())
+                    .to_owned(),
+                uid: ssh.uid,
+                gid: ssh.gid,
+                mode: octal_or(ssh.mode.as_ref(), SSH_MODE),
+                optional: !ssh.required,
+            })
+            .collect();
+        let mut env = self.env(&pairs(&step.env));
+        // As BuildKit's client does: the first socket is the agent, unless SSH_AUTH_SOCK is set.
+        if let Some(first) = sockets.first()
+            && !env.iter().any(|entry| entry.starts_with("SSH_AUTH_SOCK="))
+        {
+            env.push(format!("SSH_AUTH_SOCK={}", first.dest));
+        }
         Exec {
             args,
-            env: self.env(&pairs(&step.env)),
+            env,
             cwd: step
                 .workdir
                 .as_ref()
@@ -275,7 +311,11 @@ impl VariantBuilder<'_> {
                 .map(|user| user.value.clone())
                 .or_else(|| self.base.config.user.clone())
                 .unwrap_or_default(),
-            mounts: caches.chain(secrets).chain(binds).collect(),
+            mounts: caches
+                .chain(secrets)
+                .chain(binds)
+                .chain(sockets.into_iter().map(Mount::Ssh))
+                .collect(),
         }
     }
 

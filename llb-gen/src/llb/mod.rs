@@ -7,6 +7,6 @@ mod state;
 pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
 pub use marshal::{MarshalOptions, NoCache, SourceFile, digest_of, marshal};
 pub use state::{
-    CacheSharing, Describe, Exec, ExecNetwork, ExecResult, LocalOptions, Mount, NetworkMode,
-    SpecRange, State,
+    CacheSharing, ClientMount, Describe, Exec, ExecNetwork, ExecResult, LocalOptions, Mount,
+    NetworkMode, SpecRange, State,
 };

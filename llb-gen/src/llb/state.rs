@@ -123,25 +123,31 @@ pub enum Mount {
         selector: String,
     },
     /// A secret the client provides (`--secret id=…`); never part of a layer.
-    Secret {
-        /// Mount point (the secret file).
-        dest: String,
-        /// Secret id.
-        id: String,
-        /// Owner uid.
-        uid: u32,
-        /// Owner gid.
-        gid: u32,
-        /// Octal file mode.
-        mode: u32,
-        /// Succeed when the client has no such secret.
-        optional: bool,
-    },
+    Secret(ClientMount),
+    /// An ssh agent socket the client forwards (`--ssh id=…`); never part of a layer.
+    Ssh(ClientMount),
     /// An empty in-memory filesystem.
     Tmpfs {
         /// Mount point.
         dest: String,
     },
+}
+
+/// A file or socket the client provides for one exec: a secret or an ssh agent.
+#[derive(Clone, Debug)]
+pub struct ClientMount {
+    /// Mount point.
+    pub dest: String,
+    /// The id the client names it by.
+    pub id: String,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Octal file mode.
+    pub mode: u32,
+    /// Succeed when the client does not provide it.
+    pub optional: bool,
 }
 
 /// An exec op under construction: argv, environment and mounts.
@@ -335,24 +341,30 @@ impl State {
                         ..Default::default()
                     });
                 }
-                Mount::Secret {
-                    dest,
-                    id,
-                    uid,
-                    gid,
-                    mode,
-                    optional,
-                } => {
+                Mount::Secret(secret) => {
                     caps.push("exec.mount.secret");
                     mounts.push(pb::Mount {
                         secret_opt: Some(pb::SecretOpt {
-                            id: id.clone(),
-                            uid: *uid,
-                            gid: *gid,
-                            mode: *mode,
-                            optional: *optional,
+                            id: secret.id.clone(),
+                            uid: secret.uid,
+                            gid: secret.gid,
+                            mode: secret.mode,
+                            optional: secret.optional,
                         }),
-                        ..detached(dest, pb::MountType::Secret)
+                        ..detached(&secret.dest, pb::MountType::Secret)
+                    });
+                }
+                Mount::Ssh(ssh) => {
+                    caps.push("exec.mount.ssh");
+                    mounts.push(pb::Mount {
+                        ssh_opt: Some(pb::SshOpt {
+                            id: ssh.id.clone(),
+                            uid: ssh.uid,
+                            gid: ssh.gid,
+                            mode: ssh.mode,
+                            optional: ssh.optional,
+                        }),
+                        ..detached(&ssh.dest, pb::MountType::Ssh)
                     });
                 }
                 Mount::Tmpfs { dest } => {
@@ -465,7 +477,7 @@ fn with_network(
     copy
 }
 
-/// A mount with no input state and no output: cache, secret and tmpfs mounts.
+/// A mount with no input state and no output: cache, secret, ssh and tmpfs mounts.
 fn detached(dest: &str, mount_type: pb::MountType) -> pb::Mount {
     pb::Mount {
         input: -1,

@@ -72,6 +72,61 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
     }
 }
 
+/// `true`/`false`, or the long form `T` (read from a YAML list or mapping), the way
+/// `ssh: true` and `ssh: [{id: deploy}]` both read as a step's ssh mounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BoolOr<T> {
+    /// The short form.
+    Bool(bool),
+    /// The long form.
+    Long(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for BoolOr<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FormVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for FormVisitor<T> {
+            type Value = BoolOr<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, a list or a mapping")
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(BoolOr::Bool(value))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(SeqAccessDeserializer::new(seq)).map(BoolOr::Long)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(BoolOr::Long)
+            }
+        }
+
+        deserializer.deserialize_any(FormVisitor(PhantomData))
+    }
+}
+
+/// Either form: a boolean, or whatever `T` accepts.
+impl<T: JsonSchema> JsonSchema for BoolOr<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        format!("BoolOr_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [{"type": "boolean"}, generator.subschema_for::<T>()],
+        })
+    }
+}
+
 /// The schema of a value the parser reads as text: YAML writes `expose: [8080]` or
 /// `user: 1001` unquoted, and a number or boolean there is taken as its text.
 pub(crate) enum Scalar {}

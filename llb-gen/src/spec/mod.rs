@@ -22,7 +22,7 @@ pub use forms::StringOr;
 pub use serde_saphyr::Spanned;
 pub use variant::{
     BinaryInstall, CacheMount, Command, CopyStep, Healthcheck, RunStep, SecretMount, Sharing,
-    Variant,
+    SshMount, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-use super::forms::{Scalar, StringOr, split};
+use super::forms::{BoolOr, Scalar, StringOr, split};
 use super::{NamedMap, Spanned, position};
 use crate::diagnostic::Position;
 
@@ -117,6 +117,11 @@ pub struct RunStep {
     /// Paths of the build context mounted read-only, never part of a layer.
     #[serde(default)]
     pub bind: Vec<BindMount>,
+    /// SSH agent sockets from `docker build --ssh`: `true` for the `default` one, or a list.
+    /// The first one's target is `SSH_AUTH_SOCK` unless the step's env sets it.
+    #[serde(default, deserialize_with = "ssh_mounts")]
+    #[schemars(with = "BoolOr<Vec<SshMount>>")]
+    pub ssh: Vec<SshMount>,
     /// User the step runs as (default: the base image's user).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
@@ -191,6 +196,33 @@ pub struct BindMount {
     /// Absolute mount point.
     #[schemars(with = "Scalar")]
     pub target: Spanned<String>,
+}
+
+/// An ssh agent socket of a run step (`RUN --mount=type=ssh`).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SshMount {
+    /// Agent id, as in `docker build --ssh <id>=…` (default: `default`).
+    #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
+    pub id: Option<Spanned<String>>,
+    /// Where the socket appears (default: `/run/buildkit/ssh_agent.<index>`).
+    #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
+    pub target: Option<Spanned<String>>,
+    /// Fail when the client forwards no such agent.
+    #[serde(default)]
+    pub required: bool,
+    /// Owner uid of the socket (default 0), for steps that run as another user.
+    #[serde(default)]
+    pub uid: u32,
+    /// Owner gid of the socket (default 0).
+    #[serde(default)]
+    pub gid: u32,
+    /// Octal mode of the socket (default `0600`).
+    #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
+    pub mode: Option<Spanned<String>>,
 }
 
 /// One `copy:` item: files from the build context.
@@ -293,12 +325,21 @@ fn run_steps<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<RunStep>,
                 cache: Vec::new(),
                 secrets: Vec::new(),
                 bind: Vec::new(),
+                ssh: Vec::new(),
                 user: None,
                 workdir: None,
             },
             Err(long) => long.value,
         })
         .collect())
+}
+
+fn ssh_mounts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SshMount>, D::Error> {
+    Ok(match BoolOr::<Vec<SshMount>>::deserialize(deserializer)? {
+        BoolOr::Bool(true) => vec![SshMount::default()],
+        BoolOr::Bool(false) => Vec::new(),
+        BoolOr::Long(mounts) => mounts,
+    })
 }
 
 fn binary_installs<'de, D: Deserializer<'de>>(
@@ -349,6 +390,11 @@ impl Variant {
             }
             for bind in &mut step.bind {
                 all.extend([&mut bind.src, &mut bind.target]);
+            }
+            for ssh in &mut step.ssh {
+                all.extend(ssh.id.as_mut());
+                all.extend(ssh.target.as_mut());
+                all.extend(ssh.mode.as_mut());
             }
             all.extend(step.user.as_mut());
             all.extend(step.workdir.as_mut());

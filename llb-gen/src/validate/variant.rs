@@ -133,6 +133,15 @@ fn fields(
             context_source(&bind.src, "bind source", &mut rule);
             absolute(&bind.target, "bind target", &mut rule);
         }
+        for ssh in &step.ssh {
+            if let Some(id) = &ssh.id {
+                rule(id, !id.value.is_empty(), "empty ssh id".to_owned(), None);
+            }
+            if let Some(target) = &ssh.target {
+                absolute(target, "ssh target", &mut rule);
+            }
+            owner_and_mode(None, ssh.mode.as_ref(), &mut rule);
+        }
         if let Some(workdir) = &step.workdir {
             absolute(workdir, "run workdir", &mut rule);
         }
@@ -344,6 +353,7 @@ mod tests {
       - run: [x]
         cache: [{target: cache}]
         secrets: [{id: '', target: run/s, mode: '9'}]
+        ssh: [{id: '', target: agent, mode: '8'}]
         workdir: tmp
         user: ''
     copy:
@@ -367,24 +377,27 @@ mod tests {
                 "f.yaml:12:24: empty secret id",
                 "f.yaml:12:36: secret target `run/s` is not an absolute path",
                 "f.yaml:12:49: invalid mode `9`",
-                "f.yaml:13:18: run workdir `tmp` is not an absolute path",
-                "f.yaml:14:15: empty run user",
-                "f.yaml:16:15: copy source `../outside` leaves the build context",
-                "f.yaml:17:15: copy source `/etc/passwd` is absolute; sources are relative to the build context",
-                "f.yaml:17:34: copy destination `rel` is not an absolute path",
-                "f.yaml:17:46: invalid owner `a:`",
-                "f.yaml:17:58: invalid mode `0999`",
-                "f.yaml:18:28: binary destination `bin/app` is not an absolute path",
-                "f.yaml:18:43: invalid mode `rwx`",
-                "f.yaml:18:49: variant `v` takes binary `nope`, which the builder does not build",
-                "f.yaml:19:11: empty user",
-                "f.yaml:20:14: workdir `srv` is not an absolute path",
-                "f.yaml:21:14: invalid port `80/http`",
-                "f.yaml:21:23: invalid port `0`",
-                "f.yaml:22:25: empty healthcheck test command",
-                "f.yaml:22:39: invalid duration `5`",
-                "f.yaml:22:51: invalid duration `1d`",
-                "f.yaml:23:17: invalid stop signal `sigterm`",
+                "f.yaml:13:20: empty ssh id",
+                "f.yaml:13:32: ssh target `agent` is not an absolute path",
+                "f.yaml:13:45: invalid mode `8`",
+                "f.yaml:14:18: run workdir `tmp` is not an absolute path",
+                "f.yaml:15:15: empty run user",
+                "f.yaml:17:15: copy source `../outside` leaves the build context",
+                "f.yaml:18:15: copy source `/etc/passwd` is absolute; sources are relative to the build context",
+                "f.yaml:18:34: copy destination `rel` is not an absolute path",
+                "f.yaml:18:46: invalid owner `a:`",
+                "f.yaml:18:58: invalid mode `0999`",
+                "f.yaml:19:28: binary destination `bin/app` is not an absolute path",
+                "f.yaml:19:43: invalid mode `rwx`",
+                "f.yaml:19:49: variant `v` takes binary `nope`, which the builder does not build",
+                "f.yaml:20:11: empty user",
+                "f.yaml:21:14: workdir `srv` is not an absolute path",
+                "f.yaml:22:14: invalid port `80/http`",
+                "f.yaml:22:23: invalid port `0`",
+                "f.yaml:23:25: empty healthcheck test command",
+                "f.yaml:23:39: invalid duration `5`",
+                "f.yaml:23:51: invalid duration `1d`",
+                "f.yaml:24:17: invalid stop signal `sigterm`",
             ]
         );
     }
