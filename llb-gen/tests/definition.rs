@@ -456,10 +456,18 @@ fn dockerignored_directories_give_no_manifests() {
         .into_iter()
         .filter_map(|l| l.attrs.get("local.excludepatterns").cloned())
         .collect();
+    let dockerignore = r#"["ignored","target","**/target"]"#;
+    // The whole context, for the compile, also leaves out the spec: editing variants must not
+    // invalidate the compile.
+    let compile_context = r#"["ignored","target","**/target","flotilla.yaml"]"#;
     assert!(
         excludes
             .iter()
-            .all(|e| e == r#"["ignored","target","**/target"]"#),
+            .all(|e| e == dockerignore || e == compile_context),
+        "{excludes:?}"
+    );
+    assert!(
+        excludes.iter().any(|e| e == compile_context),
         "{excludes:?}"
     );
 }

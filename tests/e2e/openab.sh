@@ -25,6 +25,13 @@ if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" pu
   else
     fail "openab artifact: project builds"; log_tail openab-artifact
   fi
+  # Editing the spec (here: a new comment) leaves the compile cached: the spec is not in its context.
+  echo "# edited $RUN_ID" >>"$OPENAB/flotilla.yaml"
+  if openab_build artifact-again --target artifact -t "$OPENAB_ARTIFACT" && ! log_has openab-artifact-again "Compiling"; then
+    pass "openab: editing flotilla.yaml recompiles nothing"
+  else
+    fail "openab: editing flotilla.yaml recompiles nothing"; log_tail openab-artifact-again
+  fi
 else
   fail "openab artifact: build and push"; log_tail openab-artifact
 fi

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::BTreeSet;
 
-use super::{GraphContext, context_files, context_source, range, shell_quote};
+use super::{GraphContext, context_files, context_without_spec, range, shell_quote};
 use crate::Error;
 use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
@@ -70,7 +70,8 @@ pub(super) fn compile(
         platform,
         at_builder(spec, format!("[builder] FROM {}", builder.image.value)),
     );
-    let sources = context_source(context, &[], "[context] load build context");
+    let sources =
+        context_without_spec(context, &spec.document.file, "[context] load build context");
     let workspace = image.copy(
         &[Copy {
             from: sources,

@@ -75,6 +75,28 @@ pub(crate) fn context_files(
     )
 }
 
+/// The build context without the spec file at its root: the compile never reads it, so editing
+/// the variants leaves the compile cached.
+pub(crate) fn context_without_spec(
+    context: &GraphContext,
+    spec_file: &str,
+    describe: impl Into<Describe>,
+) -> State {
+    let name = std::path::Path::new(spec_file).file_name().map_or_else(
+        || spec_file.to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    context_local(
+        context,
+        LocalOptions {
+            exclude_patterns: vec![name.clone()],
+            ..Default::default()
+        },
+        &[format!("!{name}")],
+        describe,
+    )
+}
+
 fn context_local(
     context: &GraphContext,
     filter: LocalOptions,
@@ -85,7 +107,8 @@ fn context_local(
         CONTEXT_LOCAL,
         &LocalOptions {
             session_id: context.session_id.clone(),
-            exclude_patterns: context.context_excludes.clone(),
+            exclude_patterns: [&context.context_excludes[..], &filter.exclude_patterns[..]]
+                .concat(),
             // Syncs with different filters must not share one snapshot.
             shared_key_hint: Some(match filter_key {
                 [] => CONTEXT_LOCAL.to_owned(),
