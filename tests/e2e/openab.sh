@@ -100,9 +100,9 @@ else
 fi
 
 # 5. The per-arch download is checked: a wrong sha256 stops the build at that step.
-expect_refused openab-badsum "$OPENAB" "FAILED" \
+expect_refused openab-badsum "$OPENAB" "kiro-cli-1.4.2-linux-amd64.tar.gz: FAILED" \
   "openab: a tarball whose sha256 does not match fails the build" \
-  --target kiro --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" --build-arg SHA256_AMD64=0000
+  --target kiro --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" --build-arg SHA256_AMD64="$(printf "%064d" 0)"
 if log_has openab-badsum "flotilla.yaml:"; then
   pass "openab: the failed sha256 check names its spec line"
 else
