@@ -64,6 +64,23 @@ pub struct MarshalOptions<'a> {
     pub no_cache: Option<&'a NoCache>,
 }
 
+/// The largest Definition BuildKit 0.8 takes: a Solve request carries it whole, and the
+/// daemon refuses gRPC messages over grpc-go's default 4 MiB with an obscure error.
+pub const MAX_DEFINITION_BYTES: usize = 4 << 20;
+
+/// Refuses a Definition of `target` over [`MAX_DEFINITION_BYTES`], with a message that says
+/// which target and what to do.
+pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), crate::Error> {
+    let size = definition.encoded_len();
+    if size > MAX_DEFINITION_BYTES {
+        return Err(crate::Error::DefinitionTooLarge {
+            target: target.to_owned(),
+            size,
+        });
+    }
+    Ok(())
+}
+
 /// Marshals the graph that ends at `state`. Scratch gives an empty Definition, which BuildKit
 /// solves to the empty filesystem.
 pub fn marshal(state: &State, options: MarshalOptions<'_>) -> pb::Definition {
