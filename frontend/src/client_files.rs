@@ -158,4 +158,16 @@ mod tests {
         );
         assert_eq!(patterns.last().unwrap(), "*/*/*/*/*/*/*/Cargo.lock");
     }
+
+    #[tokio::test]
+    async fn a_spec_over_the_size_limit_is_refused_before_parsing() {
+        let spec = format!("# syntax=x\n{}", "#".repeat(MAX_SPEC_BYTES));
+        let (bridge, _) = crate::fake_bridge::serve(&spec).await;
+        let options = Options::from_env(std::iter::empty());
+        let error = read_spec(&bridge, &options, "big.yaml").await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
+        );
+    }
 }

@@ -235,7 +235,9 @@ mod tests {
         use crate::platform::Platform;
         use crate::resolve::ArgValues;
 
-        let steps: String = (0..12).map(|step| format!("      - echo {step}\n")).collect();
+        let steps: String = (0..12)
+            .map(|step| format!("      - echo {step}\n"))
+            .collect();
         let source = format!(
             "version: 1\nbuilder: {{image: rust, binaries: [app]}}\nvariants:\n  big:\n    from: debian\n    env: {{BLOB: {}}}\n    run:\n{steps}  small:\n    from: debian\n    run:\n{steps}",
             "x".repeat(400 << 10)

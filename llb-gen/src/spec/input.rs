@@ -3,8 +3,6 @@
 //! and column, and YAML budgets (alias expansion, nesting, node counts) far above what a real
 //! spec needs but low enough that no spec can exhaust memory or the stack.
 
-use std::borrow::Cow;
-
 use serde_saphyr::budget::{Budget, BudgetBreach};
 use serde_saphyr::{Error as YamlError, MessageFormatter, Options, UserMessageFormatter};
 
@@ -80,12 +78,14 @@ pub(super) fn message(error: &YamlError) -> String {
         )),
         _ => None,
     };
-    limit.unwrap_or_else(|| match UserMessageFormatter.format_message(inner) {
-        Cow::Borrowed("recursion limit exceeded") => {
+    limit.unwrap_or_else(|| {
+        let text = UserMessageFormatter.format_message(inner);
+        // The parser's flow-nesting limit, which it reports in these words only.
+        if text == "recursion limit exceeded" {
             format!("YAML nested deeper than {MAX_DEPTH} levels (nesting limit)")
+        } else {
+            text.into_owned()
         }
-        Cow::Borrowed("duplicate mapping key not allowed here") => "duplicate key".to_owned(),
-        text => text.into_owned(),
     })
 }
 
