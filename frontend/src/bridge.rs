@@ -11,7 +11,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::gateway_pb::{
-    self, CacheOptionsEntry, PingRequest, ReadDirRequest, ReadFileRequest,
+    self, CacheOptionsEntry, FileRange, PingRequest, ReadDirRequest, ReadFileRequest,
     ResolveImageConfigRequest, ReturnRequest, SolveRequest, StatFileRequest,
     llb_bridge_client::LlbBridgeClient,
 };
@@ -19,8 +19,6 @@ use crate::pipeline::{Outcome, PlatformImage};
 
 /// BuildKit may answer with more than tonic's 4 MiB default (e.g. a large ReadFile).
 const MAX_DECODE_BYTES: usize = 64 << 20;
-/// BuildKit 0.8 refuses requests above grpc-go's default 4 MiB.
-pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 /// gRPC status code for errors that are not the client's fault: BuildKit shows the message.
 const CODE_UNKNOWN: i32 = 2;
 
@@ -200,10 +198,34 @@ impl Bridge {
 
     /// The whole content of `path` in a solved ref.
     pub async fn read_file(&self, reference: &str, path: &str) -> Result<Vec<u8>, BridgeError> {
+        self.read_file_range(reference, path, None).await
+    }
+
+    /// At most the first `limit` bytes of `path` in a solved ref: a hostile file is not sent
+    /// whole.
+    pub async fn read_file_head(
+        &self,
+        reference: &str,
+        path: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, BridgeError> {
+        let range = FileRange {
+            offset: 0,
+            length: i64::try_from(limit).unwrap_or(i64::MAX),
+        };
+        self.read_file_range(reference, path, Some(range)).await
+    }
+
+    async fn read_file_range(
+        &self,
+        reference: &str,
+        path: &str,
+        range: Option<FileRange>,
+    ) -> Result<Vec<u8>, BridgeError> {
         let request = ReadFileRequest {
             r#ref: reference.to_owned(),
             file_path: path.to_owned(),
-            range: None,
+            range,
         };
         Ok(self
             .client

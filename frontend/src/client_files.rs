@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use llb_gen::dockerignore;
 use llb_gen::graph::CONTEXT_LOCAL;
 use llb_gen::llb::{LocalOptions, MarshalOptions, State, marshal};
+use llb_gen::spec::MAX_SPEC_BYTES;
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::options::Options;
@@ -21,15 +22,16 @@ const MANIFEST_NAMES: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
 /// like `*`, so `**/Cargo.toml` alone would miss `crates/core/Cargo.toml`.
 const MANIFEST_DEPTH: usize = 8;
 
-/// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file.
+/// Reads the spec from the `dockerfile` local: `# syntax=` forwards options, not the file. Reads
+/// one byte past the size limit, so a larger file is refused without being sent whole.
 pub async fn read_spec(
     bridge: &Bridge,
     options: &Options,
     filename: &str,
 ) -> Result<String, BuildError> {
-    let unreadable = |reason: String| BuildError::ReadSpec {
+    let unreadable = |error: BridgeError| BuildError::ReadSpec {
         file: filename.to_owned(),
-        reason,
+        reason: error.to_string(),
     };
     let local = local_files(
         SPEC_LOCAL,
@@ -41,20 +43,12 @@ pub async fn read_spec(
         },
         format!("[internal] load {filename}"),
     );
-    let reference = bridge
-        .solve(local, Vec::new())
-        .await
-        .map_err(|e| unreadable(e.to_string()))?;
+    let reference = bridge.solve(local, Vec::new()).await.map_err(unreadable)?;
     let bytes = bridge
-        .read_file(&reference, filename)
+        .read_file_head(&reference, filename, MAX_SPEC_BYTES + 1)
         .await
-        .map_err(|e| unreadable(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|error| {
-        unreadable(format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            error.utf8_error().valid_up_to()
-        ))
-    })
+        .map_err(unreadable)?;
+    Ok(llb_gen::spec::decode(filename, bytes)?)
 }
 
 /// The exclude patterns of the context's `.dockerignore`; none when it has none.
@@ -163,5 +157,17 @@ mod tests {
             ["Cargo.toml", "Cargo.lock", "*/Cargo.toml", "*/Cargo.lock"]
         );
         assert_eq!(patterns.last().unwrap(), "*/*/*/*/*/*/*/Cargo.lock");
+    }
+
+    #[tokio::test]
+    async fn a_spec_over_the_size_limit_is_refused_before_parsing() {
+        let spec = format!("# syntax=x\n{}", "#".repeat(MAX_SPEC_BYTES));
+        let (bridge, _) = crate::fake_bridge::serve(&spec).await;
+        let options = Options::from_env(std::iter::empty());
+        let error = read_spec(&bridge, &options, "big.yaml").await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
+        );
     }
 }

@@ -12,9 +12,8 @@ use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
-use prost::Message;
 
-use crate::bridge::{Bridge, BridgeError, DaemonCaps, MAX_REQUEST_BYTES};
+use crate::bridge::{Bridge, BridgeError, DaemonCaps};
 use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::{InvalidOption, Options};
 use crate::{client_files, prebuilt};
@@ -106,14 +105,6 @@ pub enum BuildError {
     HostNetworkRefused {
         /// BuildKit's error.
         message: String,
-    },
-    /// The Definition is larger than BuildKit accepts in one message.
-    #[error(
-        "the build graph is {size} bytes, over BuildKit's {MAX_REQUEST_BYTES}-byte message limit"
-    )]
-    TooLarge {
-        /// Marshaled size.
-        size: usize,
     },
 }
 
@@ -292,7 +283,7 @@ impl Request<'_> {
                 no_cache: Some(&self.no_cache),
             },
         );
-        self.check_definition(&definition)?;
+        self.check_definition(&definition, target.name)?;
         let reference = bridge
             .solve_and_build(definition.clone(), self.cache_imports.clone())
             .await
@@ -310,11 +301,8 @@ impl Request<'_> {
 
     /// Refuses a Definition BuildKit would refuse obscurely: too large, or needing caps the
     /// daemon lacks.
-    fn check_definition(&self, definition: &Definition) -> Result<(), BuildError> {
-        let size = definition.encoded_len();
-        if size > MAX_REQUEST_BYTES {
-            return Err(BuildError::TooLarge { size });
-        }
+    fn check_definition(&self, definition: &Definition, target: &str) -> Result<(), BuildError> {
+        llb_gen::llb::check_size(definition, target)?;
         let missing: BTreeSet<String> = definition
             .metadata
             .values()

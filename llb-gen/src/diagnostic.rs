@@ -60,16 +60,44 @@ impl Diagnostic {
     pub fn render(&self) -> String {
         let Position { line, column } = self.position;
         let gutter = " ".repeat(line.to_string().len());
-        let caret_pad = " ".repeat(column.saturating_sub(1) as usize);
+        let (snippet, caret) = snippet(&self.line_text, column.saturating_sub(1) as usize);
+        let caret_pad = " ".repeat(caret);
         let mut text = format!(
-            "error: {}\n{gutter}--> {}:{line}:{column}\n{gutter} |\n{line} | {}\n{gutter} | {caret_pad}^\n",
-            self.message, self.file, self.line_text
+            "error: {}\n{gutter}--> {}:{line}:{column}\n{gutter} |\n{line} | {snippet}\n{gutter} | {caret_pad}^\n",
+            self.message, self.file
         );
         if let Some(hint) = &self.hint {
             text.push_str(&format!("{gutter} = hint: {hint}\n"));
         }
         text
     }
+}
+
+/// The most characters of the offending line a rendered error shows: a hostile one-line spec
+/// must not be echoed whole.
+const SNIPPET_CHARS: usize = 120;
+
+/// The part of `line` to show around the 0-based character `column`, with `…` where it is
+/// cut, and the caret's offset in it.
+fn snippet(line: &str, column: usize) -> (String, usize) {
+    let length = line.chars().count();
+    if length <= SNIPPET_CHARS {
+        return (line.to_owned(), column);
+    }
+    let start = column
+        .saturating_sub(SNIPPET_CHARS / 2)
+        .min(length - SNIPPET_CHARS);
+    let shown: String = line.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let before = if start > 0 { "…" } else { "" };
+    let after = if start + SNIPPET_CHARS < length {
+        "…"
+    } else {
+        ""
+    };
+    (
+        format!("{before}{shown}{after}"),
+        column - start + before.chars().count(),
+    )
 }
 
 impl fmt::Display for Diagnostic {
@@ -107,5 +135,26 @@ mod tests {
             diagnostic.to_string(),
             "f.yaml:4:5: unknown field `form` (hint: did you mean `from`?)"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_column() {
+        let source = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
+        let diagnostic = Diagnostic::new(
+            "f.yaml",
+            &source,
+            Position {
+                line: 1,
+                column: 1001,
+            },
+            "x",
+        );
+        let rendered = diagnostic.render();
+        let lines: Vec<&str> = rendered.lines().collect();
+        let shown = lines[3].strip_prefix("1 | ").unwrap();
+        assert_eq!(shown.chars().count(), SNIPPET_CHARS + 2, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        let caret = lines[4].strip_prefix("  | ").unwrap();
+        assert_eq!(shown.chars().nth(caret.len() - 1), Some('X'), "{rendered}");
     }
 }

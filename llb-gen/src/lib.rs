@@ -35,6 +35,22 @@ pub enum Error {
     /// The spec file is malformed or breaks a rule.
     #[error("{0}")]
     Spec(Box<Diagnostic>),
+    /// A file cannot be read (the command-line tool's own reads).
+    #[error("{file}: {message}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// The spec file is over the size limit; it was not parsed.
+    #[error("{file}: the spec is larger than {limit} bytes ({} MiB), the size limit of a spec", limit >> 20)]
+    SpecTooLarge {
+        /// The file as the user named it.
+        file: String,
+        /// [`spec::MAX_SPEC_BYTES`].
+        limit: usize,
+    },
     /// The requested target does not exist.
     #[error("unknown target `{target}`; available targets: {}", available.join(", "))]
     UnknownTarget {
@@ -66,6 +82,17 @@ pub enum Error {
     NoChecks {
         /// The variant (or `artifact`).
         target: String,
+    },
+    /// The target's Definition is over the size BuildKit accepts in one message.
+    #[error(
+        "target `{target}`: the build graph is over BuildKit's {}-byte (4 MiB) message limit ({size} bytes); make its steps, env or files smaller",
+        llb::MAX_DEFINITION_BYTES
+    )]
+    DefinitionTooLarge {
+        /// The target.
+        target: String,
+        /// The Definition's marshaled size.
+        size: usize,
     },
     /// A build option (build-arg, platform…) has a bad value.
     #[error("option {option}: {message}")]

@@ -2,7 +2,7 @@
 //! `llb-gen llb flotilla.yaml --target hello | buildctl build --local context=. …`
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::llb::{MarshalOptions, SourceFile, check_size, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
@@ -77,10 +77,15 @@ enum Command {
     },
     /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
     Schema,
-    /// Validate a spec and print every error, rustc-style; exit 1 when there is one.
+    /// Validate a spec and print every error, rustc-style; exit 1 when there is one. A valid
+    /// spec's target (default: the first variant) is then built as `llb` would, with the
+    /// same options, so a bad target, build arg or platform is an error too.
     Check {
-        /// The spec file.
-        spec: PathBuf,
+        #[command(flatten)]
+        build: Build,
+        /// One line per error, `file:line:col: message`, as the frontend reports it.
+        #[arg(long)]
+        short: bool,
     },
 }
 
@@ -97,13 +102,13 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Llb(build) => {
-            let definition = build_definition(build)?;
+            let definition = build_definition(build).map_err(|e| e.to_string())?;
             std::io::stdout()
                 .write_all(&definition.encode_to_vec())
                 .map_err(|error| format!("writing the definition: {error}"))?;
         }
         Command::Dot(build) => {
-            let definition = build_definition(build)?;
+            let definition = build_definition(build).map_err(|e| e.to_string())?;
             print!("{}", dot::render(&definition).map_err(|e| e.to_string())?);
         }
         Command::Targets {
@@ -112,7 +117,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             platform,
             image,
         } => {
-            let (source, file) = read_spec(&path)?;
+            let (source, file) = read_spec(&path).map_err(|e| e.to_string())?;
             let spec = load(&source, &file).map_err(|error| error.to_string())?;
             let targets = target::list(&spec);
             if json {
@@ -132,17 +137,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
         }
         Command::Schema => print!("{}", schema::text()),
-        Command::Check { spec } => {
-            let (source, file) = read_spec(&spec)?;
-            let diagnostics = match spec::parse(&source, &file) {
-                Ok(spec) => validate::validate(&spec, &file, &source),
-                Err(diagnostic) => vec![diagnostic],
-            };
-            for diagnostic in &diagnostics {
-                eprint!("{}", diagnostic.render());
+        Command::Check { build, short } => {
+            let file = build.spec.display().to_string();
+            let errors = check(build);
+            for error in &errors {
+                match error {
+                    Error::Spec(diagnostic) if !short => eprint!("{}", diagnostic.render()),
+                    error => eprintln!("error: {error}"),
+                }
             }
-            if !diagnostics.is_empty() {
-                eprintln!("{file}: {} error(s)", diagnostics.len());
+            if !errors.is_empty() {
+                eprintln!("{file}: {} error(s)", errors.len());
                 return Ok(ExitCode::FAILURE);
             }
             println!("{file}: ok");
@@ -151,8 +156,25 @@ fn run(command: Command) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every error of the spec `build` names: each validation error, else the first error of
+/// building its target.
+fn check(build: Build) -> Vec<Error> {
+    let (source, file) = match read_spec(&build.spec) {
+        Ok(read) => read,
+        Err(error) => return vec![error],
+    };
+    let diagnostics = match spec::parse(&source, &file) {
+        Ok(spec) => validate::validate(&spec, &file, &source),
+        Err(diagnostic) => vec![diagnostic],
+    };
+    if !diagnostics.is_empty() {
+        return diagnostics.into_iter().map(Error::from).collect();
+    }
+    build_definition(build).err().into_iter().collect()
+}
+
 /// The Definition that `build` asks for, with the context read from disk.
-fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, String> {
+fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     let Build {
         spec,
         target,
@@ -162,8 +184,10 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, String> {
         context,
     } = build;
     let (source, file) = read_spec(&spec)?;
-    let context_dir =
-        context.unwrap_or_else(|| spec.parent().map(Path::to_path_buf).unwrap_or_default());
+    let context_dir = context.unwrap_or_else(|| match spec.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
     let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
         .map(|text| dockerignore::patterns(&text))
         .unwrap_or_default();
@@ -183,7 +207,6 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, String> {
         build_args,
         &graph_context,
     )
-    .map_err(|error| error.to_string())
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
@@ -211,24 +234,29 @@ fn definition(
         name: file,
         data: source.as_bytes(),
     };
-    Ok(marshal(
+    let definition = marshal(
         &graph.state,
         MarshalOptions {
             source: Some(source),
             no_cache: None,
         },
-    ))
+    );
+    check_size(&definition, target.name)?;
+    Ok(definition)
 }
 
 /// Every `Cargo.toml` and `Cargo.lock` under `dir`, by path relative to `dir`. Skips `target`,
 /// hidden directories and directories `.dockerignore` names literally (BuildKit applies its
 /// full pattern rules when the frontend reads the context).
-fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, String> {
+fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let unreadable = |path: &Path, error: std::io::Error| Error::Read {
+        file: path.display().to_string(),
+        message: error.to_string(),
+    };
     let mut manifests = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?;
+        let entries = std::fs::read_dir(&current).map_err(|e| unreadable(&current, e))?;
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -242,8 +270,7 @@ fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, St
                     pending.push(path);
                 }
             } else if name == "Cargo.toml" || name == "Cargo.lock" {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|e| format!("{relative}: {e}"))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))?;
                 manifests.insert(relative, text);
             }
         }
@@ -251,16 +278,22 @@ fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, St
     Ok(manifests)
 }
 
-fn read_spec(path: &Path) -> Result<(String, String), String> {
+/// The spec's text and its name for errors. A file over the size limit is not read whole.
+fn read_spec(path: &Path) -> Result<(String, String), Error> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| format!("{file}: {error}"))?;
-    let source = String::from_utf8(bytes).map_err(|error| {
-        format!(
-            "{file}: not UTF-8 text (invalid byte at offset {})",
-            error.utf8_error().valid_up_to()
-        )
-    })?;
-    Ok((source, file))
+    let unreadable = |error: std::io::Error| Error::Read {
+        file: file.clone(),
+        message: error.to_string(),
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|opened| {
+            opened
+                .take(spec::MAX_SPEC_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(unreadable)?;
+    Ok((spec::decode(&file, bytes)?, file))
 }
 
 /// The name of the directory that holds the spec, the usual image name of a project.

@@ -64,6 +64,23 @@ pub struct MarshalOptions<'a> {
     pub no_cache: Option<&'a NoCache>,
 }
 
+/// The largest Definition BuildKit 0.8 takes: a Solve request carries it whole, and the
+/// daemon refuses gRPC messages over grpc-go's default 4 MiB with an obscure error.
+pub const MAX_DEFINITION_BYTES: usize = 4 << 20;
+
+/// Refuses a Definition of `target` over [`MAX_DEFINITION_BYTES`], with a message that says
+/// which target and what to do.
+pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), crate::Error> {
+    let size = definition.encoded_len();
+    if size > MAX_DEFINITION_BYTES {
+        return Err(crate::Error::DefinitionTooLarge {
+            target: target.to_owned(),
+            size,
+        });
+    }
+    Ok(())
+}
+
 /// Marshals the graph that ends at `state`. Scratch gives an empty Definition, which BuildKit
 /// solves to the empty filesystem.
 pub fn marshal(state: &State, options: MarshalOptions<'_>) -> pb::Definition {
@@ -209,5 +226,51 @@ mod tests {
         assert!(!stages.applies_to("[gateway 1/2] FROM debian"));
         assert!(!stages.applies_to("[context] load build context"));
         assert!(NoCache::All.applies_to(""));
+    }
+
+    /// The Definition of `target` in a generated spec: variant `big` has a 400 KB env value
+    /// and 12 run steps, variant `small` the same steps without the env.
+    fn generated_definition(target: &str) -> pb::Definition {
+        use crate::graph::{self, GraphContext};
+        use crate::platform::Platform;
+        use crate::resolve::ArgValues;
+
+        let steps: String = (0..12)
+            .map(|step| format!("      - echo {step}\n"))
+            .collect();
+        let source = format!(
+            "version: 1\nbuilder: {{image: rust, binaries: [app]}}\nvariants:\n  big:\n    from: debian\n    env: {{BLOB: {}}}\n    run:\n{steps}  small:\n    from: debian\n    run:\n{steps}",
+            "x".repeat(400 << 10)
+        );
+        let spec = crate::load(&source, "f.yaml").unwrap();
+        let platform: Platform = "linux/amd64".parse().unwrap();
+        let values = ArgValues::native(Default::default(), &platform);
+        let selected = crate::target::select(&spec, Some(target), &values).unwrap();
+        let context = GraphContext {
+            platform: platform.clone(),
+            build_platform: platform,
+            session_id: None,
+            toolchain_env: None,
+            context_excludes: Vec::new(),
+            manifests: Default::default(),
+            base_config: None,
+        };
+        let graph = graph::build(&spec, &selected, &context).unwrap();
+        marshal(&graph.state, MarshalOptions::default())
+    }
+
+    #[test]
+    fn a_definition_over_the_message_limit_names_the_limit_and_the_target() {
+        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env.
+        let big = generated_definition("big");
+        assert!(big.encoded_len() > MAX_DEFINITION_BYTES);
+        let error = check_size(&big, "big").unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit ("
+            ),
+            "{error}"
+        );
+        assert!(check_size(&generated_definition("small"), "small").is_ok());
     }
 }

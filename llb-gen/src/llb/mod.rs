@@ -5,7 +5,9 @@ mod marshal;
 mod state;
 
 pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
-pub use marshal::{MarshalOptions, NoCache, SourceFile, digest_of, marshal};
+pub use marshal::{
+    MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile, check_size, digest_of, marshal,
+};
 pub use state::{
     CacheSharing, ClientMount, Describe, Exec, ExecNetwork, ExecResult, LocalOptions, Mount,
     NetworkMode, SpecRange, State,

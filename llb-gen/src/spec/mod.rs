@@ -8,17 +8,21 @@ use std::marker::PhantomData;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
-use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use crate::diagnostic::{Diagnostic, Position};
 
 mod builder;
 mod forms;
+mod input;
 mod variant;
 
 pub use builder::{Binary, Builder, Cargo, Cross, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
 use forms::Scalar;
 pub use forms::StringOr;
+pub use input::{
+    MAX_ALIAS_REPLAYS, MAX_ALIASES_PER_ANCHOR, MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_SPEC_BYTES,
+    decode,
+};
 pub use serde_saphyr::Spanned;
 pub use variant::{
     BinaryInstall, CacheMount, Command, CopyStep, Healthcheck, RunStep, SecretMount, Sharing,
@@ -146,18 +150,18 @@ impl<T: JsonSchema> JsonSchema for NamedMap<T> {
     }
 }
 
-/// Parses spec text; `file` names it in errors.
+/// Parses spec text (see [`decode`] for the bytes of a file); `file` names it in errors.
 pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
-    let mut spec: Spec = serde_saphyr::from_str(source).map_err(|error| {
-        let position = error
-            .location()
-            .map_or(Position::START, |location| Position {
-                line: location.line() as u32,
-                column: location.column() as u32,
-            });
-        let message = DefaultMessageFormatter.format_message(&error).into_owned();
-        Diagnostic::new(file, source, position, message)
-    })?;
+    let mut spec: Spec =
+        serde_saphyr::from_str_with_options(source, input::options()).map_err(|error| {
+            let position = error
+                .location()
+                .map_or(Position::START, |location| Position {
+                    line: location.line() as u32,
+                    column: location.column() as u32,
+                });
+            Diagnostic::new(file, source, position, input::message(&error))
+        })?;
     spec.document = Document {
         file: file.to_owned(),
         text: source.to_owned(),
