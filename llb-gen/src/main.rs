@@ -99,17 +99,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a reader that went away early (`llb-gen targets x | head`) is no error.
+fn out(
+    write: impl FnOnce(&mut std::io::StdoutLock<'_>) -> std::io::Result<()>,
+) -> Result<(), String> {
+    match write(&mut std::io::stdout().lock()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing to stdout: {error}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Llb(build) => {
             let definition = build_definition(build).map_err(|e| e.to_string())?;
-            std::io::stdout()
-                .write_all(&definition.encode_to_vec())
-                .map_err(|error| format!("writing the definition: {error}"))?;
+            out(|stdout| stdout.write_all(&definition.encode_to_vec()))?;
         }
         Command::Dot(build) => {
             let definition = build_definition(build).map_err(|e| e.to_string())?;
-            print!("{}", dot::render(&definition).map_err(|e| e.to_string())?);
+            let dot = dot::render(&definition).map_err(|e| e.to_string())?;
+            out(|stdout| stdout.write_all(dot.as_bytes()))?;
         }
         Command::Targets {
             spec: path,
@@ -125,18 +136,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
                 let plan = matrix::plan(&image, &platforms, &targets);
                 let text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-                println!("{text}");
+                out(|stdout| writeln!(stdout, "{text}"))?;
             } else {
                 for target in targets {
                     let default = if target.default { " (default)" } else { "" };
-                    println!(
-                        "{:<20} {:<28} {}{default}",
-                        target.name, target.base, target.description
-                    );
+                    out(|stdout| {
+                        writeln!(
+                            stdout,
+                            "{:<20} {:<28} {}{default}",
+                            target.name, target.base, target.description
+                        )
+                    })?;
                 }
             }
         }
-        Command::Schema => print!("{}", schema::text()),
+        Command::Schema => out(|stdout| stdout.write_all(schema::text().as_bytes()))?,
         Command::Check { build, short } => {
             let file = build.spec.display().to_string();
             let errors = check(build);
@@ -150,7 +164,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 eprintln!("{file}: {} error(s)", errors.len());
                 return Ok(ExitCode::FAILURE);
             }
-            println!("{file}: ok");
+            out(|stdout| writeln!(stdout, "{file}: ok"))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -99,3 +99,21 @@ fn check_accepts_the_examples() {
         format!("{HELLO_PATH}: ok\n")
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error() {
+    for args in [&["targets", HELLO_PATH][..], &["schema"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before llb-gen writes, as `llb-gen … | head -0` does.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
