@@ -52,11 +52,13 @@ def docker(*args, check=True, capture=True):
 
 
 class CargoWatch:
-    """Counts distinct cargo processes on this machine while a build runs (containers' processes
-    are visible in /proc), by sampling every 50 ms: a compile keeps cargo alive for seconds."""
+    """Counts distinct cargo processes that builds run while a build runs, by sampling /proc every
+    50 ms (a compile keeps cargo alive for seconds). A build's processes are visible from here but
+    live in their own pid namespace, which tells them from cargo run on this machine itself."""
 
     def __init__(self):
         self.seen = set()
+        self._own_ns = os.readlink("/proc/self/ns/pid")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -66,11 +68,11 @@ class CargoWatch:
                 if entry.name.isdigit():
                     try:
                         stat = Path(entry.path, "stat").read_text()
+                        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                        if comm == "cargo" and os.readlink(f"{entry.path}/ns/pid") != self._own_ns:
+                            self.seen.add((entry.name, stat.rsplit(")", 1)[1].split()[19]))
                     except OSError:
                         continue
-                    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-                    if comm == "cargo":
-                        self.seen.add((entry.name, stat.split()[21]))
             self._stop.wait(0.05)
 
     def __enter__(self):
