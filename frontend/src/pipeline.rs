@@ -47,6 +47,14 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// The prebuilt builder cannot be read.
+    #[error("prebuilt builder {source_name}: {reason}")]
+    PrebuiltUnreadable {
+        /// `image <ref>` or `context <name>`.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The prebuilt builder lacks binaries the target needs.
     #[error("prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}", problems.join(", "))]
     PrebuiltBinaries {

@@ -23,8 +23,8 @@ pub async fn check(
         BinariesSource::Local { name } => format!("context {name}"),
         BinariesSource::Compile { .. } => return Ok(()),
     };
-    let unusable = |error: BridgeError| BuildError::Image {
-        image: source_name.clone(),
+    let unusable = |error: BridgeError| BuildError::PrebuiltUnreadable {
+        source_name: source_name.clone(),
         reason: error.to_string(),
     };
     let root = graph::binaries_root(spec, &target.binaries, context)?;
