@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::llb::{MarshalOptions, SourceFile, digest_of, marshal};
+use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;

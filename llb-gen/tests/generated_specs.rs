@@ -11,8 +11,8 @@ use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{load, target};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use proptest::sample::Index;
+use proptest::test_runner::FileFailurePersistence;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -184,7 +184,7 @@ impl GeneratedSpec {
                 body["extends"] = json!(parents);
             }
             for (key, value) in [
-                ("abstract", variant.is_abstract.then(|| json!(true))),
+                ("abstract", variant.is_abstract.then_some(json!(true))),
                 ("entrypoint", variant.entrypoint.as_ref().map(|v| json!(v))),
                 ("cmd", variant.cmd.as_ref().map(|v| json!(v))),
                 ("user", variant.user.as_ref().map(|v| json!(v))),
