@@ -19,15 +19,18 @@ const GATEWAY_BINARY: &str = "flotilla/bin/hello-gateway";
 /// A daemon holding the hello spec and a prebuilt builder with an executable gateway binary.
 fn prebuilt_daemon() -> Daemon {
     let mut daemon = Daemon::holding(HELLO);
-    daemon.stats.insert(
-        GATEWAY_BINARY.to_owned(),
-        Ok(Stat {
-            path: "hello-gateway".to_owned(),
-            mode: 0o755,
-            ..Default::default()
-        }),
-    );
     daemon
+        .stats
+        .insert(GATEWAY_BINARY.to_owned(), Ok(executable()));
+    daemon
+}
+
+/// What StatFile says of an executable file.
+fn executable() -> Stat {
+    Stat {
+        mode: 0o755,
+        ..Default::default()
+    }
 }
 
 /// The error message of a Return that must carry one and no result.
@@ -122,27 +125,21 @@ async fn a_failing_step_is_explained_with_its_spec_line() {
         "    entrypoint: [hello]",
         "    run: [exit 7]\n    entrypoint: [hello]",
     );
-    let daemon = Daemon {
+    let mut daemon = Daemon {
+        // The build's Solve, after the spec's, .dockerignore's and the prebuilt builder's.
         solves_ok: 3,
         solve_error: Some(Status::unknown(
             "executor failed running [/bin/sh -c exit 7]: exit code: 7",
         )),
-        stats: prebuilt_daemon().stats,
         ..Daemon::holding(&spec)
     };
-    let opts = [PREBUILT[1], "target=hello"];
-    let mut daemon = daemon;
-    daemon.stats.insert(
-        "flotilla/bin/hello".to_owned(),
-        Ok(Stat {
-            mode: 0o755,
-            ..Default::default()
-        }),
-    );
-    let message = error_of(&run(daemon, &opts).await).to_owned();
-    assert!(
-        message.ends_with("`[hello 2/3] RUN exit 7` failed: executor failed running [/bin/sh -c exit 7]: exit code: 7"),
-        "{message}"
+    daemon
+        .stats
+        .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
+    let message = error_of(&run(daemon, &[PREBUILT[1], "target=hello"]).await).to_owned();
+    assert_eq!(
+        message,
+        "flotilla.yaml:14:11: `[hello 2/3] RUN exit 7` failed: executor failed running [/bin/sh -c exit 7]: exit code: 7"
     );
 }
 

@@ -59,7 +59,6 @@ pub enum Garbage {
 }
 
 /// How the fake daemon answers each RPC.
-#[derive(Clone)]
 pub struct Daemon {
     /// ReadFile's answer, whatever the path.
     pub file: Result<Vec<u8>, Status>,
