@@ -162,7 +162,8 @@ mod tests {
     #[tokio::test]
     async fn a_spec_over_the_size_limit_is_refused_before_parsing() {
         let spec = format!("# syntax=x\n{}", "#".repeat(MAX_SPEC_BYTES));
-        let (bridge, _) = crate::fake_bridge::serve(&spec).await;
+        let (bridge, _) =
+            crate::fake_bridge::serve(crate::fake_bridge::Daemon::holding(&spec)).await;
         let options = Options::from_env(std::iter::empty());
         let error = read_spec(&bridge, &options, "big.yaml").await.unwrap_err();
         assert_eq!(

@@ -1,8 +1,17 @@
-//! An in-process LLBBridge for tests: serves one spec file and records what the frontend
+//! An in-process LLBBridge for tests: answers as a [`Daemon`] says (a healthy daemon, or one
+//! that fails, lacks files or caps, or sends broken messages) and records what the frontend
 //! returns, so a whole request can be run without BuildKit.
 
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
+use http_body::Frame;
+use tonic::codegen::http::{self, HeaderMap, HeaderValue};
+use tonic::codegen::{BoxFuture, Bytes, Service};
+use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status};
@@ -10,14 +19,90 @@ use tonic::{Request, Response, Status};
 use crate::bridge::Bridge;
 use crate::gateway_pb::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use crate::gateway_pb::{
-    InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest, ReadDirResponse,
-    ReadFileRequest, ReadFileResponse, ResolveImageConfigRequest, ResolveImageConfigResponse,
-    ReturnRequest, ReturnResponse, SolveRequest, SolveResponse, StatFileRequest, StatFileResponse,
+    ApiCap, InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest,
+    ReadDirResponse, ReadFileRequest, ReadFileResponse, ResolveImageConfigRequest,
+    ResolveImageConfigResponse, ReturnRequest, ReturnResponse, SolveRequest, SolveResponse, Stat,
+    StatFileRequest, StatFileResponse,
 };
+use crate::options::Options;
 
-/// A bridge whose only file is the spec, whatever path is asked for.
+/// The LLB caps llb-gen's graphs use, all of which BuildKit 0.8 has.
+const LLB_CAPS: [&str; 19] = [
+    "source.image",
+    "source.local",
+    "source.local.sessionid",
+    "source.local.followpaths",
+    "source.local.includepatterns",
+    "source.local.excludepatterns",
+    "source.local.sharedkeyhint",
+    "file.base",
+    "exec.meta.base",
+    "exec.meta.network",
+    "exec.mount.bind",
+    "exec.mount.selector",
+    "exec.mount.cache",
+    "exec.mount.cache.sharing",
+    "exec.mount.secret",
+    "exec.mount.tmpfs",
+    "meta.ignorecache",
+    "constraints",
+    "platform",
+];
+
+/// A broken answer to one RPC, as a faulty daemon or a cut connection would send it.
+#[derive(Clone, Copy, Debug)]
+pub enum Garbage {
+    /// A gRPC frame announcing more bytes than follow.
+    TruncatedFrame,
+    /// A whole frame whose protobuf message is cut inside a field.
+    TruncatedMessage,
+}
+
+/// How the fake daemon answers each RPC.
+pub struct Daemon {
+    /// ReadFile's answer, whatever the path.
+    pub file: Result<Vec<u8>, Status>,
+    /// How many Solves succeed before `solve_error` (when set) answers the rest.
+    pub solves_ok: usize,
+    /// What Solve fails with after `solves_ok` successes.
+    pub solve_error: Option<Status>,
+    /// StatFile's answers by path; other paths do not exist.
+    pub stats: BTreeMap<String, Result<Stat, Status>>,
+    /// ResolveImageConfig's answer, whatever the image.
+    pub image_config: Result<Vec<u8>, Status>,
+    /// Ping's answer.
+    pub pong: Result<PongResponse, Status>,
+    /// RPCs, by method name (`ReadFile`), answered with a broken message instead.
+    pub garbled: BTreeMap<&'static str, Garbage>,
+}
+
+impl Daemon {
+    /// A healthy daemon with every cap llb-gen uses, whose only file is `spec`.
+    pub fn holding(spec: &str) -> Self {
+        let cap = |id: &str| ApiCap {
+            id: id.to_owned(),
+            enabled: true,
+            ..Default::default()
+        };
+        Self {
+            file: Ok(spec.as_bytes().to_vec()),
+            solves_ok: 0,
+            solve_error: None,
+            stats: BTreeMap::new(),
+            image_config: Ok(br#"{"architecture":"amd64","os":"linux","config":{}}"#.to_vec()),
+            pong: Ok(PongResponse {
+                frontend_api_caps: Vec::new(),
+                llb_caps: LLB_CAPS.into_iter().map(cap).collect(),
+            }),
+            garbled: BTreeMap::new(),
+        }
+    }
+}
+
+/// The bridge itself: `daemon`'s answers, the Solves made so far, and what was returned.
 struct Fake {
-    spec: String,
+    daemon: Daemon,
+    solves: Mutex<usize>,
     returned: Arc<Mutex<Vec<ReturnRequest>>>,
 }
 
@@ -27,23 +112,31 @@ impl LlbBridge for Fake {
         &self,
         _: Request<ResolveImageConfigRequest>,
     ) -> Result<Response<ResolveImageConfigResponse>, Status> {
-        Err(Status::unimplemented("resolve_image_config"))
+        let config = self.daemon.image_config.clone()?;
+        Ok(Response::new(ResolveImageConfigResponse {
+            digest: "sha256:fake".to_owned(),
+            config,
+        }))
     }
 
     async fn solve(&self, _: Request<SolveRequest>) -> Result<Response<SolveResponse>, Status> {
-        Ok(Response::new(SolveResponse {
-            r#ref: "spec".to_owned(),
-            result: None,
-        }))
+        let mut solves = self.solves.lock().map_err(|_| Status::internal("lock"))?;
+        *solves += 1;
+        match &self.daemon.solve_error {
+            Some(error) if *solves > self.daemon.solves_ok => Err(error.clone()),
+            _ => Ok(Response::new(SolveResponse {
+                r#ref: format!("ref-{solves}"),
+                result: None,
+            })),
+        }
     }
 
     async fn read_file(
         &self,
         _: Request<ReadFileRequest>,
     ) -> Result<Response<ReadFileResponse>, Status> {
-        Ok(Response::new(ReadFileResponse {
-            data: self.spec.clone().into_bytes(),
-        }))
+        let data = self.daemon.file.clone()?;
+        Ok(Response::new(ReadFileResponse { data }))
     }
 
     async fn read_dir(
@@ -55,13 +148,21 @@ impl LlbBridge for Fake {
 
     async fn stat_file(
         &self,
-        _: Request<StatFileRequest>,
+        request: Request<StatFileRequest>,
     ) -> Result<Response<StatFileResponse>, Status> {
-        Err(Status::unimplemented("stat_file"))
+        let path = request.into_inner().path;
+        match self.daemon.stats.get(&path) {
+            Some(answer) => Ok(Response::new(StatFileResponse {
+                stat: Some(answer.clone()?),
+            })),
+            None => Err(Status::not_found(format!(
+                "stat {path}: no such file or directory"
+            ))),
+        }
     }
 
     async fn ping(&self, _: Request<PingRequest>) -> Result<Response<PongResponse>, Status> {
-        Ok(Response::new(PongResponse::default()))
+        self.daemon.pong.clone().map(Response::new)
     }
 
     async fn r#return(
@@ -79,17 +180,113 @@ impl LlbBridge for Fake {
     }
 }
 
-/// Serves a fake bridge holding `spec` on a loopback port; returns a client of it and the
-/// list of Return requests it receives.
-pub async fn serve(spec: &str) -> (Bridge, Arc<Mutex<Vec<ReturnRequest>>>) {
+/// The bridge's gRPC service, with the garbled RPCs answered by broken frames instead.
+#[derive(Clone)]
+struct Garbling {
+    inner: LlbBridgeServer<Fake>,
+    garbled: Arc<BTreeMap<&'static str, Garbage>>,
+}
+
+impl NamedService for Garbling {
+    const NAME: &'static str = <LlbBridgeServer<Fake> as NamedService>::NAME;
+}
+
+impl Service<http::Request<tonic::body::Body>> for Garbling {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<http::Request<tonic::body::Body>>::poll_ready(&mut self.inner, context)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+        match self.garbled.get(method) {
+            Some(garbage) => {
+                let response = garbage.response();
+                Box::pin(async move { Ok(response) })
+            }
+            None => self.inner.call(request),
+        }
+    }
+}
+
+impl Garbage {
+    /// A gRPC response that reports success in its trailers around a broken message.
+    fn response(self) -> http::Response<tonic::body::Body> {
+        // Field 1, length-delimited, announcing 100 bytes of which 2 follow.
+        let message = [0x0a, 100, b'x', b'x'];
+        let announced = match self {
+            Garbage::TruncatedFrame => 64,
+            Garbage::TruncatedMessage => message.len(),
+        };
+        let mut frame = vec![0];
+        frame.extend(u32::try_from(announced).unwrap_or(u32::MAX).to_be_bytes());
+        frame.extend(message);
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let body = Frames(VecDeque::from([
+            Frame::data(Bytes::from(frame)),
+            Frame::trailers(trailers),
+        ]));
+        let mut response = http::Response::new(tonic::body::Body::new(body));
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/grpc"));
+        response
+    }
+}
+
+/// A response body of fixed frames.
+struct Frames(VecDeque<Frame<Bytes>>);
+
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.get_mut().0.pop_front().map(Ok))
+    }
+}
+
+/// Runs the frontend against a fake bridge answering as `daemon` says, with frontend options
+/// `opts` (`key=value`, as BuildKit passes them); returns the one Return it sent.
+pub async fn run(daemon: Daemon, opts: &[&str]) -> ReturnRequest {
+    let (bridge, returned) = serve(daemon).await;
+    let options = Options::from_env(
+        opts.iter()
+            .enumerate()
+            .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
+    );
+    crate::run(&bridge, &options)
+        .await
+        .expect("the Return call");
+    let mut returned = returned.lock().expect("returned requests");
+    assert_eq!(returned.len(), 1, "exactly one Return");
+    returned.remove(0)
+}
+
+/// Serves a fake bridge answering as `daemon` says; returns a client of it and the list of
+/// Return requests it receives.
+pub async fn serve(daemon: Daemon) -> (Bridge, Arc<Mutex<Vec<ReturnRequest>>>) {
     let returned = Arc::new(Mutex::new(Vec::new()));
+    let garbled = Arc::new(daemon.garbled.clone());
     let fake = Fake {
-        spec: spec.to_owned(),
+        daemon,
+        solves: Mutex::new(0),
         returned: Arc::clone(&returned),
+    };
+    let service = Garbling {
+        inner: LlbBridgeServer::new(fake),
+        garbled,
     };
     let incoming = TcpIncoming::bind(([127, 0, 0, 1], 0).into()).expect("bind loopback");
     let address = incoming.local_addr().expect("loopback address");
-    tokio::spawn(Server::builder().serve_with_incoming(LlbBridgeServer::new(fake), incoming));
+    tokio::spawn(Server::builder().serve_with_incoming(service, incoming));
     let channel = Endpoint::from_shared(format!("http://{address}"))
         .expect("loopback uri")
         .connect()

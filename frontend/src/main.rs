@@ -4,6 +4,8 @@
 mod bridge;
 mod client_files;
 #[cfg(test)]
+mod daemon_faults;
+#[cfg(test)]
 mod fake_bridge;
 mod options;
 mod pipeline;

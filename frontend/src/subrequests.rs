@@ -67,23 +67,14 @@ fn unknown(id: &str) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_bridge;
+    use crate::fake_bridge::{self, Daemon};
     use crate::gateway_pb::ReturnRequest;
 
     const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 
-    /// Runs the frontend against a fake bridge with `opts`; returns the one Return it sent.
+    /// Runs the frontend on a healthy daemon holding the hello example's spec.
     async fn run(opts: &[&str]) -> ReturnRequest {
-        let (bridge, returned) = fake_bridge::serve(HELLO).await;
-        let options = Options::from_env(
-            opts.iter()
-                .enumerate()
-                .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
-        );
-        crate::run(&bridge, &options).await.unwrap();
-        let mut returned = returned.lock().unwrap();
-        assert_eq!(returned.len(), 1, "exactly one Return");
-        returned.remove(0)
+        fake_bridge::run(Daemon::holding(HELLO), opts).await
     }
 
     fn metadata_json(request: &ReturnRequest) -> serde_json::Value {

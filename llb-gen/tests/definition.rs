@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::llb::{MarshalOptions, SourceFile, digest_of, marshal};
+use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{load, target};
 use prost::Message;
+
+mod common;
+use common::{assert_well_formed, ops};
 
 const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 const HELLO_PATH: &str = concat!(
@@ -67,44 +70,6 @@ fn manifests() -> BTreeMap<String, String> {
         )
     })
     .collect()
-}
-
-fn ops(definition: &pb::Definition) -> Vec<pb::Op> {
-    definition
-        .def
-        .iter()
-        .map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap())
-        .collect()
-}
-
-/// What BuildKit checks when it loads a Definition.
-fn assert_well_formed(definition: &pb::Definition) {
-    let digests: Vec<String> = definition
-        .def
-        .iter()
-        .map(|bytes| digest_of(bytes))
-        .collect();
-    let ops = ops(definition);
-    assert!(ops.len() >= 2, "BuildKit needs at least two ops");
-    let terminal = ops.last().unwrap();
-    assert!(terminal.op.is_none(), "the last op is the terminal");
-    assert_eq!(terminal.inputs.len(), 1);
-    for (index, op) in ops.iter().enumerate() {
-        for input in &op.inputs {
-            let position = digests.iter().position(|d| *d == input.digest);
-            assert!(
-                position.is_some_and(|p| p < index),
-                "input {} resolves to an earlier op",
-                input.digest
-            );
-        }
-    }
-    for digest in &digests {
-        assert!(
-            definition.metadata.contains_key(digest),
-            "metadata for {digest}"
-        );
-    }
 }
 
 /// Each exec's argv, joined, in op order.

@@ -1,0 +1,284 @@
+//! Tests: whatever the daemon sends (errors from Solve, a missing spec, broken messages, a
+//! failing StatFile, missing caps) and whatever the options say, the frontend answers with
+//! exactly one Return holding a result or an error message, and never panics or hangs.
+
+use tonic::Status;
+
+use crate::fake_bridge::{Daemon, Garbage, run};
+use crate::gateway_pb::{ReturnRequest, Stat, result};
+
+const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+/// Builds the gateway variant from a prebuilt builder: no manifests to read.
+const PREBUILT: [&str; 2] = [
+    "target=gateway",
+    "build-arg:BUILDER_IMAGE=localhost:5000/hello-artifact:1",
+];
+/// Where the prebuilt check looks for the gateway's binary.
+const GATEWAY_BINARY: &str = "flotilla/bin/hello-gateway";
+
+/// A daemon holding the hello spec and a prebuilt builder with an executable gateway binary.
+fn prebuilt_daemon() -> Daemon {
+    let mut daemon = Daemon::holding(HELLO);
+    daemon
+        .stats
+        .insert(GATEWAY_BINARY.to_owned(), Ok(executable()));
+    daemon
+}
+
+/// What StatFile says of an executable file.
+fn executable() -> Stat {
+    Stat {
+        mode: 0o755,
+        ..Default::default()
+    }
+}
+
+/// The error message of a Return that must carry one and no result.
+fn error_of(returned: &ReturnRequest) -> &str {
+    assert!(returned.result.is_none(), "an error has no result");
+    &returned.error.as_ref().expect("an error").message
+}
+
+#[tokio::test]
+async fn a_healthy_daemon_gets_the_image_and_its_config() {
+    let returned = run(prebuilt_daemon(), &PREBUILT).await;
+    assert!(returned.error.is_none(), "{:?}", returned.error);
+    let result = returned.result.expect("a result");
+    let Some(result::Result::Ref(reference)) = result.result else {
+        panic!("one ref")
+    };
+    // Solves: the spec, .dockerignore, the prebuilt builder, the build.
+    assert_eq!(reference.id, "ref-4");
+    let config: serde_json::Value =
+        serde_json::from_slice(&result.metadata["containerimage.config"]).unwrap();
+    assert_eq!(config["config"]["Cmd"][0], "hello-gateway");
+}
+
+#[tokio::test]
+async fn a_missing_spec_is_named_with_the_daemons_reason() {
+    let mut daemon = Daemon::holding(HELLO);
+    daemon.file = Err(Status::not_found(
+        "open /tmp/flotilla.yaml: no such file or directory",
+    ));
+    let returned = run(daemon, &[]).await;
+    assert_eq!(
+        error_of(&returned),
+        "cannot read spec `flotilla.yaml`: open /tmp/flotilla.yaml: no such file or directory"
+    );
+    let returned = run(
+        Daemon {
+            file: Err(Status::not_found("no such file")),
+            ..Daemon::holding(HELLO)
+        },
+        &["filename=ci/other.yaml", "requestid=frontend.targets"],
+    )
+    .await;
+    assert_eq!(
+        error_of(&returned),
+        "cannot read spec `ci/other.yaml`: no such file"
+    );
+}
+
+#[tokio::test]
+async fn a_spec_that_is_not_text_or_cut_short_is_a_located_error() {
+    let mut daemon = Daemon::holding(HELLO);
+    daemon.file = Ok(vec![b'v', 0xff, 0xfe]);
+    assert_eq!(
+        error_of(&run(daemon, &[]).await),
+        "flotilla.yaml:1:2: not UTF-8 text (invalid byte 0xff)"
+    );
+    let cut = &HELLO[..HELLO.find("variants:").unwrap() + "variants:\n  hel".len()];
+    let message = error_of(&run(Daemon::holding(cut), &[]).await).to_owned();
+    assert!(message.starts_with("flotilla.yaml:"), "{message}");
+    let message = error_of(&run(Daemon::holding(""), &[]).await).to_owned();
+    assert!(message.starts_with("flotilla.yaml"), "{message}");
+}
+
+#[tokio::test]
+async fn solve_errors_end_the_build_with_the_daemons_message() {
+    // Each Solve in turn fails: the spec's, .dockerignore's, the prebuilt builder's, the build's.
+    let expected = [
+        "cannot read spec `flotilla.yaml`: failed to solve: rpc error: daemon is shutting down",
+        "failed to solve: rpc error: daemon is shutting down",
+        "prebuilt builder image localhost:5000/hello-artifact:1 cannot be used: failed to solve: rpc error: daemon is shutting down",
+        "failed to solve: rpc error: daemon is shutting down",
+    ];
+    for (solves_ok, expected) in expected.into_iter().enumerate() {
+        let daemon = Daemon {
+            solves_ok,
+            solve_error: Some(Status::unknown(
+                "failed to solve: rpc error: daemon is shutting down",
+            )),
+            ..prebuilt_daemon()
+        };
+        assert_eq!(
+            error_of(&run(daemon, &PREBUILT).await),
+            expected,
+            "after {solves_ok} solves"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_step_is_explained_with_its_spec_line() {
+    let spec = HELLO.replace(
+        "    entrypoint: [hello]",
+        "    run: [exit 7]\n    entrypoint: [hello]",
+    );
+    let mut daemon = Daemon {
+        // The build's Solve, after the spec's, .dockerignore's and the prebuilt builder's.
+        solves_ok: 3,
+        solve_error: Some(Status::unknown(
+            "executor failed running [/bin/sh -c exit 7]: exit code: 7",
+        )),
+        ..Daemon::holding(&spec)
+    };
+    daemon
+        .stats
+        .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
+    let message = error_of(&run(daemon, &[PREBUILT[1], "target=hello"]).await).to_owned();
+    assert_eq!(
+        message,
+        "flotilla.yaml:14:11: `[hello 2/3] RUN exit 7` failed: executor failed running [/bin/sh -c exit 7]: exit code: 7"
+    );
+}
+
+#[tokio::test]
+async fn broken_messages_from_any_rpc_are_errors() {
+    for rpc in [
+        "Ping",
+        "Solve",
+        "ReadFile",
+        "StatFile",
+        "ResolveImageConfig",
+    ] {
+        for garbage in [Garbage::TruncatedFrame, Garbage::TruncatedMessage] {
+            let mut daemon = prebuilt_daemon();
+            daemon.garbled.insert(rpc, garbage);
+            let message = error_of(&run(daemon, &PREBUILT).await).to_owned();
+            assert!(
+                message.ends_with("Missing response message.")
+                    || message.contains("failed to decode Protobuf message"),
+                "{rpc} {garbage:?}: {message}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_image_config_names_the_image() {
+    for config in [&b"{\"architecture\":"[..], b"[]", b"\xff"] {
+        let daemon = Daemon {
+            image_config: Ok(config.to_vec()),
+            ..prebuilt_daemon()
+        };
+        let message = error_of(&run(daemon, &PREBUILT).await).to_owned();
+        assert!(
+            message
+                .starts_with("image docker.io/library/debian:bookworm-slim: unreadable config: "),
+            "{message}"
+        );
+    }
+    let daemon = Daemon {
+        image_config: Err(Status::not_found("docker.io/library/debian: not found")),
+        ..prebuilt_daemon()
+    };
+    assert_eq!(
+        error_of(&run(daemon, &PREBUILT).await),
+        "image docker.io/library/debian:bookworm-slim: docker.io/library/debian: not found"
+    );
+}
+
+#[tokio::test]
+async fn prebuilt_checks_report_stat_errors_and_unusable_binaries() {
+    let mut daemon = prebuilt_daemon();
+    daemon.stats.insert(
+        GATEWAY_BINARY.to_owned(),
+        Err(Status::unavailable("connection reset")),
+    );
+    assert_eq!(
+        error_of(&run(daemon, &PREBUILT).await),
+        "prebuilt builder image localhost:5000/hello-artifact:1 cannot be used: connection reset"
+    );
+    let mut daemon = prebuilt_daemon();
+    daemon.stats.clear();
+    assert_eq!(
+        error_of(&run(daemon, &PREBUILT).await),
+        "prebuilt builder image localhost:5000/hello-artifact:1 lacks binaries the target needs under /flotilla/bin: hello-gateway (missing)"
+    );
+    let mut daemon = prebuilt_daemon();
+    daemon.stats.insert(
+        GATEWAY_BINARY.to_owned(),
+        Ok(Stat {
+            mode: 0o644,
+            ..Default::default()
+        }),
+    );
+    assert!(error_of(&run(daemon, &PREBUILT).await).ends_with("hello-gateway (not executable)"));
+}
+
+#[tokio::test]
+async fn a_daemon_without_caps_or_ping_is_refused_clearly() {
+    let daemon = Daemon {
+        pong: Ok(Default::default()),
+        ..prebuilt_daemon()
+    };
+    let message = error_of(&run(daemon, &PREBUILT).await).to_owned();
+    assert!(
+        message.starts_with("this BuildKit lacks LLB capabilities the build needs: "),
+        "{message}"
+    );
+    assert!(message.contains("source.image"), "{message}");
+    let daemon = Daemon {
+        pong: Err(Status::unimplemented("unknown method Ping")),
+        ..prebuilt_daemon()
+    };
+    assert_eq!(
+        error_of(&run(daemon, &PREBUILT).await),
+        "unknown method Ping"
+    );
+}
+
+#[tokio::test]
+async fn odd_options_get_an_answer() {
+    let odd: &[&[&str]] = &[
+        &["filename="],
+        &["target="],
+        &["target=check:"],
+        &["target=artifact", "build-arg:BUILDER_IMAGE="],
+        &["platform="],
+        &["platform=,"],
+        &["platform=linux/amd64,linux/amd64"],
+        &["platform=linux/amd64,linux/arm64", "multi-platform=true"],
+        &["no-cache"],
+        &["no-cache=,,"],
+        &["build-arg:=x", "build-arg:", "=", "no-equals-sign"],
+        &["context:builder="],
+        &["context:builder=docker-image://"],
+        &["image-resolve-mode=sideways"],
+        &["cache-imports=[{"],
+        &[
+            "cache-from=",
+            "label:=",
+            "add-hosts=:",
+            "force-network-mode=",
+        ],
+        &["requestid="],
+        &["requestid=frontend.outline", "platform=linux/"],
+    ];
+    for opts in odd {
+        let opts: Vec<&str> = PREBUILT
+            .iter()
+            .copied()
+            .chain(opts.iter().copied())
+            .collect();
+        let returned = run(prebuilt_daemon(), &opts).await;
+        assert!(
+            returned.result.is_some() != returned.error.is_some(),
+            "{opts:?}: a result or an error"
+        );
+        if let Some(error) = &returned.error {
+            assert!(!error.message.is_empty(), "{opts:?}");
+        }
+    }
+}
