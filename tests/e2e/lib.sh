@@ -66,3 +66,14 @@ scratch_builder() {
   printf 'FROM scratch\nCOPY hello /flotilla/bin/hello\n' >"$dir/Dockerfile"
   "$DOCKER" build -q --platform "$2" -t "$1" "$dir" >/dev/null 2>>"$WORK/scratch-builders.log"
 }
+
+# pushed_digest IMAGE REPO: pushes IMAGE as REPO:1 to the registry and prints its digest
+# (sha256:…); fails, with the push's output on stderr, when the push does.
+pushed_digest() {
+  local out
+  if ! "$DOCKER" tag "$1" "$2:1" || ! out=$("$DOCKER" push "$2:1" 2>&1); then
+    printf '%s\n' "${out:-tag failed}" >&2
+    return 1
+  fi
+  grep -o 'digest: sha256:[0-9a-f]*' <<<"$out" | cut -d' ' -f2
+}

@@ -41,7 +41,7 @@ fi
 declare -A OPENAB_USER=([claude]=node [gemini]=node [qwen]=node [copilot]=node [amp]=node
   [kiro]=agent [cursor]=agent [goose]=agent [hermes]=agent [agy]=agent [bare]=agent)
 declare -A OPENAB_AGENT=([claude]=claude [gemini]=gemini [qwen]=qwen [copilot]=copilot [amp]=amp
-  [kiro]=kiro-cli [cursor]=cursor-agent [goose]=goose [hermes]=openab-agent [agy]=agy-acp [bare]=)
+  [kiro]=kiro-cli [cursor]=cursor-agent [goose]=goose [hermes]=openab-agent [agy]=agy-acp [bare]="")
 openab_variants=(claude gemini qwen copilot amp kiro cursor goose hermes agy bare)
 for variant in "${openab_variants[@]}"; do
   image=flotilla-e2e/openab-$variant
@@ -107,4 +107,19 @@ if log_has openab-badsum "flotilla.yaml:"; then
   pass "openab: the failed sha256 check names its spec line"
 else
   fail "openab: the failed sha256 check names its spec line"; log_tail openab-badsum
+fi
+
+# 6. CI pins the base images by digest through the build args, without editing the spec.
+OPENAB_DEBIAN=$REGISTRY/flotilla-e2e/openab-debian
+if digest=$(pushed_digest debian:bookworm-slim "$OPENAB_DEBIAN" 2>"$WORK/openab-push.log") \
+  && openab_build pinned --target bare --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" \
+    --build-arg DEBIAN_IMAGE="$OPENAB_DEBIAN@$digest" -t flotilla-e2e/openab-pinned; then
+  base=$(config_of flotilla-e2e/openab-pinned '{{index .RootFS.Layers 0}}')
+  if log_has openab-pinned "FROM $OPENAB_DEBIAN@$digest" && [ "$base" = "$(config_of debian:bookworm-slim '{{index .RootFS.Layers 0}}')" ]; then
+    pass "openab: DEBIAN_IMAGE pinned by digest builds bare on that exact base"
+  else
+    fail "openab: pinned base" "base layer $base"; log_tail openab-pinned
+  fi
+else
+  fail "openab: pinned base: push or build" "$(tail -n 3 "$WORK/openab-push.log")"; log_tail openab-pinned
 fi

@@ -115,8 +115,7 @@ fi
 
 # 4. Base images pinned by digest, `name@sha256:…` and `name:tag@sha256:…`, from the registry.
 SEC_DEBIAN=$REGISTRY/flotilla-e2e/sec-debian
-if "$DOCKER" tag debian:bookworm-slim "$SEC_DEBIAN:1" && "$DOCKER" push "$SEC_DEBIAN:1" >"$WORK/sec-push.log" 2>&1; then
-  digest=$(grep -o 'digest: sha256:[0-9a-f]*' "$WORK/sec-push.log" | cut -d' ' -f2)
+if digest=$(pushed_digest debian:bookworm-slim "$SEC_DEBIAN" 2>"$WORK/sec-push.log"); then
   want=$("$DOCKER" run --rm debian:bookworm-slim cat /etc/debian_version)
   for pin in "$SEC_DEBIAN@$digest" "$SEC_DEBIAN:1@$digest"; do
     if build sec-pinned "$SEC" --target pinned --build-arg "PINNED=$pin" -t flotilla-e2e/sec-pinned; then
