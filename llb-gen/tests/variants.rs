@@ -709,3 +709,20 @@ fn openab_second_binaries_come_from_their_own_projects() {
         ]
     );
 }
+
+#[test]
+fn openab_variants_on_one_base_share_its_package_layer() {
+    let apt = |name: &str| {
+        exec_named(
+            &openab(name, "linux/amd64").definition,
+            &format!("[{name} 3/"),
+        )
+    };
+    assert_eq!(
+        apt("kiro"),
+        apt("bare"),
+        "the variants' env must not reach apt"
+    );
+    assert_eq!(apt("claude"), apt("gemini"));
+    assert_ne!(apt("kiro"), apt("hermes"), "hermes adds a package");
+}

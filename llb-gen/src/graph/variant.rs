@@ -217,7 +217,9 @@ impl VariantBuilder<'_> {
         let frontend = [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
         Exec {
             args: shell(script),
-            env: self.env(&frontend),
+            // Not the variant's env: apt needs none of it, and without it every variant on the
+            // same base with the same packages shares this layer.
+            env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
             mounts: APT_CACHE_DIRS
@@ -380,8 +382,11 @@ impl VariantBuilder<'_> {
     /// The environment of an exec: the base image's, the variant's, then `extra`; PATH
     /// defaults as in Docker.
     fn env(&self, extra: &[(String, String)]) -> Vec<String> {
-        let mut env = self.env.clone();
-        env.extend_from_slice(extra);
+        self.env_over_base([&self.env[..], extra].concat())
+    }
+
+    /// The base image's environment with `env` on top.
+    fn env_over_base(&self, env: Vec<(String, String)>) -> Vec<String> {
         let changes = ConfigChanges {
             env,
             ..Default::default()
