@@ -185,6 +185,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="runs of the warm scenarios (P3, P4)")
     parser.add_argument("--cold-runs", type=int, default=3, help="runs of the cold scenario (P1)")
     parser.add_argument("--variants", help="comma-separated subset of the variants (a quick trial run)")
+    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; the others keep their last numbers")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     opts = parser.parse_args()
 
@@ -213,109 +214,141 @@ def variant_names():
     return json.loads(out)["variants"]
 
 
+class Bench:
+    """The sides, refs and variants every scenario uses."""
+
+    def __init__(self, opts, work):
+        self.opts, self.work = opts, work
+        self.variants = opts.variants.split(",") if opts.variants else variant_names()
+        tree = copy_example(work, "openab")
+        self.tree = tree
+        self.flotilla = Side("flotilla", "flotilla.yaml", tree)
+        self.unified = Side("dockerfile", "Dockerfile.unified", tree)
+        self.naive = Side("naive", "Dockerfile.naive", tree)
+        self.refs = ((self.flotilla, "artifact", f"{REGISTRY}/bench/openab-artifact:1"),
+                     (self.unified, "local_builder", f"{REGISTRY}/bench/openab-builder:1"))
+
+    def warm(self):
+        """P3 and P4 need warm caches; P1 and P2 prune them, so they come after."""
+        log("warming the build cache of both sides")
+        for side in (self.flotilla, self.unified):
+            side.build_all(self.variants)
+
+    def p3(self):
+        """No-op rebuild of every variant, everything cached (compile path)."""
+        log(f"P3: no-op rebuilds, {self.opts.runs} run(s)")
+        p3 = {"flotilla": [], "dockerfile": []}
+        for _ in range(self.opts.runs):
+            for side in (self.flotilla, self.unified):
+                p3[side.name].append(side.build_all(self.variants)[0])
+        return {"P3": {k: stats(v) for k, v in p3.items()}}
+
+    def p4(self):
+        """A one-line edit in the core crate, then a rebuild of one variant (compile path)."""
+        log(f"P4: edit one line, rebuild {ONE_VARIANT}, {self.opts.runs} run(s)")
+        p4 = {"flotilla": [], "dockerfile": [], "naive": []}
+        stamp = int(time.time())
+        for side in (self.flotilla, self.unified, self.naive):
+            # Each edit of the naive side recompiles everything anyway: no warm-up needed.
+            if side is not self.naive:
+                edit(self.tree, f"warm {side.name} {stamp}")
+                side.build(ONE_VARIANT)
+            for i in range(self.opts.runs):
+                edit(self.tree, f"edit {side.name} {stamp} {i}")
+                p4[side.name].append(side.build(ONE_VARIANT)[0])
+                log(f"  {side.name}: {p4[side.name][-1]:.1f} s")
+        return {"P4": {k: stats(v) for k, v in p4.items()}}
+
+    def p1(self):
+        """Cold, every variant: the compile path, then the prebuilt ref, per side."""
+        log(f"P1: cold builds of {len(self.variants)} variants, {self.opts.cold_runs} run(s) per configuration")
+        p1 = {k: [] for k in ("flotilla_compile", "flotilla_prebuilt", "dockerfile_compile", "dockerfile_prebuilt")}
+        cargo = {k: 0 for k in p1}
+        for i in range(self.opts.cold_runs):
+            for side, prebuilt_target, ref in self.refs:
+                for path, extra in (("compile", ()), ("prebuilt", ("--build-arg", f"BUILDER_IMAGE={ref}"))):
+                    prune()
+                    seconds, procs = side.build_all(self.variants, *extra)
+                    p1[f"{side.name}_{path}"].append(seconds)
+                    cargo[f"{side.name}_{path}"] += procs
+                    log(f"  run {i + 1}: {side.name} {path} path {seconds:.1f} s, {procs} cargo processes")
+                    if path == "compile":
+                        side.build(prebuilt_target, tag=ref)
+                        docker("push", ref)
+        return {"P1": {k: stats(v) for k, v in p1.items()}, "P1_cargo": cargo}
+
+    def p2(self):
+        """What one prebuilt variant build pulls: the artifact vs the builder image. The
+        toolchain image is set aside meanwhile, or its layers (shared with the builder image)
+        would not be pulled."""
+        log("P2: bytes pulled by one prebuilt variant build")
+        saved = self.work / "toolchain.tar"
+        docker("save", "-o", str(saved), TOOLCHAIN)
+        p2 = {}
+        try:
+            for side, prebuilt_target, ref in self.refs:
+                if not registry_has(ref):
+                    side.build(prebuilt_target, tag=ref)
+                    docker("push", ref)
+                docker("image", "rm", "-f", ref, TOOLCHAIN, check=False)
+                prune()
+                offset = ACCESS_LOG.stat().st_size
+                side.build(PULLED_VARIANT, "--build-arg", f"BUILDER_IMAGE={ref}")
+                pulled, blobs = pulled_bytes(offset)
+                repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
+                p2[side.name] = {"bytes": pulled, "blobs": blobs, "image": registry_layers(repo, tag), "ref": ref}
+                log(f"  {side.name}: {pulled} bytes in {blobs} blobs")
+        finally:
+            docker("load", "-i", str(saved))
+        return {"P2": p2}
+
+    def p5(self):
+        log("P5: criterion")
+        return {"P5": criterion()}
+
+    def p6(self):
+        log("P6: image sizes")
+        repo, tag = FRONTEND.split("/", 1)[1].rsplit(":", 1)
+        p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(repo, tag)}}
+        other = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
+        if other and docker("pull", other, check=False).returncode == 0:
+            p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", other).stdout), "name": other}
+        return {"P6": p6}
+
+
+SCENARIOS = ("P3", "P4", "P1", "P2", "P5", "P6")
+
+
 def run(opts, work):
-    variants = opts.variants.split(",") if opts.variants else variant_names()
-    tree = copy_example(work, "openab")
-    flotilla = Side("flotilla", "flotilla.yaml", tree)
-    unified = Side("dockerfile", "Dockerfile.unified", tree)
-    naive = Side("naive", "Dockerfile.naive", tree)
-    artifact = f"{REGISTRY}/bench/openab-artifact:1"
-    builder = f"{REGISTRY}/bench/openab-builder:1"
-    results = {"variants": variants, "machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
-    # Warm caches first: P3 and P4 need them, P1 and P2 prune them.
-    log("warming the build cache of both sides")
-    for side in (flotilla, unified):
-        side.build_all(variants)
-
-    # P3: no-op rebuild of every variant, everything cached (compile path).
-    log(f"P3: no-op rebuilds, {opts.runs} run(s)")
-    p3 = {"flotilla": [], "dockerfile": []}
-    for _ in range(opts.runs):
-        for side in (flotilla, unified):
-            p3[side.name].append(side.build_all(variants)[0])
-    results["P3"] = {k: stats(v) for k, v in p3.items()}
-
-    # P4: one-line edit in the core crate, then rebuild one variant (compile path).
-    log(f"P4: edit one line, rebuild {ONE_VARIANT}, {opts.runs} run(s)")
-    p4 = {"flotilla": [], "dockerfile": [], "naive": []}
-    stamp = int(time.time())
-    for side in (flotilla, unified, naive):
-        # Each edit of the naive side recompiles everything anyway: no warm-up needed.
-        if side is not naive:
-            edit(tree, f"warm {side.name} {stamp}")
-            side.build(ONE_VARIANT)
-        for i in range(opts.runs):
-            edit(tree, f"edit {side.name} {stamp} {i}")
-            p4[side.name].append(side.build(ONE_VARIANT)[0])
-            log(f"  {side.name}: {p4[side.name][-1]:.1f} s")
-    results["P4"] = {k: stats(v) for k, v in p4.items()}
-
-    # P1: cold, every variant, compile path then prebuilt ref, per side.
-    log(f"P1: cold builds of {len(variants)} variants, {opts.cold_runs} run(s) per configuration")
-    p1 = {k: [] for k in ("flotilla_compile", "flotilla_prebuilt", "dockerfile_compile", "dockerfile_prebuilt")}
-    cargo = {k: 0 for k in p1}
-    refs = ((flotilla, "artifact", artifact), (unified, "local_builder", builder))
-    for i in range(opts.cold_runs):
-        for side, prebuilt_target, ref in refs:
-            prune()
-            seconds, procs = side.build_all(variants)
-            p1[f"{side.name}_compile"].append(seconds)
-            cargo[f"{side.name}_compile"] += procs
-            log(f"  run {i + 1}: {side.name} compile path {seconds:.1f} s, {procs} cargo processes")
-            side.build(prebuilt_target, tag=ref)
-            docker("push", ref)
-            prune()
-            seconds, procs = side.build_all(variants, "--build-arg", f"BUILDER_IMAGE={ref}")
-            p1[f"{side.name}_prebuilt"].append(seconds)
-            cargo[f"{side.name}_prebuilt"] += procs
-            log(f"  run {i + 1}: {side.name} prebuilt ref {seconds:.1f} s, {procs} cargo processes")
-    results["P1"] = {k: stats(v) for k, v in p1.items()}
-    results["P1_cargo"] = cargo
-
-    # P2: what one prebuilt variant build pulls: the artifact vs the builder image. The toolchain
-    # image is set aside meanwhile, or its layers (shared with the builder image) would not be pulled.
-    log("P2: bytes pulled by one prebuilt variant build")
-    saved = work / "toolchain.tar"
-    docker("save", "-o", str(saved), TOOLCHAIN)
-    p2 = {}
-    try:
-        for side, _, ref in refs:
-            docker("image", "rm", "-f", ref, TOOLCHAIN, check=False)
-            prune()
-            offset = ACCESS_LOG.stat().st_size
-            side.build(PULLED_VARIANT, "--build-arg", f"BUILDER_IMAGE={ref}")
-            pulled, blobs = pulled_bytes(offset)
-            repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
-            p2[side.name] = {"bytes": pulled, "blobs": blobs, "image": registry_layers(repo, tag), "ref": ref}
-            log(f"  {side.name}: {pulled} bytes in {blobs} blobs")
-    finally:
-        docker("load", "-i", str(saved))
-    results["P2"] = p2
-
-    log("P5: criterion")
-    results["P5"] = criterion()
-
-    log("P6: image sizes")
-    repo, tag = FRONTEND.split("/", 1)[1].rsplit(":", 1)
-    p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(repo, tag)}}
-    other = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
-    if other and docker("pull", other, check=False).returncode == 0:
-        p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", other).stdout), "name": other}
-    results["P6"] = p6
-
+    bench = Bench(opts, work)
+    chosen = opts.only.split(",") if opts.only else SCENARIOS
+    previous = opts.out / "results.json"
+    # With --only, the other scenarios' numbers are kept from the last full run.
+    results = json.loads(previous.read_text()) if opts.only and previous.exists() else {}
+    results.update(variants=bench.variants, machine=machine(),
+                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    if "P3" in chosen or "P4" in chosen:
+        bench.warm()
+    for scenario in SCENARIOS:
+        if scenario in chosen:
+            results.update(getattr(bench, scenario.lower())())
     opts.out.mkdir(parents=True, exist_ok=True)
-    (opts.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (opts.out / "results.md").write_text(report(results, opts))
+    previous.write_text(json.dumps(results, indent=2) + "\n")
+    (opts.out / "results.md").write_text(report(results))
     plot(results, opts.out / "results.png")
     log(f"wrote {opts.out / 'results.md'} and {opts.out / 'results.png'}")
+
+
+def registry_has(ref):
+    repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
+    return subprocess.run(["curl", "-sfI", f"http://{REGISTRY}/v2/{repo}/manifests/{tag}"], capture_output=True).returncode == 0
 
 
 def mb(n):
     return f"{n / 1e6:.1f} MB"
 
 
-def report(r, opts):
+def report(r):
     p1, p2, p3, p4, p6 = r["P1"], r["P2"], r["P3"], r["P4"], r["P6"]
     n = len(r["variants"])
     ratio = lambda a, b: f"{a['median'] / b['median']:.2f}"
@@ -343,8 +376,8 @@ def report(r, opts):
         "",
         f"Written by `bench/run` on {r['date']}. Machine: {m['cpu']}, {m['memory']}, Linux {m['kernel']}. "
         f"Daemon: {m['daemon']}. Frontend: `{m['frontend']}`.",
-        f"Times are median (min / max) over {opts.cold_runs} cold run(s) (P1) and {opts.runs} run(s) (P3, P4); "
-        "the ratio column is Flotilla / Dockerfile on medians.",
+        f"Times are median (min / max) over {p1['flotilla_compile']['runs']} cold run(s) (P1), {p3['flotilla']['runs']} run(s) (P3) "
+        f"and {p4['flotilla']['runs']} run(s) (P4); the ratio column is Flotilla / Dockerfile on medians.",
         "",
         "| | scenario | Flotilla | Dockerfile | ratio |",
         "|---|---|---|---|---|",
