@@ -31,15 +31,7 @@ fn generate_all(source: &str) -> usize {
     let spec = load(source, "flotilla.yaml").expect("valid spec");
     let platform = Platform::linux("amd64");
     let values = ArgValues::native(BTreeMap::new(), &platform);
-    let context = GraphContext {
-        platform: platform.clone(),
-        build_platform: platform,
-        session_id: None,
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-        manifests: BTreeMap::new(),
-        base_config: None,
-    };
+    let context = GraphContext::native(platform);
     (0..VARIANTS)
         .map(|index| {
             let name = format!("agent{index}");

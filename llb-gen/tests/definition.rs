@@ -31,13 +31,9 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
     let values = ArgValues::native(args, &platform);
     let target = target::select(&spec, Some(target_name), &values).unwrap();
     let context = GraphContext {
-        build_platform: platform.clone(),
-        platform,
         session_id: Some("session-1".to_owned()),
-        toolchain_env: None,
-        context_excludes: Vec::new(),
         manifests: manifests(),
-        base_config: None,
+        ..GraphContext::native(platform)
     };
     let graph = graph::build(&spec, &target, &context).unwrap();
     let source = SourceFile {
@@ -447,15 +443,7 @@ fn prebuilt_path_is_where_variants_copy_from() {
     let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
     let platform = Platform::linux("amd64");
     let target = target::select(&spec, Some("hello"), &ArgValues::native(args, &platform)).unwrap();
-    let context = GraphContext {
-        build_platform: platform.clone(),
-        platform,
-        session_id: None,
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-        manifests: BTreeMap::new(),
-        base_config: None,
-    };
+    let context = GraphContext::native(platform);
     let graph = graph::build(&spec, &target, &context).unwrap();
     let definition = marshal(&graph.state, MarshalOptions::default());
     let sources: Vec<String> = file_actions(&definition)

@@ -230,13 +230,8 @@ fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
     let spec = load(source, "flotilla.yaml").unwrap_or_else(|error| panic!("{error}\n{source}"));
     let platform = Platform::linux("amd64");
     let context = GraphContext {
-        platform: platform.clone(),
-        build_platform: platform.clone(),
         session_id: Some("session".to_owned()),
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-        manifests: BTreeMap::new(),
-        base_config: None,
+        ..GraphContext::native(platform.clone())
     };
     let prebuilt = BTreeMap::from([(
         "BUILDER_IMAGE".to_owned(),

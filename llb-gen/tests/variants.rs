@@ -48,13 +48,9 @@ fn build_spec(
     };
     let target = target::select(&spec, Some(target_name), &values)?;
     let context = GraphContext {
-        build_platform: platform.clone(),
-        platform,
         session_id: Some("s".to_owned()),
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-        manifests: Default::default(),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
+        ..GraphContext::native(platform)
     };
     let graph = graph::build(&spec, &target, &context)?;
     let source = SourceFile {

@@ -40,6 +40,22 @@ pub struct GraphContext {
     pub base_config: Option<ImageConfig>,
 }
 
+impl GraphContext {
+    /// A build on `platform` for `platform` with nothing learned from a daemon: no session,
+    /// toolchain env, `.dockerignore`, manifests or base config. Tests and benches start here.
+    pub fn native(platform: Platform) -> Self {
+        Self {
+            build_platform: platform.clone(),
+            platform,
+            session_id: None,
+            toolchain_env: None,
+            context_excludes: Vec::new(),
+            manifests: BTreeMap::new(),
+            base_config: None,
+        }
+    }
+}
+
 /// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
 /// paths matching those patterns, so the op's cache key moves only when they change.
 pub(crate) fn context_source(

@@ -246,15 +246,7 @@ mod tests {
         let platform: Platform = "linux/amd64".parse().unwrap();
         let values = ArgValues::native(Default::default(), &platform);
         let selected = crate::target::select(&spec, Some(target), &values).unwrap();
-        let context = GraphContext {
-            platform: platform.clone(),
-            build_platform: platform,
-            session_id: None,
-            toolchain_env: None,
-            context_excludes: Vec::new(),
-            manifests: Default::default(),
-            base_config: None,
-        };
+        let context = GraphContext::native(platform);
         let graph = graph::build(&spec, &selected, &context).unwrap();
         marshal(&graph.state, MarshalOptions::default())
     }
