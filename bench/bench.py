@@ -121,11 +121,17 @@ def fmt_seconds(s):
     return f"{s['median']:.1f} s ({s['min']:.1f} / {s['max']:.1f})"
 
 
-def registry_layers(repo, tag):
+def manifest_url(ref):
+    """The local registry's manifest URL of `localhost:5000/<repo>:<tag>`."""
+    repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
+    return f"http://{REGISTRY}/v2/{repo}/manifests/{tag}"
+
+
+def registry_layers(ref):
     """Compressed size of an image in the registry (sum of its config and layer blobs)."""
     accept = "application/vnd.docker.distribution.manifest.v2+json"
     out = subprocess.run(
-        ["curl", "-sf", "-H", f"Accept: {accept}", f"http://{REGISTRY}/v2/{repo}/manifests/{tag}"],
+        ["curl", "-sf", "-H", f"Accept: {accept}", manifest_url(ref)],
         capture_output=True, text=True, check=True,
     ).stdout
     manifest = json.loads(out)
@@ -295,8 +301,7 @@ class Bench:
                 offset = ACCESS_LOG.stat().st_size
                 side.build(PULLED_VARIANT, "--build-arg", f"BUILDER_IMAGE={ref}")
                 pulled, blobs = pulled_bytes(offset)
-                repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
-                p2[side.name] = {"bytes": pulled, "blobs": blobs, "image": registry_layers(repo, tag), "ref": ref}
+                p2[side.name] = {"bytes": pulled, "blobs": blobs, "image": registry_layers(ref), "ref": ref}
                 log(f"  {side.name}: {pulled} bytes in {blobs} blobs")
         finally:
             docker("load", "-i", str(saved))
@@ -308,8 +313,7 @@ class Bench:
 
     def p6(self):
         log("P6: image sizes")
-        repo, tag = FRONTEND.split("/", 1)[1].rsplit(":", 1)
-        p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(repo, tag)}}
+        p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(FRONTEND)}}
         other = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
         if other and docker("pull", other, check=False).returncode == 0:
             p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", other).stdout), "name": other}
@@ -340,8 +344,7 @@ def run(opts, work):
 
 
 def registry_has(ref):
-    repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
-    return subprocess.run(["curl", "-sfI", f"http://{REGISTRY}/v2/{repo}/manifests/{tag}"], capture_output=True).returncode == 0
+    return subprocess.run(["curl", "-sfI", manifest_url(ref)], capture_output=True).returncode == 0
 
 
 def mb(n):
