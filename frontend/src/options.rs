@@ -24,6 +24,9 @@ pub struct Options {
     /// Who exports the result: `buildkit` for buildkitd; Docker's dockerd sets its own name or
     /// nothing, and its image store takes one platform per build.
     pub exported_product: Option<String>,
+    /// Whether the worker runs on containerd (buildkitd's containerd worker, or Docker 24+ with
+    /// the containerd image store), whose image store holds multi-platform images.
+    pub containerd_worker: bool,
 }
 
 /// A frontend option with a value this frontend cannot use.
@@ -36,11 +39,18 @@ pub struct InvalidOption {
     pub message: String,
 }
 
+/// One entry of `BUILDKIT_WORKERS`: BuildKit 0.8 writes Go field names (`Platforms`), current
+/// BuildKit lower-case JSON names (`platforms`).
 #[derive(Deserialize)]
 struct Worker {
-    #[serde(rename = "Platforms", default)]
+    #[serde(rename = "Platforms", alias = "platforms", default)]
     platforms: Vec<WorkerPlatform>,
+    #[serde(rename = "Labels", alias = "labels", default)]
+    labels: BTreeMap<String, String>,
 }
+
+/// The worker label that names its executor (`oci`, `containerd`).
+const EXECUTOR_LABEL: &str = "org.mobyproject.buildkit.worker.executor";
 
 #[derive(Deserialize)]
 struct WorkerPlatform {
@@ -69,7 +79,13 @@ impl Options {
             } else if name == "BUILDKIT_SESSION_ID" {
                 options.session_id = Some(value).filter(|id| !id.is_empty());
             } else if name == "BUILDKIT_WORKERS" {
-                options.worker_platform = worker_platform(&value);
+                if let Some(worker) = first_worker(&value) {
+                    options.containerd_worker = worker
+                        .labels
+                        .get(EXECUTOR_LABEL)
+                        .is_some_and(|executor| executor == "containerd");
+                    options.worker_platform = worker_platform(worker);
+                }
             } else if name == "BUILDKIT_EXPORTEDPRODUCT" {
                 options.exported_product = Some(value);
             }
@@ -188,10 +204,10 @@ impl Options {
             )
     }
 
-    /// Whether the exporter is BuildKit's own, which takes a map of platforms; Docker 20.10's
-    /// image store takes one.
+    /// Whether the exporter takes a map of platforms: BuildKit's own does, and so does Docker's
+    /// containerd image store; Docker's classic image store (Docker 20.10) takes one.
     pub fn exporter_takes_many(&self) -> bool {
-        self.exported_product.as_deref() == Some("buildkit")
+        self.exported_product.as_deref() == Some("buildkit") || self.containerd_worker
     }
 
     /// Caches to import, from `cache-imports` (JSON, what buildctl and buildx send) or
@@ -226,9 +242,15 @@ impl Options {
     }
 }
 
-fn worker_platform(json: &str) -> Option<Platform> {
+/// The first worker of `BUILDKIT_WORKERS`, which the build runs on.
+fn first_worker(json: &str) -> Option<Worker> {
     let workers: Vec<Worker> = serde_json::from_str(json).ok()?;
-    let platform = workers.into_iter().next()?.platforms.into_iter().next()?;
+    workers.into_iter().next()
+}
+
+/// The worker's first platform: what "native" means for this build.
+fn worker_platform(worker: Worker) -> Option<Platform> {
+    let platform = worker.platforms.into_iter().next()?;
     Some(Platform {
         os: platform.os,
         architecture: platform.architecture,
@@ -287,6 +309,29 @@ mod tests {
             options.platforms().unwrap()[0].to_string(),
             "linux/arm64/v8"
         );
+    }
+
+    /// Docker 26 with the containerd image store, as its BuildKit writes `BUILDKIT_WORKERS`
+    /// (lower-case keys): the native platform is read, and the image store takes a platform map.
+    #[test]
+    fn reads_a_current_docker_containerd_worker() {
+        let options = env(&[
+            ("BUILDKIT_EXPORTEDPRODUCT", "docker"),
+            (
+                "BUILDKIT_WORKERS",
+                r#"[{"id":"w","labels":{"org.mobyproject.buildkit.worker.executor":"containerd"},"platforms":[{"architecture":"arm64","os":"linux"},{"architecture":"amd64","os":"linux"}]}]"#,
+            ),
+        ]);
+        assert_eq!(options.platforms().unwrap(), [Platform::linux("arm64")]);
+        assert!(options.exporter_takes_many());
+        let classic = env(&[
+            ("BUILDKIT_EXPORTEDPRODUCT", "docker"),
+            (
+                "BUILDKIT_WORKERS",
+                r#"[{"ID":"w","Labels":{"org.mobyproject.buildkit.worker.executor":"oci"},"Platforms":[{"architecture":"amd64","os":"linux"}]}]"#,
+            ),
+        ]);
+        assert!(!classic.exporter_takes_many());
     }
 
     #[test]
