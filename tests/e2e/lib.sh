@@ -2,7 +2,10 @@
 # Shared helpers of the end-to-end suites; sourced by tests/e2e.sh.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-DOCKER=/usr/bin/docker
+# The engine under test (scripts/bed up ENGINE starts it): 20.10 is Docker 20.10's CLI and
+# built-in BuildKit; 26 is Docker 26's CLI, whose `docker build` is buildx 0.13.
+ENGINE=${FLOTILLA_ENGINE:-20.10}
+DOCKER=$("$ROOT/scripts/bed" cli "$ENGINE")
 FRONTEND=${FLOTILLA_FRONTEND:-localhost:5000/flotilla:dev}
 REGISTRY=localhost:5000
 EXAMPLE=$ROOT/examples/hello
