@@ -479,7 +479,6 @@ fn file_options(
 ) -> CopyOptions {
     CopyOptions {
         dir_contents,
-        create_dest_path: true,
         mode: mode.and_then(|mode| syntax::octal_mode(&mode.value)),
         owner: owner.and_then(|owner| Owner::parse(&owner.value)),
     }
