@@ -434,6 +434,8 @@ impl VariantBuilder<'_> {
             }),
             stop_signal: value(&variant.stopsignal),
             history,
+            // The build's SOURCE_DATE_EPOCH is no part of the spec: the caller sets it.
+            created: None,
         }
     }
 }
