@@ -55,6 +55,28 @@ async fn a_healthy_daemon_gets_the_image_and_its_config() {
 }
 
 #[tokio::test]
+async fn source_date_epoch_dates_the_config_and_a_bad_one_is_refused() {
+    let dated: Vec<&str> = PREBUILT
+        .into_iter()
+        .chain(["build-arg:SOURCE_DATE_EPOCH=1609459200"])
+        .collect();
+    let returned = run(prebuilt_daemon(), &dated).await;
+    let result = returned.result.expect("a result");
+    let config: serde_json::Value =
+        serde_json::from_slice(&result.metadata["containerimage.config"]).unwrap();
+    assert_eq!(config["created"], "2021-01-01T00:00:00Z");
+    assert_eq!(config["history"][0]["created"], "2021-01-01T00:00:00Z");
+    let bad: Vec<&str> = PREBUILT
+        .into_iter()
+        .chain(["build-arg:SOURCE_DATE_EPOCH=-1"])
+        .collect();
+    assert_eq!(
+        error_of(&run(prebuilt_daemon(), &bad).await),
+        "option build-arg:SOURCE_DATE_EPOCH: `-1` is not a Unix time: a whole number of seconds since 1970-01-01 UTC, as `date +%s` prints"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_spec_is_named_with_the_daemons_reason() {
     let mut daemon = Daemon::holding(HELLO);
     daemon.file = Err(Status::not_found(

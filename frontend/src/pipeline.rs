@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
-use llb_gen::image::ImageConfig;
+use llb_gen::image::{ImageConfig, SourceDateEpoch};
 use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
@@ -176,6 +176,8 @@ struct Request<'a> {
     cache_imports: Vec<CacheOptionsEntry>,
     no_cache: NoCache,
     network: ExecNetwork,
+    /// `build-arg:SOURCE_DATE_EPOCH`: the date of every platform's image.
+    epoch: Option<SourceDateEpoch>,
 }
 
 /// Runs the build that `options` describe on a daemon with `caps`, once per target platform.
@@ -201,6 +203,7 @@ pub async fn build(
         caps,
         filename: &filename,
         network: options.exec_network()?,
+        epoch: SourceDateEpoch::from_build_args(&options.build_args())?,
         context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
         no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
@@ -291,6 +294,7 @@ impl Request<'_> {
         if target.smoke_check {
             return Ok(None);
         }
+        graph.changes.created = self.epoch;
         let config = base.apply(&graph.changes).for_platform(&platform);
         Ok(Some(PlatformImage {
             platform,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Error;
 use crate::platform::Platform;
 
 /// An OCI/Docker image config.
@@ -99,6 +100,81 @@ pub struct ConfigChanges {
     pub stop_signal: Option<String>,
     /// One entry per layer the spec adds.
     pub history: Vec<String>,
+    /// When the image says it was made: the config's `created` and that of the history entries
+    /// added here, as docker/dockerfile does. `None` keeps the base's `created` and dates no
+    /// new entry.
+    pub created: Option<SourceDateEpoch>,
+}
+
+/// The build arg that buildx fills from the client's `SOURCE_DATE_EPOCH` variable.
+pub const SOURCE_DATE_EPOCH_ARG: &str = "SOURCE_DATE_EPOCH";
+/// 9999-12-31T23:59:59Z, the last instant an RFC 3339 time (a four-digit year) can hold, and
+/// so the last `created` BuildKit reads.
+const MAX_EPOCH: u64 = 253_402_300_799;
+
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org): whole seconds since 1970-01-01 UTC, the
+/// instant a reproducible build dates its image at, so that rebuilding one source gives one
+/// config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceDateEpoch(u64);
+
+impl SourceDateEpoch {
+    /// Reads build arg `SOURCE_DATE_EPOCH`; unset or empty is `None`, as in BuildKit. It is
+    /// read whether or not the spec declares it: it dates the image, it is no spec arg.
+    pub fn from_build_args(build_args: &BTreeMap<String, String>) -> Result<Option<Self>, Error> {
+        let Some(text) = build_args
+            .get(SOURCE_DATE_EPOCH_ARG)
+            .filter(|text| !text.is_empty())
+        else {
+            return Ok(None);
+        };
+        let invalid = |message: String| Error::InvalidOption {
+            option: format!("build-arg:{SOURCE_DATE_EPOCH_ARG}"),
+            message,
+        };
+        let seconds: u64 = text.parse().map_err(|_| {
+            invalid(format!(
+                "`{text}` is not a Unix time: a whole number of seconds since 1970-01-01 UTC, as `date +%s` prints"
+            ))
+        })?;
+        if seconds > MAX_EPOCH {
+            return Err(invalid(format!(
+                "`{text}` is after 9999-12-31T23:59:59Z ({MAX_EPOCH}), the last time an image config can hold"
+            )));
+        }
+        Ok(Some(Self(seconds)))
+    }
+
+    /// The instant in RFC 3339, UTC, as image configs write it: `2021-01-01T00:00:00Z`.
+    pub fn rfc3339(self) -> String {
+        let (days, seconds) = (self.0 / 86_400, self.0 % 86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
+    }
+}
+
+/// The Gregorian `(year, month, day)` that is `days` days after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Counted from 0000-03-01, so that a leap day ends its year; an era is 400 years.
+    let days = days + 719_468;
+    let (era, day_of_era) = (days / 146_097, days % 146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    (era * 400 + year_of_era + u64::from(month <= 2), month, day)
 }
 
 /// Docker's `Healthcheck` (durations in nanoseconds; zero means Docker's default).
@@ -216,10 +292,16 @@ impl ImageConfig {
                 .other
                 .insert("StopSignal".to_owned(), Value::String(signal.clone()));
         }
+        // The base's history keeps its own dates (docker/dockerfile, BuildKit issue 4614).
+        let created = changes
+            .created
+            .map(|epoch| ("created".to_owned(), Value::String(epoch.rfc3339())));
+        self.other.extend(created.clone());
         self.history
             .extend(changes.history.iter().map(|created_by| History {
                 created_by: Some(created_by.clone()),
                 comment: Some("flotilla".to_owned()),
+                other: created.clone().into_iter().collect(),
                 ..Default::default()
             }));
         self
@@ -269,6 +351,84 @@ mod tests {
         let json: Value = serde_json::from_slice(&config.to_json()).unwrap();
         assert_eq!(json["config"]["Healthcheck"]["Test"][0], "NONE");
         assert_eq!(json["history"][0]["created"], "2026-01-01T00:00:00Z");
+    }
+
+    fn epoch(text: &str) -> Result<Option<SourceDateEpoch>, Error> {
+        SourceDateEpoch::from_build_args(&BTreeMap::from([(
+            SOURCE_DATE_EPOCH_ARG.to_owned(),
+            text.to_owned(),
+        )]))
+    }
+
+    #[test]
+    fn source_date_epoch_dates_the_config_and_the_new_history_only() {
+        let mut base = ImageConfig::from_json(DEBIAN.as_bytes()).unwrap();
+        base.other
+            .insert("created".into(), "2026-01-01T00:00:00Z".into());
+        let changes = ConfigChanges {
+            history: vec!["WORKDIR /srv".into(), "COPY hello -> /bin/hello".into()],
+            created: epoch("1609459200").unwrap(),
+            ..Default::default()
+        };
+        let json: Value = serde_json::from_slice(&base.clone().apply(&changes).to_json()).unwrap();
+        assert_eq!(json["created"], "2021-01-01T00:00:00Z");
+        let dates: Vec<&Value> = json["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| &entry["created"])
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "2026-01-01T00:00:00Z",
+                "2021-01-01T00:00:00Z",
+                "2021-01-01T00:00:00Z"
+            ],
+            "the base's entry keeps its date"
+        );
+        // Without it, the base's `created` stays and the new entries have none.
+        let undated = ConfigChanges {
+            created: None,
+            ..changes
+        };
+        let json: Value = serde_json::from_slice(&base.apply(&undated).to_json()).unwrap();
+        assert_eq!(json["created"], "2026-01-01T00:00:00Z");
+        assert_eq!(json["history"][1].get("created"), None);
+    }
+
+    #[test]
+    fn source_date_epoch_is_whole_seconds_written_in_rfc3339() {
+        let rfc3339 = |text: &str| epoch(text).unwrap().unwrap().rfc3339();
+        assert_eq!(rfc3339("0"), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339("951782400"), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339("1700000501"), "2023-11-14T22:21:41Z");
+        assert_eq!(rfc3339("4107542399"), "2100-02-28T23:59:59Z");
+        assert_eq!(rfc3339("4107542400"), "2100-03-01T00:00:00Z");
+        assert_eq!(rfc3339("253402300799"), "9999-12-31T23:59:59Z");
+        assert_eq!(epoch(""), Ok(None), "empty is unset");
+        assert_eq!(SourceDateEpoch::from_build_args(&BTreeMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn a_bad_source_date_epoch_names_the_option_and_the_value() {
+        let message = |text: &str| epoch(text).unwrap_err().to_string();
+        assert_eq!(
+            message("abc"),
+            "option build-arg:SOURCE_DATE_EPOCH: `abc` is not a Unix time: a whole number of seconds since 1970-01-01 UTC, as `date +%s` prints"
+        );
+        for bad in ["-1", "1.5", " 1", "1e9"] {
+            assert!(
+                message(bad).starts_with(&format!(
+                    "option build-arg:SOURCE_DATE_EPOCH: `{bad}` is not a Unix time"
+                )),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            message("253402300800"),
+            "option build-arg:SOURCE_DATE_EPOCH: `253402300800` is after 9999-12-31T23:59:59Z (253402300799), the last time an image config can hold"
+        );
     }
 
     #[test]

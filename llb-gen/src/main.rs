@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::graph::{self, GraphContext};
+use llb_gen::image::SourceDateEpoch;
 use llb_gen::llb::{MarshalOptions, SourceFile, check_size, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -234,6 +235,8 @@ fn definition(
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
     let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
+    // It dates the image config, which is no part of the LLB, but the frontend refuses a bad one.
+    SourceDateEpoch::from_build_args(&build_args)?;
     let target = target::select(
         &spec,
         target,

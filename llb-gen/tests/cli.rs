@@ -101,6 +101,24 @@ fn check_accepts_the_examples() {
 }
 
 #[test]
+fn check_takes_source_date_epoch_and_refuses_a_bad_one() {
+    let check = |epoch: &str| {
+        let arg = format!("SOURCE_DATE_EPOCH={epoch}");
+        llb_gen(&["check", HELLO_PATH, "--short", "--build-arg", &arg])
+    };
+    // Undeclared in the spec, and no error for it: it dates the image, it is no spec arg.
+    assert_eq!(check("1609459200").status.code(), Some(0));
+    let output = check("abc");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "error: option build-arg:SOURCE_DATE_EPOCH: `abc` is not a Unix time: a whole number of seconds since 1970-01-01 UTC, as `date +%s` prints\n{HELLO_PATH}: 1 error(s)\n"
+        )
+    );
+}
+
+#[test]
 fn a_reader_that_stops_early_is_no_error() {
     for args in [&["targets", HELLO_PATH][..], &["schema"]] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_llb-gen"))

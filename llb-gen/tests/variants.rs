@@ -1,6 +1,7 @@
 //! The variant graphs of examples/variants (one op per spec step, named and mapped to its spec
 //! line, with the base image's env, user and workdir, apt and run mounts, and context copies)
-//! and of examples/openab (the shape of openab's agent images).
+//! and of examples/openab (the shape of openab's agent images), and the 0755 directories that
+//! copies, binaries and the artifact write into.
 
 use std::collections::BTreeMap;
 
@@ -98,7 +99,8 @@ fn exec_named(definition: &pb::Definition, prefix: &str) -> pb::ExecOp {
         .unwrap_or_else(|| panic!("no exec named {prefix}"))
 }
 
-fn copies_named(definition: &pb::Definition, prefix: &str) -> Vec<pb::FileActionCopy> {
+/// The actions of the FileOps whose vertex name starts with `prefix`.
+fn file_actions_named(definition: &pb::Definition, prefix: &str) -> Vec<pb::FileAction> {
     named_ops(definition)
         .into_iter()
         .filter(|(name, _)| name.starts_with(prefix))
@@ -107,6 +109,12 @@ fn copies_named(definition: &pb::Definition, prefix: &str) -> Vec<pb::FileAction
             _ => None,
         })
         .flatten()
+        .collect()
+}
+
+fn copies_named(definition: &pb::Definition, prefix: &str) -> Vec<pb::FileActionCopy> {
+    file_actions_named(definition, prefix)
+        .into_iter()
         .filter_map(|action| match action.action {
             Some(Action::Copy(copy)) => Some(copy),
             _ => None,
@@ -435,6 +443,77 @@ fn copies_read_only_their_sources_with_owner_and_mode() {
     assert_eq!(binaries[0].mode, 0o750);
     assert_eq!(by_name(&binaries[0].owner.as_ref().unwrap().user), "app");
     assert_eq!((binaries[1].mode, binaries[1].owner.is_none()), (-1, true));
+}
+
+/// Each action of a FileOp as `input -> output: what`, a mkdir with its mode and parents flag
+/// (and checked to be root's, with no timestamp), a copy with its mode when it sets one.
+fn chain(actions: &[pb::FileAction]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|action| {
+            let what = match &action.action {
+                Some(Action::Mkdir(mkdir)) => {
+                    assert!(mkdir.owner.is_none() && mkdir.timestamp == -1);
+                    let parents = if mkdir.make_parents { " -p" } else { "" };
+                    format!("mkdir{parents} {:o} {}", mkdir.mode, mkdir.path)
+                }
+                Some(Action::Copy(copy)) if copy.mode == -1 => format!("copy {}", copy.dest),
+                Some(Action::Copy(copy)) => format!("copy {:o} {}", copy.mode, copy.dest),
+                other => panic!("{other:?}"),
+            };
+            format!("{} -> {}: {what}", action.input, action.output)
+        })
+        .collect()
+}
+
+#[test]
+fn copies_and_binaries_make_their_directories_0755_and_roots_in_their_own_op() {
+    let definition = kiro().definition;
+    // Each op's inputs are the image, then the copied state once per copy, so action k's
+    // result is input 3 + k: each copy writes on the result of the mkdir before it.
+    assert_eq!(
+        chain(&file_actions_named(&definition, "[kiro 9/10]")),
+        [
+            "0 -> -1: mkdir -p 755 /etc/app",
+            "3 -> -1: copy 640 /etc/app/app.toml",
+            "4 -> -1: mkdir -p 755 /srv/app",
+            "5 -> 0: copy /srv/app/static",
+        ]
+    );
+    assert_eq!(
+        chain(&file_actions_named(&definition, "[kiro 10/10]")),
+        [
+            "0 -> -1: mkdir -p 755 /usr/local/bin",
+            "3 -> -1: copy 750 /usr/local/bin/hello",
+            "4 -> 0: copy /usr/local/bin/hello-gateway",
+        ]
+    );
+}
+
+#[test]
+fn the_artifact_makes_its_directory_0755_and_roots_before_copying_the_binaries() {
+    // From a prebuilt image: its binaries directory copied onto scratch (input -1).
+    let prebuilt = build("artifact", "linux/amd64", &[]).unwrap().definition;
+    assert_eq!(
+        chain(&file_actions_named(&prebuilt, "[artifact 1/1]")),
+        [
+            "-1 -> -1: mkdir -p 755 /flotilla",
+            "1 -> 0: copy /flotilla/bin"
+        ]
+    );
+    // Compiled, several projects: their outputs collected onto scratch, one mkdir for all.
+    let compiled = build_spec(OPENAB, "artifact", "linux/amd64", &[])
+        .unwrap()
+        .definition;
+    assert_eq!(
+        chain(&file_actions_named(&compiled, "[builder] collect binaries")),
+        [
+            "-1 -> -1: mkdir -p 755 /flotilla",
+            "3 -> -1: copy /flotilla/bin",
+            "4 -> -1: copy /flotilla/bin",
+            "5 -> 0: copy /flotilla/bin",
+        ]
+    );
 }
 
 #[test]

@@ -434,6 +434,8 @@ impl VariantBuilder<'_> {
             }),
             stop_signal: value(&variant.stopsignal),
             history,
+            // The build's SOURCE_DATE_EPOCH is no part of the spec: the caller sets it.
+            created: None,
         }
     }
 }
@@ -479,7 +481,6 @@ fn file_options(
 ) -> CopyOptions {
     CopyOptions {
         dir_contents,
-        create_dest_path: true,
         mode: mode.and_then(|mode| syntax::octal_mode(&mode.value)),
         owner: owner.and_then(|owner| Owner::parse(&owner.value)),
     }

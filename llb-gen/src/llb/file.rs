@@ -1,5 +1,7 @@
 //! FileOp: copy, mkdir, mkfile and rm actions applied in one op, each on the previous result.
 
+use std::collections::BTreeSet;
+
 use super::state::{Describe, Output, State, Vertex, VertexMeta};
 use crate::pb;
 use crate::platform::Platform;
@@ -8,14 +10,14 @@ use crate::platform::Platform;
 const UNSET_TIMESTAMP: i64 = -1;
 /// A copy mode of -1 keeps the source file's mode.
 const KEEP_MODE: i32 = -1;
+/// Mode of the directories a copy writes into, when they are missing.
+const DEST_DIR_MODE: u32 = 0o755;
 
 /// How a copy behaves; the defaults are those of a Dockerfile `COPY`.
 #[derive(Clone, Debug)]
 pub struct CopyOptions {
     /// Copy a directory's contents rather than the directory itself.
     pub dir_contents: bool,
-    /// Create missing parent directories of the destination.
-    pub create_dest_path: bool,
     /// Octal mode for the copied files; `None` keeps the source mode.
     pub mode: Option<u32>,
     /// Owner of the copied files (`--chown`); `None` keeps the source owner.
@@ -26,14 +28,14 @@ impl Default for CopyOptions {
     fn default() -> Self {
         Self {
             dir_contents: true,
-            create_dest_path: true,
             mode: None,
             owner: None,
         }
     }
 }
 
-/// One copy action of a FileOp: `src` in `from` to `dest` in the state being built.
+/// One copy action of a FileOp: `src` in `from` to `dest` in the state being built. The
+/// directory it writes into is made first when missing (see [`State::file`]).
 #[derive(Clone, Debug)]
 pub struct Copy {
     /// The state the files come from.
@@ -153,13 +155,18 @@ impl State {
         self.file(&actions, platform, describe)
     }
 
-    /// Applies `actions` in one FileOp, each on top of the previous one's result.
+    /// Applies `actions` in one FileOp, each on top of the previous one's result. Each copy is
+    /// preceded by a `mkdir -p` of the directory it writes into, 0755 and root's, whatever the
+    /// copy's mode and owner. BuildKit would make it itself with the copy's owner, and with mode
+    /// 0755 in 0.8 and Docker 26 but the copy's mode in current releases (0644: a directory
+    /// nobody can enter). An existing directory is left as it is.
     pub fn file(
         &self,
         actions: &[FileAction],
         platform: &Platform,
         describe: impl Into<Describe>,
     ) -> Self {
+        let actions = &with_dest_dirs(actions);
         let mut inputs: Vec<Output> = self.output.iter().cloned().collect();
         let base_input = if self.output.is_some() { 0 } else { -1 };
         let secondaries: Vec<i64> = actions
@@ -208,6 +215,36 @@ impl State {
     }
 }
 
+/// `actions` with a mkdir of each copy's destination directory before the copy, once per
+/// directory.
+fn with_dest_dirs(actions: &[FileAction]) -> Vec<FileAction> {
+    let mut made = BTreeSet::new();
+    let mut expanded = Vec::with_capacity(actions.len());
+    for action in actions {
+        if let FileAction::Copy(copy) = action
+            && let Some(dir) = dest_dir(&copy.dest)
+            && made.insert(dir)
+        {
+            expanded.push(FileAction::Mkdir {
+                path: dir.to_owned(),
+                mode: DEST_DIR_MODE,
+                parents: true,
+                owner: None,
+            });
+        }
+        expanded.push(action.clone());
+    }
+    expanded
+}
+
+/// The directory a copy to `dest` writes into, as BuildKit splits it (`filepath.Split`): all
+/// before the last `/`, so `/etc/app/` and `/etc/app/app.toml` both give `/etc/app`. `None` for
+/// the root, which always exists.
+fn dest_dir(dest: &str) -> Option<&str> {
+    let (dir, _) = dest.rsplit_once('/')?;
+    Some(dir.trim_end_matches('/')).filter(|dir| !dir.is_empty())
+}
+
 impl FileAction {
     /// The protobuf action; `input` is the index the action writes on (for owner names).
     fn to_pb(&self, input: i64) -> pb::file_action::Action {
@@ -222,7 +259,8 @@ impl FileAction {
                 follow_symlink: true,
                 dir_copy_contents: copy.options.dir_contents,
                 attempt_unpack_docker_compatibility: false,
-                create_dest_path: copy.options.create_dest_path,
+                // Its directory is already made by the mkdir before it (`with_dest_dirs`).
+                create_dest_path: true,
                 allow_wildcard: false,
                 allow_empty_wildcard: false,
                 timestamp: UNSET_TIMESTAMP,
@@ -285,6 +323,123 @@ mod tests {
         );
         assert_eq!(Owner::parse(""), None);
         assert_eq!(Owner::parse("a:"), None);
+    }
+
+    fn file_op(state: &State) -> (&[Output], &pb::FileOp) {
+        let vertex = &state.output.as_ref().unwrap().vertex;
+        let pb::op::Op::File(file) = &vertex.op else {
+            panic!("a file op")
+        };
+        (&vertex.inputs, file)
+    }
+
+    fn copy_to(from: &State, dest: &str, mode: Option<u32>, owner: &str) -> Copy {
+        Copy {
+            from: from.clone(),
+            src: "/f".into(),
+            dest: dest.into(),
+            options: CopyOptions {
+                mode,
+                owner: Owner::parse(owner),
+                ..CopyOptions::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_copy_makes_its_directory_0755_and_roots_first() {
+        let platform = Platform::linux("amd64");
+        let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
+        let context = State::local("context", &Default::default(), "context");
+        let state = base.copy(
+            &[copy_to(
+                &context,
+                "/etc/openab/config.toml",
+                Some(0o644),
+                "agent:agent",
+            )],
+            &platform,
+            "copy",
+        );
+        let (inputs, file) = file_op(&state);
+        assert_eq!(inputs.len(), 2, "the base and the context");
+        let [mkdir, copy] = file.actions.as_slice() else {
+            panic!("{:?}", file.actions)
+        };
+        assert_eq!(
+            mkdir.action,
+            Some(pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+                path: "/etc/openab".into(),
+                mode: 0o755,
+                make_parents: true,
+                owner: None,
+                timestamp: -1,
+            }))
+        );
+        // The mkdir works on the base and its result feeds the copy (action 0 is index 2).
+        assert_eq!(
+            (mkdir.input, mkdir.secondary_input, mkdir.output),
+            (0, -1, -1)
+        );
+        assert_eq!((copy.input, copy.secondary_input, copy.output), (2, 1, 0));
+        let Some(pb::file_action::Action::Copy(copy)) = &copy.action else {
+            panic!("a copy")
+        };
+        assert_eq!(
+            (copy.dest.as_str(), copy.mode),
+            ("/etc/openab/config.toml", 0o644)
+        );
+        assert!(copy.owner.is_some());
+    }
+
+    #[test]
+    fn copies_make_each_destination_directory_once_and_never_the_root() {
+        let platform = Platform::linux("amd64");
+        let context = State::local("context", &Default::default(), "context");
+        let state = State::scratch().copy(
+            &[
+                copy_to(&context, "/usr/local/bin/a", Some(0o750), "app"),
+                copy_to(&context, "/usr/local/bin/b", None, ""),
+                copy_to(&context, "/etc/app/", Some(0o600), ""),
+                copy_to(&context, "/top", Some(0o600), ""),
+            ],
+            &platform,
+            "copy",
+        );
+        let (_, file) = file_op(&state);
+        let actions: Vec<String> = file
+            .actions
+            .iter()
+            .map(|action| match &action.action {
+                Some(pb::file_action::Action::Mkdir(mkdir)) => format!("mkdir {}", mkdir.path),
+                Some(pb::file_action::Action::Copy(copy)) => format!("copy {}", copy.dest),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "mkdir /usr/local/bin",
+                "copy /usr/local/bin/a",
+                "copy /usr/local/bin/b",
+                "mkdir /etc/app",
+                "copy /etc/app/",
+                "copy /top"
+            ]
+        );
+        // On scratch, the first action starts from nothing.
+        assert_eq!(file.actions[0].input, -1);
+    }
+
+    #[test]
+    fn a_destinations_directory_is_what_precedes_its_last_slash() {
+        assert_eq!(dest_dir("/etc/app/app.toml"), Some("/etc/app"));
+        assert_eq!(dest_dir("/etc/app/"), Some("/etc/app"));
+        assert_eq!(dest_dir("/etc/app/."), Some("/etc/app"));
+        assert_eq!(dest_dir("/etc//app"), Some("/etc"));
+        assert_eq!(dest_dir("/build"), None);
+        assert_eq!(dest_dir("/"), None);
+        assert_eq!(dest_dir("relative"), None);
     }
 
     #[test]
