@@ -496,10 +496,7 @@ mod tests {
     async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_not_quoted() {
         let spec = format!("# syntax=x\n{}", "#".repeat(llb_gen::spec::MAX_SPEC_BYTES));
         let (bridge, _) = fake_bridge::serve(Daemon::holding(&spec)).await;
-        let options = Options::from_env([(
-            "BUILDKIT_FRONTEND_OPT_0".to_owned(),
-            "filename=big.yaml".to_owned(),
-        )]);
+        let options = Options::from_opts(&["filename=big.yaml"]);
         let spec_file = SpecFile::read(&bridge, &options).await.unwrap();
         let Err(failure) = spec_file.locate(spec_file.parse()) else {
             panic!("a failure")
