@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use hyper_util::rt::TokioIo;
 use llb_gen::pb;
 use llb_gen::platform::Platform;
+use prost::Message;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -29,18 +30,42 @@ pub enum BridgeError {
     #[error("cannot talk to BuildKit over stdin/stdout: {0}")]
     Connect(#[from] tonic::transport::Error),
     /// BuildKit answered an RPC with an error.
-    #[error("{0}")]
-    Rpc(String),
+    #[error("{message}")]
+    Rpc {
+        /// Its text.
+        message: String,
+        /// The typed details of its google.rpc.Status (`errdefs.Source` of a failing step, the
+        /// vertex, a stack…), passed on when the build fails because of it.
+        details: Vec<gateway_pb::Any>,
+    },
+}
+
+impl BridgeError {
+    /// BuildKit's typed details of the error; none when it never answered.
+    pub fn details(&self) -> &[gateway_pb::Any] {
+        match self {
+            Self::Connect(_) => &[],
+            Self::Rpc { details, .. } => details,
+        }
+    }
 }
 
 impl From<tonic::Status> for BridgeError {
+    /// Keeps the details tonic leaves encoded: `grpc-status-details-bin` is the whole
+    /// google.rpc.Status; unreadable details are dropped, the message is kept.
     fn from(status: tonic::Status) -> Self {
-        Self::Rpc(status.message().to_owned())
+        let details = gateway_pb::Status::decode(status.details())
+            .map(|decoded| decoded.details)
+            .unwrap_or_default();
+        Self::Rpc {
+            message: status.message().to_owned(),
+            details,
+        }
     }
 }
 
 /// An error the frontend returns: its text, and BuildKit's typed error details (`…+json`
-/// type URLs) that let clients such as buildx tell errors apart.
+/// type URLs) that let clients such as buildx tell errors apart and show where they are.
 #[derive(Debug, Default)]
 pub struct Failure {
     /// What the user sees.
@@ -49,11 +74,11 @@ pub struct Failure {
     pub details: Vec<gateway_pb::Any>,
 }
 
-impl<E: std::error::Error> From<E> for Failure {
-    fn from(error: E) -> Self {
+impl From<BridgeError> for Failure {
+    fn from(error: BridgeError) -> Self {
         Self {
             message: error.to_string(),
-            details: Vec::new(),
+            details: error.details().to_vec(),
         }
     }
 }
@@ -124,9 +149,7 @@ impl Bridge {
     /// Shows `message` as a build warning (only where the daemon has `gateway.warnings`).
     pub async fn warn(&self, message: &str) -> Result<(), BridgeError> {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-        grpc.ready()
-            .await
-            .map_err(|error| BridgeError::Rpc(error.to_string()))?;
+        grpc.ready().await?;
         let request = WarnRequest {
             level: 1,
             short: message.as_bytes().to_vec(),

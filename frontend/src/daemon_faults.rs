@@ -2,10 +2,13 @@
 //! failing StatFile, missing caps) and whatever the options say, the frontend answers with
 //! exactly one Return holding a result or an error message, and never panics or hangs.
 
-use tonic::Status;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use prost::Message;
+use tonic::{Code, Status};
 
 use crate::fake_bridge::{Daemon, Garbage, run};
-use crate::gateway_pb::{ReturnRequest, Stat, result};
+use crate::gateway_pb::{self, Any, ReturnRequest, Stat, result};
 
 const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 /// Builds the gateway variant from a prebuilt builder: no manifests to read.
@@ -35,8 +38,72 @@ fn executable() -> Stat {
 
 /// The error message of a Return that must carry one and no result.
 fn error_of(returned: &ReturnRequest) -> &str {
+    &status_of(returned).message
+}
+
+/// The error of a Return that must carry one and no result.
+fn status_of(returned: &ReturnRequest) -> &gateway_pb::Status {
     assert!(returned.result.is_none(), "an error has no result");
-    &returned.error.as_ref().expect("an error").message
+    returned.error.as_ref().expect("an error")
+}
+
+/// An error as BuildKit sends it: its google.rpc.Status, typed details included, in
+/// `grpc-status-details-bin`.
+fn status_with_details(message: &str, details: &[Any]) -> Status {
+    let status = gateway_pb::Status {
+        code: Code::Unknown as i32,
+        message: message.to_owned(),
+        details: details.to_vec(),
+    };
+    Status::with_details(Code::Unknown, message, status.encode_to_vec().into())
+}
+
+/// BuildKit's typed details of a failed exec: the vertex, and its spec lines from the
+/// Definition's source map.
+fn exec_details() -> Vec<Any> {
+    let detail = |kind: &str, json: &str| Any {
+        type_url: format!("github.com/moby/buildkit/errdefs.{kind}+json"),
+        value: json.as_bytes().to_vec(),
+    };
+    vec![
+        detail("Vertex", r#"{"digest":"sha256:00"}"#),
+        detail(
+            "Source",
+            r#"{"info":{"filename":"flotilla.yaml","data":"eA=="},"ranges":[{"start":{"line":14,"character":11},"end":{"line":14}}]}"#,
+        ),
+    ]
+}
+
+/// What the `errdefs.Source` detail of a Return's error says.
+#[derive(Debug, PartialEq)]
+struct SourceDetail {
+    filename: String,
+    data: Vec<u8>,
+    /// The start line of each range.
+    lines: Vec<i64>,
+}
+
+/// The one `errdefs.Source` detail of a Return's error, decoded as BuildKit decodes it.
+fn source_of(returned: &ReturnRequest) -> SourceDetail {
+    let sources: Vec<&Any> = status_of(returned)
+        .details
+        .iter()
+        .filter(|detail| detail.type_url == "github.com/moby/buildkit/errdefs.Source+json")
+        .collect();
+    assert_eq!(sources.len(), 1, "one Source detail");
+    let json: serde_json::Value = serde_json::from_slice(&sources[0].value).unwrap();
+    SourceDetail {
+        filename: json["info"]["filename"].as_str().unwrap().to_owned(),
+        data: STANDARD
+            .decode(json["info"]["data"].as_str().unwrap())
+            .unwrap(),
+        lines: json["ranges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|range| range["start"]["line"].as_i64().unwrap())
+            .collect(),
+    }
 }
 
 #[tokio::test]
@@ -125,24 +192,28 @@ async fn solve_errors_end_the_build_with_the_daemons_message() {
         "prebuilt builder image localhost:5000/hello-artifact:1 cannot be used: failed to solve: rpc error: daemon is shutting down",
         "failed to solve: rpc error: daemon is shutting down",
     ];
+    let details = exec_details();
     for (solves_ok, expected) in expected.into_iter().enumerate() {
         let daemon = Daemon {
             solves_ok,
-            solve_error: Some(Status::unknown(
+            solve_error: Some(status_with_details(
                 "failed to solve: rpc error: daemon is shutting down",
+                &details,
             )),
             ..prebuilt_daemon()
         };
+        let returned = run(daemon, &PREBUILT).await;
+        assert_eq!(error_of(&returned), expected, "after {solves_ok} solves");
         assert_eq!(
-            error_of(&run(daemon, &PREBUILT).await),
-            expected,
-            "after {solves_ok} solves"
+            status_of(&returned).details,
+            details,
+            "BuildKit's details, after {solves_ok} solves"
         );
     }
 }
 
 #[tokio::test]
-async fn a_failing_step_is_explained_with_its_spec_line() {
+async fn a_failing_step_is_explained_with_its_spec_line_and_buildkits_details() {
     let spec = HELLO.replace(
         "    entrypoint: [hello]",
         "    run: [exit 7]\n    entrypoint: [hello]",
@@ -150,19 +221,81 @@ async fn a_failing_step_is_explained_with_its_spec_line() {
     let mut daemon = Daemon {
         // The build's Solve, after the spec's, .dockerignore's and the prebuilt builder's.
         solves_ok: 3,
-        solve_error: Some(Status::unknown(
+        solve_error: Some(status_with_details(
             "executor failed running [/bin/sh -c exit 7]: exit code: 7",
+            &exec_details(),
         )),
         ..Daemon::holding(&spec)
     };
     daemon
         .stats
         .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
-    let message = error_of(&run(daemon, &[PREBUILT[1], "target=hello"]).await).to_owned();
+    let returned = run(daemon, &[PREBUILT[1], "target=hello"]).await;
     assert_eq!(
-        message,
+        error_of(&returned),
         "flotilla.yaml:14:11: `[hello 2/3] RUN exit 7` failed: executor failed running [/bin/sh -c exit 7]: exit code: 7"
     );
+    // The step's lines come from BuildKit's own Source detail, passed on unchanged.
+    assert_eq!(status_of(&returned).details, exec_details());
+}
+
+#[tokio::test]
+async fn spec_errors_carry_a_source_detail_at_their_line() {
+    let unknown_field = HELLO.replace("    entrypoint: [hello]", "    entrpoint: [hello]");
+    let arg_base = HELLO
+        .replacen(
+            "variants:\n",
+            "args: {BASE: debian:bookworm-slim}\nvariants:\n",
+            1,
+        )
+        .replacen(
+            "    from: debian:bookworm-slim\n    binaries: { hello:",
+            "    from: ${BASE}\n    binaries: { hello:",
+            1,
+        );
+    let cases: [(&[u8], &[&str], i64); 4] = [
+        // Validation.
+        (unknown_field.as_bytes(), &[], 14),
+        // The same error, asked by `--call targets`.
+        (
+            unknown_field.as_bytes(),
+            &["requestid=frontend.targets"],
+            14,
+        ),
+        // Not UTF-8.
+        (b"v\xff\xfe", &[], 1),
+        // A build arg's value that makes the spec wrong.
+        (
+            arg_base.as_bytes(),
+            &["target=hello", "build-arg:BASE=not a ref!"],
+            13,
+        ),
+    ];
+    for (spec, opts, line) in cases {
+        let daemon = Daemon {
+            file: Ok(spec.to_vec()),
+            ..Daemon::holding("")
+        };
+        let returned = run(daemon, opts).await;
+        let message = error_of(&returned).to_owned();
+        assert!(
+            message.starts_with(&format!("flotilla.yaml:{line}:")),
+            "{opts:?}: {message}"
+        );
+        assert_eq!(
+            source_of(&returned),
+            SourceDetail {
+                filename: "flotilla.yaml".to_owned(),
+                data: spec.to_vec(),
+                lines: vec![line],
+            },
+            "{opts:?}"
+        );
+    }
+    // An error about no spec line has no Source detail.
+    let returned = run(Daemon::holding(HELLO), &["target=nope"]).await;
+    assert!(error_of(&returned).starts_with("unknown target `nope`"));
+    assert!(status_of(&returned).details.is_empty());
 }
 
 #[tokio::test]
@@ -224,9 +357,19 @@ async fn prebuilt_checks_report_stat_errors_and_unusable_binaries() {
     );
     let mut daemon = prebuilt_daemon();
     daemon.stats.clear();
+    let returned = run(daemon, &PREBUILT).await;
     assert_eq!(
-        error_of(&run(daemon, &PREBUILT).await),
+        error_of(&returned),
         "prebuilt builder image localhost:5000/hello-artifact:1 lacks binaries the target needs under /flotilla/bin: hello-gateway (missing)"
+    );
+    // The variant's `binaries` entry that asks for it.
+    assert_eq!(
+        source_of(&returned),
+        SourceDetail {
+            filename: "flotilla.yaml".to_owned(),
+            data: HELLO.as_bytes().to_vec(),
+            lines: vec![18],
+        }
     );
     let mut daemon = prebuilt_daemon();
     daemon.stats.insert(

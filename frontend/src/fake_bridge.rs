@@ -257,11 +257,7 @@ impl http_body::Body for Frames {
 /// `opts` (`key=value`, as BuildKit passes them); returns the one Return it sent.
 pub async fn run(daemon: Daemon, opts: &[&str]) -> ReturnRequest {
     let (bridge, returned) = serve(daemon).await;
-    let options = Options::from_env(
-        opts.iter()
-            .enumerate()
-            .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
-    );
+    let options = Options::from_opts(opts);
     crate::run(&bridge, &options)
         .await
         .expect("the Return call");

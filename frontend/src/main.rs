@@ -5,6 +5,7 @@ mod bridge;
 mod client_files;
 #[cfg(test)]
 mod daemon_faults;
+mod errdefs;
 #[cfg(test)]
 mod fake_bridge;
 mod options;
@@ -21,7 +22,7 @@ mod gateway_pb {
 
 use std::process::ExitCode;
 
-use bridge::{Bridge, BridgeError, Failure};
+use bridge::{Bridge, BridgeError};
 use options::Options;
 
 fn main() -> ExitCode {
@@ -78,7 +79,7 @@ async fn run(bridge: &Bridge, options: &Options) -> Result<(), BridgeError> {
         },
         None => match pipeline::build(bridge, options, &caps).await {
             Ok(outcome) => return bridge.return_outcome(outcome).await,
-            Err(error) => Failure::from(error),
+            Err(failure) => failure,
         },
     };
     eprintln!("flotilla-frontend: {}", failure.message);

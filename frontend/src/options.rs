@@ -93,6 +93,16 @@ impl Options {
         options
     }
 
+    /// Options as BuildKit passes them, from `key=value` strings (tests).
+    #[cfg(test)]
+    pub fn from_opts(opts: &[&str]) -> Self {
+        Self::from_env(
+            opts.iter()
+                .enumerate()
+                .map(|(i, opt)| (format!("{OPT_PREFIX}{i}"), (*opt).to_owned())),
+        )
+    }
+
     /// The value of option `key`, if given and not empty.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.opts

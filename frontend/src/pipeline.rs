@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use llb_gen::Position;
 use llb_gen::failure::{FailedStep, failed_step};
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::{ImageConfig, SourceDateEpoch};
@@ -13,10 +14,10 @@ use llb_gen::resolve::ArgValues;
 use llb_gen::spec::{DEFAULT_FILENAME, Spec};
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 
-use crate::bridge::{Bridge, BridgeError, DaemonCaps};
+use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
 use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::{InvalidOption, Options};
-use crate::{client_files, prebuilt};
+use crate::{client_files, errdefs, prebuilt};
 
 /// Why a build failed; the text is what the user sees.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +32,12 @@ pub enum BuildError {
     #[error(transparent)]
     Option(#[from] InvalidOption),
     /// The spec file cannot be read.
-    #[error("cannot read spec `{file}`: {reason}")]
+    #[error("cannot read spec `{file}`: {error}")]
     ReadSpec {
         /// The spec's file name.
         file: String,
-        /// What went wrong.
-        reason: String,
+        /// BuildKit's error.
+        error: BridgeError,
     },
     /// A needed image cannot be resolved.
     #[error("image {image}: {reason}")]
@@ -44,15 +45,15 @@ pub enum BuildError {
         /// The normalized reference.
         image: String,
         /// What went wrong.
-        reason: String,
+        reason: Unusable,
     },
     /// The prebuilt builder cannot be read: missing image, unreachable registry.
     #[error("prebuilt builder {source_name} cannot be used: {reason}")]
     PrebuiltUnusable {
         /// `image <ref>` or `context <name>`.
         source_name: String,
-        /// BuildKit's error.
-        reason: String,
+        /// What went wrong.
+        reason: Unusable,
     },
     /// The prebuilt builder image is for another platform than the build's target.
     #[error(
@@ -67,14 +68,17 @@ pub enum BuildError {
         wanted: String,
     },
     /// The prebuilt builder lacks binaries the target needs.
-    #[error("prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}", problems.join(", "))]
+    #[error(
+        "prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}",
+        listed(problems)
+    )]
     PrebuiltBinaries {
         /// `image <ref>` or `context <name>`.
         source_name: String,
         /// The directory searched.
         dir: String,
-        /// One entry per binary: `name (missing)` or `name (not executable)`.
-        problems: Vec<String>,
+        /// One entry per binary.
+        problems: Vec<BinaryProblem>,
     },
     /// The daemon lacks an LLB capability the graph needs.
     #[error("this BuildKit lacks LLB capabilities the build needs: {}", missing.join(", "))]
@@ -83,14 +87,14 @@ pub enum BuildError {
         missing: Vec<String>,
     },
     /// A process of the build failed; the spec step that runs it is known.
-    #[error("{file}:{}:{}: `{}` failed: {message}", step.position.line, step.position.column, step.name)]
+    #[error("{file}:{}:{}: `{}` failed: {error}", step.position.line, step.position.column, step.name)]
     StepFailed {
         /// The spec's file name.
         file: String,
         /// The step.
         step: FailedStep,
-        /// BuildKit's error.
-        message: String,
+        /// BuildKit's error, whose details carry the step's source location.
+        error: BridgeError,
     },
     /// Several platforms were asked of an exporter that takes one.
     #[error("this daemon exports one platform per build (Docker's image store), but {} were asked for: build each with its own --platform, or use a BuildKit builder (buildx docker-container) for a multi-platform image", platforms.join(", "))]
@@ -100,12 +104,101 @@ pub enum BuildError {
     },
     /// BuildKit refused `force-network-mode=host`: the build was not granted the entitlement.
     #[error(
-        "option force-network-mode: host networking needs the {HOST_ENTITLEMENT} entitlement, which this build lacks (buildctl: --allow {HOST_ENTITLEMENT}, with buildkitd --allow-insecure-entitlement {HOST_ENTITLEMENT}): {message}"
+        "option force-network-mode: host networking needs the {HOST_ENTITLEMENT} entitlement, which this build lacks (buildctl: --allow {HOST_ENTITLEMENT}, with buildkitd --allow-insecure-entitlement {HOST_ENTITLEMENT}): {error}"
     )]
     HostNetworkRefused {
         /// BuildKit's error.
-        message: String,
+        error: BridgeError,
     },
+}
+
+/// Why an image, or a prebuilt builder, cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// BuildKit refused a request about it.
+    #[error(transparent)]
+    Daemon(#[from] BridgeError),
+    /// Its config is not an image config.
+    #[error("unreadable config: {0}")]
+    Config(String),
+}
+
+/// A binary the target needs that the prebuilt builder cannot provide.
+#[derive(Debug)]
+pub struct BinaryProblem {
+    /// Its name.
+    pub binary: String,
+    /// `missing` or `not executable`.
+    pub problem: &'static str,
+    /// Where the spec asks for it, for the error's source snippet.
+    pub position: Position,
+}
+
+/// `a (missing), b (not executable)`.
+fn listed(problems: &[BinaryProblem]) -> String {
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|problem| format!("{} ({})", problem.binary, problem.problem))
+        .collect();
+    listed.join(", ")
+}
+
+impl BuildError {
+    /// The BuildKit error behind this one, whose typed details are passed on unchanged.
+    fn daemon_error(&self) -> Option<&BridgeError> {
+        match self {
+            Self::Bridge(error)
+            | Self::ReadSpec { error, .. }
+            | Self::StepFailed { error, .. }
+            | Self::HostNetworkRefused { error }
+            | Self::Image {
+                reason: Unusable::Daemon(error),
+                ..
+            }
+            | Self::PrebuiltUnusable {
+                reason: Unusable::Daemon(error),
+                ..
+            } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The spec positions the error is about; none when it is not about spec lines.
+    fn spec_positions(&self) -> Vec<Position> {
+        match self {
+            Self::Spec(llb_gen::Error::Spec(diagnostic)) => vec![diagnostic.position],
+            Self::PrebuiltBinaries { problems, .. } => {
+                problems.iter().map(|problem| problem.position).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The error as the frontend returns it: its text, BuildKit's details, and a Source detail
+    /// at its spec positions when it has some and `spec` was read.
+    fn into_failure(self, spec: Option<&SpecFile>) -> Failure {
+        let mut details = self
+            .daemon_error()
+            .map(|error| error.details().to_vec())
+            .unwrap_or_default();
+        let positions = self.spec_positions();
+        if let Some(spec) = spec
+            && !positions.is_empty()
+        {
+            details.push(errdefs::source(&spec.filename, &spec.bytes, &positions));
+        }
+        Failure {
+            message: self.to_string(),
+            details,
+        }
+    }
+}
+
+impl From<BuildError> for Failure {
+    /// An error before the spec was read.
+    fn from(error: BuildError) -> Self {
+        error.into_failure(None)
+    }
 }
 
 /// The entitlement BuildKit requires for host networking.
@@ -121,26 +214,36 @@ pub struct PlatformImage {
     pub config: Vec<u8>,
 }
 
-/// The spec the client sent, parsed and validated.
-pub struct LoadedSpec {
+/// The spec file as the client sent it: errors about its lines quote it.
+pub struct SpecFile {
     /// Its file name (option `filename`).
     pub filename: String,
-    /// Its text, for the Definition's source map.
-    pub source: String,
-    /// The spec.
-    pub spec: Spec,
+    /// Its bytes, for the Definition's source map and errors' source details.
+    pub bytes: Vec<u8>,
 }
 
-/// Reads and validates the spec named by option `filename`.
-pub async fn load_spec(bridge: &Bridge, options: &Options) -> Result<LoadedSpec, BuildError> {
-    let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
-    let source = client_files::read_spec(bridge, options, filename).await?;
-    let spec = llb_gen::load(&source, filename)?;
-    Ok(LoadedSpec {
-        filename: filename.to_owned(),
-        source,
-        spec,
-    })
+impl SpecFile {
+    /// Reads the spec named by option `filename`.
+    pub async fn read(bridge: &Bridge, options: &Options) -> Result<Self, BuildError> {
+        let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
+        let bytes = client_files::read_spec(bridge, options, filename).await?;
+        Ok(Self {
+            filename: filename.to_owned(),
+            bytes,
+        })
+    }
+
+    /// The spec, decoded, parsed and validated.
+    pub fn parse(&self) -> Result<Spec, BuildError> {
+        let text = llb_gen::spec::decode(&self.filename, self.bytes.clone())?;
+        Ok(llb_gen::load(&text, &self.filename)?)
+    }
+
+    /// `result`'s error as the frontend returns it, with a Source detail into this spec when the
+    /// error has a spec location.
+    pub fn locate<T>(&self, result: Result<T, BuildError>) -> Result<T, Failure> {
+        result.map_err(|error| error.into_failure(Some(self)))
+    }
 }
 
 /// What the spec's build args get from this build: `build-arg:*` and the platforms.
@@ -170,8 +273,7 @@ struct Request<'a> {
     bridge: &'a Bridge,
     options: &'a Options,
     caps: &'a DaemonCaps,
-    filename: &'a str,
-    source: String,
+    spec_file: &'a SpecFile,
     context_excludes: Vec<String>,
     cache_imports: Vec<CacheOptionsEntry>,
     no_cache: NoCache,
@@ -185,12 +287,19 @@ pub async fn build(
     bridge: &Bridge,
     options: &Options,
     caps: &DaemonCaps,
+) -> Result<Outcome, Failure> {
+    let spec_file = SpecFile::read(bridge, options).await?;
+    spec_file.locate(build_spec(bridge, options, caps, &spec_file).await)
+}
+
+/// The build of the spec in `spec_file`.
+async fn build_spec(
+    bridge: &Bridge,
+    options: &Options,
+    caps: &DaemonCaps,
+    spec_file: &SpecFile,
 ) -> Result<Outcome, BuildError> {
-    let LoadedSpec {
-        filename,
-        source,
-        spec,
-    } = load_spec(bridge, options).await?;
+    let spec = spec_file.parse()?;
     let platforms = options.platforms()?;
     if platforms.len() > 1 && !options.exporter_takes_many() {
         return Err(BuildError::OnePlatformOnly {
@@ -201,13 +310,12 @@ pub async fn build(
         bridge,
         options,
         caps,
-        filename: &filename,
+        spec_file,
         network: options.exec_network()?,
         epoch: SourceDateEpoch::from_build_args(&options.build_args())?,
         context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
         no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
-        source,
     };
     let as_map = platforms.len() > 1 || options.multi_platform();
     let mut manifests = None;
@@ -275,14 +383,14 @@ impl Request<'_> {
         }
         let mut graph = graph::build(spec, &target, &context)?;
         graph.changes.labels.extend(options.labels());
-        let spec_file = SourceFile {
-            name: self.filename,
-            data: self.source.as_bytes(),
+        let source = SourceFile {
+            name: &self.spec_file.filename,
+            data: &self.spec_file.bytes,
         };
         let definition = marshal(
             &graph.state.with_exec_network(&self.network),
             MarshalOptions {
-                source: Some(spec_file),
+                source: Some(source),
                 no_cache: Some(&self.no_cache),
             },
         );
@@ -290,7 +398,14 @@ impl Request<'_> {
         let reference = bridge
             .solve_and_build(definition.clone(), self.cache_imports.clone())
             .await
-            .map_err(|error| solve_failure(&definition, self.filename, self.network.mode, error))?;
+            .map_err(|error| {
+                solve_failure(
+                    &definition,
+                    &self.spec_file.filename,
+                    self.network.mode,
+                    error,
+                )
+            })?;
         if target.smoke_check {
             return Ok(None);
         }
@@ -337,13 +452,13 @@ fn solve_failure(
     if network == NetworkMode::Host
         && message.contains(&format!("{HOST_ENTITLEMENT} is not allowed"))
     {
-        return BuildError::HostNetworkRefused { message };
+        return BuildError::HostNetworkRefused { error };
     }
     match failed_step(definition, &message) {
         Some(step) => BuildError::StepFailed {
             file: file.to_owned(),
             step,
-            message,
+            error,
         },
         None => error.into(),
     }
@@ -367,23 +482,42 @@ impl Resolver<'_> {
     }
 
     /// The config of `image`, or why it cannot be had.
-    pub(crate) async fn try_config(&self, image: &str) -> Result<ImageConfig, String> {
+    pub(crate) async fn try_config(&self, image: &str) -> Result<ImageConfig, Unusable> {
         let bytes = self
             .bridge
             .resolve_image_config(image, self.platform, self.mode)
-            .await
-            .map_err(|error| error.to_string())?;
-        ImageConfig::from_json(&bytes).map_err(|error| format!("unreadable config: {error}"))
+            .await?;
+        ImageConfig::from_json(&bytes).map_err(|error| Unusable::Config(error.to_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake_bridge::{self, Daemon};
+
+    #[tokio::test]
+    async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_not_quoted() {
+        let spec = format!("# syntax=x\n{}", "#".repeat(llb_gen::spec::MAX_SPEC_BYTES));
+        let (bridge, _) = fake_bridge::serve(Daemon::holding(&spec)).await;
+        let options = Options::from_opts(&["filename=big.yaml"]);
+        let spec_file = SpecFile::read(&bridge, &options).await.unwrap();
+        let Err(failure) = spec_file.locate(spec_file.parse()) else {
+            panic!("a failure")
+        };
+        assert_eq!(
+            failure.message,
+            "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
+        );
+        assert!(failure.details.is_empty(), "no location, no Source detail");
+    }
 
     #[test]
     fn a_refused_host_network_names_the_entitlement() {
-        let refused = || BridgeError::Rpc("network.host is not allowed".to_owned());
+        let refused = || BridgeError::Rpc {
+            message: "network.host is not allowed".to_owned(),
+            details: Vec::new(),
+        };
         let definition = Definition::default();
         let error = solve_failure(&definition, "flotilla.yaml", NetworkMode::Host, refused());
         assert!(

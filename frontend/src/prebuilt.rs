@@ -2,14 +2,15 @@
 //! the target platform, and every binary the target needs is in the builder (image or
 //! directory) and is executable.
 
+use llb_gen::Position;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, marshal};
-use llb_gen::spec::Spec;
+use llb_gen::spec::{Spec, position as spec_position};
 use llb_gen::target::{BinariesSource, Target};
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::client_files::MODE_DIR;
-use crate::pipeline::{BuildError, Resolver};
+use crate::pipeline::{BinaryProblem, BuildError, Resolver, Unusable};
 
 /// Fails with one message: the image cannot be resolved, is for another platform, or lacks
 /// binaries (naming the directory searched and each missing or non-executable binary).
@@ -25,7 +26,7 @@ pub async fn check(
         BinariesSource::Local { name } => format!("context {name}"),
         BinariesSource::Compile { .. } => return Ok(()),
     };
-    let unusable = |reason: String| BuildError::PrebuiltUnusable {
+    let unusable = |reason: Unusable| BuildError::PrebuiltUnusable {
         source_name: source_name.clone(),
         reason,
     };
@@ -43,38 +44,43 @@ pub async fn check(
             });
         }
     }
-    let unreadable = |error: BridgeError| unusable(error.to_string());
+    let unreadable = |error: BridgeError| unusable(error.into());
     let root = graph::binaries_root(spec, &target.binaries, context)?;
     let reference = bridge
         .solve(marshal(&root.state, MarshalOptions::default()), Vec::new())
         .await
         .map_err(unreadable)?;
-    let needed: Vec<&str> = match &target.variant {
+    // Each binary with where the target asks for it: the variant's `binaries` entry, or the
+    // builder's list for the artifact.
+    let needed: Vec<(&str, Position)> = match &target.variant {
         Some(variant) => variant
             .binaries
             .iter()
-            .map(|(name, _)| name.value.as_str())
+            .map(|(name, _)| (name.value.as_str(), spec_position(name)))
             .collect(),
         None => spec
             .builder
             .binaries()
-            .map(|binary| binary.value.name.as_str())
+            .map(|binary| (binary.value.name.as_str(), spec_position(binary)))
             .collect(),
     };
     let mut problems = Vec::new();
-    for binary in needed {
+    for (binary, position) in needed {
         let path = format!("{}/{binary}", root.dir);
-        match bridge
+        let problem = match bridge
             .stat_file(&reference, path.trim_start_matches('/'))
             .await
             .map_err(unreadable)?
         {
-            None => problems.push(format!("{binary} (missing)")),
-            Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => {
-                problems.push(format!("{binary} (not executable)"));
-            }
-            Some(_) => {}
-        }
+            None => "missing",
+            Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => "not executable",
+            Some(_) => continue,
+        };
+        problems.push(BinaryProblem {
+            binary: binary.to_owned(),
+            problem,
+            position,
+        });
     }
     if problems.is_empty() {
         return Ok(());

@@ -8,12 +8,9 @@ use llb_gen::subrequest::{self, Answer};
 use llb_gen::target;
 
 use crate::bridge::{Bridge, Failure};
-use crate::gateway_pb::Any;
+use crate::errdefs;
 use crate::options::Options;
-use crate::pipeline::{self, BuildError};
-
-/// BuildKit's typed error detail for a subrequest the frontend does not know.
-const UNKNOWN_SUBREQUEST_TYPE: &str = "github.com/moby/buildkit/errdefs.Subrequest+json";
+use crate::pipeline::{self, BuildError, SpecFile};
 
 /// The metadata answering subrequest `id`: `result.json`, `result.txt` and `version`.
 pub async fn answer(
@@ -24,9 +21,13 @@ pub async fn answer(
     let answer = match id {
         subrequest::DESCRIBE => subrequest::describe(),
         subrequest::TARGETS => {
-            subrequest::targets(&pipeline::load_spec(bridge, options).await?.spec)
+            let spec_file = SpecFile::read(bridge, options).await?;
+            subrequest::targets(&spec_file.locate(spec_file.parse())?)
         }
-        subrequest::OUTLINE => outline(bridge, options).await?,
+        subrequest::OUTLINE => {
+            let spec_file = SpecFile::read(bridge, options).await?;
+            spec_file.locate(outline(&spec_file, options))?
+        }
         _ => return Err(unknown(id)),
     };
     let Answer { json, text } = answer;
@@ -41,8 +42,8 @@ pub async fn answer(
 }
 
 /// The outline of option `target` (default: the first variant); a bad target is an error.
-async fn outline(bridge: &Bridge, options: &Options) -> Result<Answer, BuildError> {
-    let spec = pipeline::load_spec(bridge, options).await?.spec;
+fn outline(spec_file: &SpecFile, options: &Options) -> Result<Answer, BuildError> {
+    let spec = spec_file.parse()?;
     let values = pipeline::arg_values(options, &options.platform()?);
     let target = target::select(&spec, options.get("target"), &values)?;
     Ok(subrequest::outline(&spec, target.name, &values.build_args))
@@ -57,16 +58,12 @@ fn unknown(id: &str) -> Failure {
             subrequest::OUTLINE,
             subrequest::TARGETS
         ),
-        details: vec![Any {
-            type_url: UNKNOWN_SUBREQUEST_TYPE.to_owned(),
-            value: serde_json::json!({ "name": id }).to_string().into_bytes(),
-        }],
+        details: vec![errdefs::unknown_subrequest(id)],
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::fake_bridge::{self, Daemon};
     use crate::gateway_pb::ReturnRequest;
 
@@ -119,7 +116,10 @@ mod tests {
         assert!(request.result.is_none());
         let error = request.error.expect("an error");
         assert!(error.message.contains("frontend.lint"), "{}", error.message);
-        assert_eq!(error.details[0].type_url, UNKNOWN_SUBREQUEST_TYPE);
+        assert_eq!(
+            error.details[0].type_url,
+            "github.com/moby/buildkit/errdefs.Subrequest+json"
+        );
         assert_eq!(error.details[0].value, br#"{"name":"frontend.lint"}"#);
     }
 }

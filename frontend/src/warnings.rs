@@ -7,8 +7,12 @@ use crate::options::Options;
 /// The frontend API cap of the Warn RPC (BuildKit 0.12+; Docker 20.10 lacks it).
 const WARNINGS_CAP: &str = "gateway.warnings";
 
-/// Options used as given, or that only BuildKit and its clients read.
-const KNOWN: [&str; 14] = [
+/// Options used as given, or that only BuildKit and its clients read. BuildKit itself acts on
+/// the attestations for a gateway frontend's result (`control/control.go` `Solve`): with
+/// `attest:sbom` it runs the SBOM scanner on each platform's ref unless the result already has
+/// an SBOM (`solver/llbsolver/proc/sbom.go`), and with `attest:provenance` it records
+/// provenance; other `attest:` kinds it ignores, so they are reported.
+const KNOWN: [&str; 16] = [
     "target",
     "filename",
     "platform",
@@ -23,14 +27,18 @@ const KNOWN: [&str; 14] = [
     "source",
     "cmdline",
     "requestid",
+    "attest:sbom",
+    "attest:provenance",
 ];
 
-/// Prefixes of option families the frontend reads, or that carry client bookkeeping.
+/// Prefixes of option families the frontend reads, or that carry client bookkeeping. buildx
+/// sends `vcs:source`, `vcs:revision` and `vcs:localdir:<local>` on every build from a git
+/// checkout; BuildKit puts every `vcs:*` into provenance.
 const KNOWN_PREFIXES: [&str; 6] = [
     "build-arg:",
     "label:",
     "frontend.caps",
-    "attest:",
+    "vcs:",
     "sharedkey",
     "local-sessionid:",
 ];
@@ -77,22 +85,31 @@ mod tests {
 
     #[test]
     fn only_unsupported_options_are_reported() {
-        let options = Options::from_env(
-            [
-                "target=hello",
-                "build-arg:X=1",
-                "label:a=b",
-                "add-hosts=",
-                "context:builder=docker-image://a:1",
-                "context:builder::linux/amd64=docker-image://a:1",
-                "context:other=docker-image://b:1",
-                "hostname=box",
-                "frontend.caps=moby.buildkit.frontend.subrequests+forward",
-            ]
-            .iter()
-            .enumerate()
-            .map(|(i, opt)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), (*opt).to_owned())),
-        );
+        let options = Options::from_opts(&[
+            "target=hello",
+            "build-arg:X=1",
+            "label:a=b",
+            "add-hosts=",
+            "context:builder=docker-image://a:1",
+            "context:builder::linux/amd64=docker-image://a:1",
+            "context:other=docker-image://b:1",
+            "hostname=box",
+            "frontend.caps=moby.buildkit.frontend.subrequests+forward",
+        ]);
         assert_eq!(ignored_options(&options), ["context:other", "hostname"]);
+    }
+
+    #[test]
+    fn buildx_bookkeeping_and_the_attestations_buildkit_makes_are_accepted() {
+        let options = Options::from_opts(&[
+            "vcs:source=https://github.com/example/app.git",
+            "vcs:revision=0123456789abcdef",
+            "vcs:localdir:context=.",
+            "vcs:localdir:dockerfile=.",
+            "attest:sbom=",
+            "attest:provenance=mode=min",
+            "attest:unknown=x",
+        ]);
+        assert_eq!(ignored_options(&options), ["attest:unknown"]);
     }
 }

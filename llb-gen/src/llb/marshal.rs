@@ -196,18 +196,27 @@ impl Marshaler {
 }
 
 fn locations(range: &SpecRange) -> pb::Locations {
-    let position = |line: u32, character: u32| pb::Position {
-        line: line as i32,
-        character: character as i32,
-    };
     pb::Locations {
         locations: vec![pb::Location {
             source_index: 0,
-            ranges: vec![pb::Range {
-                start: Some(position(range.line, range.column)),
-                end: Some(position(range.end_line, 0)),
-            }],
+            ranges: vec![range.to_pb()],
         }],
+    }
+}
+
+impl SpecRange {
+    /// BuildKit's form of the range, for source maps and error details alike: 1-based lines,
+    /// the start's character is its 1-based column and the end's is 0 (BuildKit shows whole
+    /// lines).
+    pub fn to_pb(&self) -> pb::Range {
+        let position = |line: u32, character: u32| pb::Position {
+            line: line as i32,
+            character: character as i32,
+        };
+        pb::Range {
+            start: Some(position(self.line, self.column)),
+            end: Some(position(self.end_line, 0)),
+        }
     }
 }
 

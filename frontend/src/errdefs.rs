@@ -1,0 +1,85 @@
+//! BuildKit's typed error details (`solver/errdefs`), encoded as BuildKit encodes them in a
+//! google.rpc.Status: a google.protobuf.Any whose type URL ends in `+json` and whose value is
+//! the message as Go's `encoding/json` writes it (`withDetails` in
+//! `util/grpcerrors/grpcerrors.go`, the `typeurl.Register` calls in `solver/errdefs`). BuildKit
+//! turns them back into typed errors on Return, and buildx prints every `Source` it finds.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use llb_gen::Position;
+use llb_gen::llb::SpecRange;
+use serde_json::json;
+
+use crate::gateway_pb::Any;
+
+/// `errdefs.Subrequest`: a subrequest the frontend does not know.
+const SUBREQUEST: &str = "github.com/moby/buildkit/errdefs.Subrequest+json";
+/// `errdefs.Source`: lines of a source file the error is about.
+const SOURCE: &str = "github.com/moby/buildkit/errdefs.Source+json";
+/// The spec's language, as a linguist name like the dockerfile frontend's `Dockerfile`. Only
+/// BuildKit 0.12+ has the field; older ones skip it.
+const SPEC_LANGUAGE: &str = "YAML";
+
+/// Says that subrequest `name` is unknown, so clients can tell the frontend lacks it.
+pub fn unknown_subrequest(name: &str) -> Any {
+    Any {
+        type_url: SUBREQUEST.to_owned(),
+        value: json!({ "name": name }).to_string().into_bytes(),
+    }
+}
+
+/// Points at `positions` of spec `filename`, whose bytes are `data`: buildx prints those lines
+/// and their neighbours above the error.
+pub fn source(filename: &str, data: &[u8], positions: &[Position]) -> Any {
+    let ranges: Vec<_> = positions
+        .iter()
+        .map(|position| {
+            let range = SpecRange {
+                line: position.line,
+                column: position.column,
+                end_line: position.line,
+            }
+            .to_pb();
+            let point = |point: Option<llb_gen::pb::Position>| {
+                let point = point.unwrap_or_default();
+                json!({ "line": point.line, "character": point.character })
+            };
+            json!({ "start": point(range.start), "end": point(range.end) })
+        })
+        .collect();
+    // Go encodes bytes as standard base64.
+    let value = json!({
+        "info": {
+            "filename": filename,
+            "data": STANDARD.encode(data),
+            "language": SPEC_LANGUAGE,
+        },
+        "ranges": ranges,
+    });
+    Any {
+        type_url: SOURCE.to_owned(),
+        value: value.to_string().into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_detail_is_json_as_buildkit_decodes_it() {
+        let detail = source("f.yaml", b"a\nb\n", &[Position { line: 2, column: 3 }]);
+        assert_eq!(detail.type_url, SOURCE);
+        let value: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "info": {"filename": "f.yaml", "data": "YQpiCg==", "language": "YAML"},
+                "ranges": [{
+                    "start": {"line": 2, "character": 3},
+                    "end": {"line": 2, "character": 0},
+                }],
+            })
+        );
+    }
+}
