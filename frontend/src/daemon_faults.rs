@@ -292,10 +292,18 @@ async fn spec_errors_carry_a_source_detail_at_their_line() {
             "{opts:?}"
         );
     }
-    // An error about no spec line has no Source detail.
+    // An error about no spec line points at the first line, quoting that line alone.
     let returned = run(Daemon::holding(HELLO), &["target=nope"]).await;
     assert!(error_of(&returned).starts_with("unknown target `nope`"));
-    assert!(status_of(&returned).details.is_empty());
+    let first_line = HELLO.split_inclusive('\n').next().unwrap();
+    assert_eq!(
+        source_of(&returned),
+        SourceDetail {
+            filename: "flotilla.yaml".to_owned(),
+            data: first_line.as_bytes().to_vec(),
+            lines: vec![1],
+        }
+    );
 }
 
 #[tokio::test]

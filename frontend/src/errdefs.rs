@@ -62,6 +62,25 @@ pub fn source(filename: &str, data: &[u8], positions: &[Position]) -> Any {
     }
 }
 
+/// Points at the first line of spec `filename` (whose bytes start with `data`), quoting only
+/// that line: what an error about no line in particular shows.
+pub fn first_line(filename: &str, data: &[u8]) -> Any {
+    let end = data
+        .iter()
+        .take(MAX_QUOTED_LINE)
+        .position(|&byte| byte == b'\n')
+        .map_or(data.len().min(MAX_QUOTED_LINE), |newline| newline + 1);
+    source(filename, &data[..end], &[Position { line: 1, column: 1 }])
+}
+
+/// The most of a first line [`first_line`] quotes.
+const MAX_QUOTED_LINE: usize = 4096;
+
+/// Whether `detail` is a Source detail.
+pub fn is_source(detail: &Any) -> bool {
+    detail.type_url == SOURCE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +100,21 @@ mod tests {
                 }],
             })
         );
+    }
+
+    #[test]
+    fn a_first_line_source_quotes_that_line_only() {
+        let detail = first_line("f.yaml", b"# syntax=x\nversion: 1\n");
+        assert!(is_source(&detail));
+        let value: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
+        assert_eq!(value["info"]["data"], STANDARD.encode("# syntax=x\n"));
+        assert_eq!(value["ranges"][0]["start"]["line"], 1);
+        let long = vec![b'#'; MAX_QUOTED_LINE * 2];
+        let value: serde_json::Value =
+            serde_json::from_slice(&first_line("f.yaml", &long).value).unwrap();
+        let quoted = STANDARD
+            .decode(value["info"]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(quoted.len(), MAX_QUOTED_LINE);
     }
 }

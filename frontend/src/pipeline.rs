@@ -174,8 +174,11 @@ impl BuildError {
         }
     }
 
-    /// The error as the frontend returns it: its text, BuildKit's details, and a Source detail
-    /// at its spec positions when it has some and `spec` was read.
+    /// The error as the frontend returns it: its text, BuildKit's details, and, once `spec` was
+    /// read and BuildKit's details hold no Source of their own, a Source detail at its spec
+    /// positions, else at the spec's first line. Without one, the dockerfile frontend that
+    /// forwards to this one adds a Source at the `# syntax=` line holding the whole file, which
+    /// for a spec over the size limit is more than a gRPC trailer can carry.
     fn into_failure(self, spec: Option<&SpecFile>) -> Failure {
         let mut details = self
             .daemon_error()
@@ -183,9 +186,13 @@ impl BuildError {
             .unwrap_or_default();
         let positions = self.spec_positions();
         if let Some(spec) = spec
-            && !positions.is_empty()
+            && !details.iter().any(errdefs::is_source)
         {
-            details.push(errdefs::source(&spec.filename, &spec.bytes, &positions));
+            details.push(if positions.is_empty() {
+                errdefs::first_line(&spec.filename, &spec.bytes)
+            } else {
+                errdefs::source(&spec.filename, &spec.bytes, &positions)
+            });
         }
         Failure {
             message: self.to_string(),
@@ -497,7 +504,7 @@ mod tests {
     use crate::fake_bridge::{self, Daemon};
 
     #[tokio::test]
-    async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_not_quoted() {
+    async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_quoted_by_its_first_line() {
         let spec = format!("# syntax=x\n{}", "#".repeat(llb_gen::spec::MAX_SPEC_BYTES));
         let (bridge, _) = fake_bridge::serve(Daemon::holding(&spec)).await;
         let options = Options::from_opts(&["filename=big.yaml"]);
@@ -509,7 +516,15 @@ mod tests {
             failure.message,
             "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
         );
-        assert!(failure.details.is_empty(), "no location, no Source detail");
+        // Only the first line is quoted: the whole spec would not fit in a gRPC trailer.
+        let [detail] = &failure.details[..] else {
+            panic!("one detail: {:?}", failure.details)
+        };
+        let quoted: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
+        assert_eq!(
+            quoted["info"]["data"], "IyBzeW50YXg9eAo=",
+            "`# syntax=x\\n`"
+        );
     }
 
     #[test]

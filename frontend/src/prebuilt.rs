@@ -12,6 +12,9 @@ use crate::bridge::{Bridge, BridgeError};
 use crate::client_files::MODE_DIR;
 use crate::pipeline::{BinaryProblem, BuildError, Resolver, Unusable};
 
+/// What current BuildKit says when an image has no manifest for the platform asked for.
+const NO_PLATFORM_MATCH: &str = "no match for platform in manifest";
+
 /// Fails with one message: the image cannot be resolved, is for another platform, or lacks
 /// binaries (naming the directory searched and each missing or non-executable binary).
 pub async fn check(
@@ -33,7 +36,17 @@ pub async fn check(
     if let BinariesSource::Prebuilt { image } = &target.binaries {
         // An image for one platform only (a manifest, not an index) is pulled whatever the
         // platform asked for, so its config says which it is.
-        let config = resolver.try_config(image).await.map_err(unusable)?;
+        let config = match resolver.try_config(image).await {
+            // Current BuildKit refuses such an image itself rather than handing its config back.
+            Err(Unusable::Daemon(error)) if error.to_string().contains(NO_PLATFORM_MATCH) => {
+                return Err(BuildError::PrebuiltPlatform {
+                    image: image.clone(),
+                    found: "other platforms only".to_owned(),
+                    wanted: context.platform.to_string(),
+                });
+            }
+            resolved => resolved.map_err(unusable)?,
+        };
         if let Some(found) = config.platform()
             && !found.serves(&context.platform)
         {

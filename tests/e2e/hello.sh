@@ -33,9 +33,8 @@ fi
 # 3. The artifact target holds the binaries alone.
 ARTIFACT=$REGISTRY/flotilla-e2e/hello-artifact:$RUN_ID
 if build artifact "$HELLO" --target artifact -t "$ARTIFACT"; then
-  "$DOCKER" save "$ARTIFACT" -o "$WORK/artifact.tar"
-  mkdir -p "$WORK/artifact" && tar -xf "$WORK/artifact.tar" -C "$WORK/artifact"
-  files=$(for layer in "$WORK"/artifact/*/layer.tar; do tar -tf "$layer"; done | grep -v '/$' | sort | tr '\n' ' ')
+  saved_layers "$ARTIFACT" "$WORK/artifact"
+  files=$(layer_paths "$WORK/artifact" | grep -v '/$' | sort | tr '\n' ' ')
   layers=$("$DOCKER" image inspect -f '{{len .RootFS.Layers}}' "$ARTIFACT")
   if [ "$files" = "flotilla/bin/hello flotilla/bin/hello-gateway " ] && [ "$layers" = 1 ]; then
     pass "artifact target: one layer holding only /flotilla/bin/{hello,hello-gateway}"

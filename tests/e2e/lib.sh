@@ -6,6 +6,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # built-in BuildKit; 26 is Docker 26's CLI, whose `docker build` is buildx 0.13.
 ENGINE=${FLOTILLA_ENGINE:-20.10}
 DOCKER=$("$ROOT/scripts/bed" cli "$ENGINE")
+# The engine's daemon log, where Docker 20.10 puts a frontend's stderr.
+case $ENGINE in 26) DAEMON_LOG=/var/lib/flotilla-bed/logs/dockerd-26.log ;; *) DAEMON_LOG=/var/lib/flotilla-bed/logs/dockerd.log ;; esac
+# buildx adds a provenance attestation to every image by default, which makes each build's image
+# id new; the suites compare ids of rebuilt images, and attestations have checks of their own.
+export BUILDX_NO_DEFAULT_ATTESTATIONS=1
 FRONTEND=${FLOTILLA_FRONTEND:-localhost:5000/flotilla:dev}
 REGISTRY=localhost:5000
 EXAMPLE=$ROOT/examples/hello
@@ -79,4 +84,43 @@ pushed_digest() {
     return 1
   fi
   grep -o 'digest: sha256:[0-9a-f]*' <<<"$out" | cut -d' ' -f2
+}
+
+# saved_layers IMAGE DIR: `docker save` of IMAGE in DIR/image, and each of its layers as an
+# uncompressed DIR/layer-NNN.tar, in order. manifest.json names the layers both in Docker 20.10's
+# layout and in the OCI layout of Docker 26's containerd store (where they stay compressed).
+saved_layers() {
+  local image=$1 dir=$2
+  rm -rf "$dir" && mkdir -p "$dir/image" || return 1
+  "$DOCKER" save "$image" | tar -x -C "$dir/image" || return 1
+  python3 - "$dir" <<'PY'
+import gzip, json, os, shutil, sys
+d = sys.argv[1]
+manifest = json.load(open(os.path.join(d, "image", "manifest.json")))
+for i, layer in enumerate(manifest[0]["Layers"]):
+    src = os.path.join(d, "image", layer)
+    with open(src, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if compressed else open)(src, "rb") as f, \
+            open(os.path.join(d, "layer-%03d.tar" % i), "wb") as out:
+        shutil.copyfileobj(f, out)
+PY
+}
+
+# layer_paths DIR: the paths in the layers saved_layers wrote to DIR, one per line, in order.
+layer_paths() { for layer in "$1"/layer-*.tar; do tar -tf "$layer"; done; }
+
+# file_modes DIR: every entry of the layers in DIR as `type mode uid:gid size path` (links with
+# their target), in layer order: what two engines must agree on for one image.
+file_modes() {
+  python3 - "$1" <<'PY'
+import glob, sys, tarfile
+for layer in sorted(glob.glob(sys.argv[1] + "/layer-*.tar")):
+    with tarfile.open(layer) as t:
+        for e in t:
+            kind = "d" if e.isdir() else "l" if e.issym() else "h" if e.islnk() else "f"
+            size = e.size if kind == "f" else 0
+            link = " -> " + e.linkname if kind in "lh" else ""
+            print("%s %04o %d:%d %d %s%s" % (kind, e.mode, e.uid, e.gid, size, e.name.rstrip("/"), link))
+PY
 }

@@ -13,7 +13,8 @@ config_of() { "$DOCKER" image inspect -f "$2" "$1"; }
 
 # 1. The compile path: the artifact holds the three binaries of the three projects, and nothing else.
 if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" push -q "$OPENAB_ARTIFACT" >/dev/null; then
-  files=$("$DOCKER" save "$OPENAB_ARTIFACT" | tar -xO --wildcards '*/layer.tar' | tar -t | sort | tr '\n' ' ')
+  saved_layers "$OPENAB_ARTIFACT" "$WORK/openab-artifact"
+  files=$(layer_paths "$WORK/openab-artifact" | sort | tr '\n' ' ')
   if [ "$files" = "flotilla/ flotilla/bin/ flotilla/bin/agy-acp flotilla/bin/openab flotilla/bin/openab-agent " ]; then
     pass "openab artifact: openab, openab-agent and agy-acp from three cargo projects, nothing else"
   else

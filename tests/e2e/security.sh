@@ -41,13 +41,13 @@ SEC_NEVER=flotilla-e2e/sec-never-$RUN_ID
 # 1. A secret's value is in no layer, config, history, label, build output or daemon log.
 SECRET_VALUE="flotilla-sec-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
 printf '%s' "$SECRET_VALUE" >"$WORK/sec-token"
-daemon_log=/var/lib/flotilla-bed/logs/dockerd.log
+daemon_log=$DAEMON_LOG
 if build sec-secret "$SEC" --target secret --secret "id=token,src=$WORK/sec-token" \
   --build-arg "BUST=$RUN_ID" -t flotilla-e2e/sec-secret; then
   expected_sha=$(printf '%s' "$SECRET_VALUE" | sha256sum | cut -c1-64)
   read_sha=$("$DOCKER" run --rm flotilla-e2e/sec-secret cat /token.sha256 2>&1)
-  mkdir -p "$WORK/sec-image" && "$DOCKER" save flotilla-e2e/sec-secret | tar -x -C "$WORK/sec-image"
-  for layer in "$WORK"/sec-image/*/layer.tar; do tar -x -C "$WORK/sec-image" -f "$layer" 2>/dev/null; done
+  saved_layers flotilla-e2e/sec-secret "$WORK/sec-image"
+  for layer in "$WORK"/sec-image/layer-*.tar; do tar -x -C "$WORK/sec-image" -f "$layer" 2>/dev/null; done
   leaks=()
   grep -rqaF "$SECRET_VALUE" "$WORK/sec-image" && leaks+=("a layer or the config")
   "$DOCKER" history --no-trunc flotilla-e2e/sec-secret | grep -qF "$SECRET_VALUE" && leaks+=(history)
@@ -94,9 +94,15 @@ ARM_BUILDER=$REGISTRY/flotilla-e2e/sec-arm64-builder:$RUN_ID
 NOEXEC=$REGISTRY/flotilla-e2e/sec-noexec-builder:$RUN_ID
 if scratch_builder "$ARM_BUILDER" linux/arm64 0755 && "$DOCKER" push "$ARM_BUILDER" >/dev/null 2>&1 \
   && "$DOCKER" rmi "$ARM_BUILDER" >/dev/null && scratch_builder "$NOEXEC" linux/amd64 0644; then
+  # Current BuildKit words a missing image its own way, and refuses to resolve an image for
+  # another platform (BuildKit 0.8 hands its config back, which names its platform).
+  missing_reason="$MISSING: not found" arm_found=linux/arm64
+  if [ "$ENGINE" = 26 ]; then
+    missing_reason="failed to resolve source metadata for $MISSING: $missing_reason" arm_found="other platforms only"
+  fi
   refusals=(
-    "missing|$MISSING|prebuilt builder image $MISSING cannot be used: $MISSING: not found"
-    "platform|$ARM_BUILDER|prebuilt builder image $ARM_BUILDER is for linux/arm64, not the target platform linux/amd64: push the artifact built with --platform linux/amd64"
+    "missing|$MISSING|prebuilt builder image $MISSING cannot be used: $missing_reason"
+    "platform|$ARM_BUILDER|prebuilt builder image $ARM_BUILDER is for $arm_found, not the target platform linux/amd64: push the artifact built with --platform linux/amd64"
     "noexec|$NOEXEC|prebuilt builder image $NOEXEC lacks binaries the target needs under /flotilla/bin: hello (not executable)"
   )
   for refusal in "${refusals[@]}"; do

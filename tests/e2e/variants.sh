@@ -33,9 +33,9 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=1 -t 
     fail "packages installed" "$out"
   fi
 
-  "$DOCKER" save $KIRO -o "$WORK/kiro.tar" && mkdir -p "$WORK/kiro" && tar -xf "$WORK/kiro.tar" -C "$WORK/kiro"
+  saved_layers $KIRO "$WORK/kiro"
   base_layers=$(inspect debian:bookworm-slim '{{len .RootFS.Layers}}')
-  layer_files=$(for layer in "$WORK"/kiro/*/layer.tar; do tar -tf "$layer"; done)
+  layer_files=$(layer_paths "$WORK/kiro")
   lists=$(grep -E '^var/lib/apt/lists/.+[^/]$' <<<"$layer_files" | grep -v '/lock$')
   debs=$(grep -E '\.deb$' <<<"$layer_files")
   if [ -z "$lists$debs" ] && grep -q '^usr/bin/jq$' <<<"$layer_files"; then
