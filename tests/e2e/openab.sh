@@ -44,6 +44,12 @@ declare -A OPENAB_USER=([claude]=node [gemini]=node [qwen]=node [copilot]=node [
 declare -A OPENAB_AGENT=([claude]=claude [gemini]=gemini [qwen]=qwen [copilot]=copilot [amp]=amp
   [kiro]=kiro-cli [cursor]=cursor-agent [goose]=goose [hermes]=openab-agent [agy]=agy-acp [bare]="")
 openab_variants=(claude gemini qwen copilot amp kiro cursor goose hermes agy bare)
+# Each image's entries (type, mode, owner, path), kept per engine to compare the engines' images.
+MODES=$ROOT/target/e2e-modes
+mkdir -p "$MODES/$ENGINE"
+# Entries whose names or presence depend on when or where a build ran (npm's log files, apt's
+# and ldconfig's caches), dropped before comparing.
+VOLATILE_PATHS='\#( (root|home/[a-z]+)/\.npm/_logs(/|$)| var/log/| var/cache/)#d'
 for variant in "${openab_variants[@]}"; do
   image=flotilla-e2e/openab-$variant
   if ! openab_build "$variant" --target "$variant" --build-arg BUILDER_IMAGE="$OPENAB_ARTIFACT" -t "$image"; then
@@ -67,6 +73,8 @@ for variant in "${openab_variants[@]}"; do
   [[ $config == '["tini","--"] ["openab","run","-c","/etc/openab/config.toml"] ["CMD","openab","health","-c","/etc/openab/config.toml"] '* ]] \
     || problems+=("config: $config")
   [[ " $config " == *" OPENAB_AGENT_COMMAND=$want_agent "* ]] || problems+=("OPENAB_AGENT_COMMAND: $config")
+  saved_layers "$image" "$WORK/openab-layers" && file_modes "$WORK/openab-layers" | sed -E "$VOLATILE_PATHS" \
+    | cut -d' ' -f1-3,5- >"$MODES/$ENGINE/$variant" || problems+=("cannot list its layers")
   if [ ${#problems[@]} -eq 0 ]; then
     pass "openab $variant: from the artifact, no cargo; runs as ${OPENAB_USER[$variant]} with ${want_agent:-no agent} on PATH"
   else
@@ -123,4 +131,22 @@ if digest=$(pushed_digest debian:bookworm-slim "$OPENAB_DEBIAN" 2>"$WORK/openab-
   fi
 else
   fail "openab: pinned base: push or build" "$(tail -n 3 "$WORK/openab-push.log")"; log_tail openab-pinned
+fi
+
+# 3. The same filesystems on every engine: each variant's entries (type, mode, owner, path) equal
+# those of the image the other engine built (scripts/test runs this suite on 20.10, then on 26).
+if [ "$ENGINE" = 26 ]; then
+  differing=()
+  for variant in "${openab_variants[@]}"; do
+    if [ ! -s "$MODES/20.10/$variant" ]; then
+      differing+=("$variant (no record from Docker 20.10: run this suite there first)")
+    elif ! diff -q "$MODES/20.10/$variant" "$MODES/26/$variant" >/dev/null; then
+      differing+=("$variant: $(diff "$MODES/20.10/$variant" "$MODES/26/$variant" | grep '^[<>]' | head -n 4 | tr '\n' ' ')")
+    fi
+  done
+  if [ ${#differing[@]} -eq 0 ]; then
+    pass "openab: all 11 images hold the same entries with the same modes and owners on Docker 20.10 and 26"
+  else
+    fail "openab: images differ between the engines" "${differing[*]}"
+  fi
 fi

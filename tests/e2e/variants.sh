@@ -22,7 +22,7 @@ KIRO_ARGS=("${PREBUILT[@]}" --secret "id=token,src=$WORK/token" --build-arg "CAC
   --build-arg REVISION=abc123)
 
 # 1. The kiro variant: everything at once.
-if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=1 -t flotilla-e2e/kiro; then
+if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN_ID-1" -t flotilla-e2e/kiro; then
   pass "kiro variant builds"
   KIRO=flotilla-e2e/kiro
 
@@ -58,7 +58,7 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=1 -t 
     && [[ $config_and_history != *"$SECRET_VALUE"* ]]; then
     pass "secret mount: a step running as app (secret uid 1001) read it; its value is in no layer, config or history"
   else
-    fail "secret mount" "$out"
+    fail "secret mount" "$out; found in: $(grep -rlaF "$SECRET_VALUE" "$WORK/kiro" | tr '\n' ' ')"
   fi
 
   out=$(in_image $KIRO 'stat -c "%U:%G %a" /etc/app/app.toml; cat /etc/app/app.toml /srv/app/static/index.html; stat -c "%U %a" /usr/local/bin/hello /usr/local/bin/hello-gateway')
@@ -120,7 +120,7 @@ else
 fi
 
 # 2. The cache mount outlives the build: a rebuild of that step sees the previous count.
-if build kiro-again "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg BUST=2 -t flotilla-e2e/kiro-again; then
+if build kiro-again "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN_ID-2" -t flotilla-e2e/kiro-again; then
   out=$(in_image flotilla-e2e/kiro-again 'cat /etc/cache-count')
   if [ "$out" = 2 ]; then
     pass "cache mount: content kept across builds (count 1 -> 2)"
