@@ -240,6 +240,35 @@ async fn a_failing_step_is_explained_with_its_spec_line_and_buildkits_details() 
 }
 
 #[tokio::test]
+async fn the_failing_vertex_tells_which_of_two_identical_steps_failed() {
+    let spec = HELLO.replace(
+        "    entrypoint: [hello]",
+        "    run: [exit 7, exit 7]\n    entrypoint: [hello]",
+    );
+    // As current BuildKit words it: the argv cannot tell the two steps apart.
+    let message = r#"process "/bin/sh -c exit 7" did not complete successfully: exit code: 7"#;
+    let mut daemon = Daemon {
+        solves_ok: 3,
+        solve_error: Some(status_with_details(message, &[])),
+        failing_step: Some("[hello 2/4] RUN exit 7"),
+        ..Daemon::holding(&spec)
+    };
+    daemon
+        .stats
+        .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
+    let returned = run(daemon, &[PREBUILT[1], "target=hello"]).await;
+    assert_eq!(
+        error_of(&returned),
+        format!("flotilla.yaml:14:11: `[hello 2/4] RUN exit 7` failed: {message}")
+    );
+    let vertex = &status_of(&returned).details[0];
+    assert_eq!(
+        vertex.type_url, "github.com/moby/buildkit/errdefs.Vertex+json",
+        "BuildKit's detail, passed on"
+    );
+}
+
+#[tokio::test]
 async fn spec_errors_carry_a_source_detail_at_their_line() {
     let unknown_field = HELLO.replace("    entrypoint: [hello]", "    entrpoint: [hello]");
     let arg_base = HELLO

@@ -16,6 +16,8 @@ use crate::gateway_pb::Any;
 const SUBREQUEST: &str = "github.com/moby/buildkit/errdefs.Subrequest+json";
 /// `errdefs.Source`: lines of a source file the error is about.
 const SOURCE: &str = "github.com/moby/buildkit/errdefs.Source+json";
+/// `errdefs.Vertex`: the digest of the op whose failure the error is (BuildKit 0.8.3+).
+const VERTEX: &str = "github.com/moby/buildkit/errdefs.Vertex+json";
 /// The spec's language, as a linguist name like the dockerfile frontend's `Dockerfile`. Only
 /// BuildKit 0.12+ has the field; older ones skip it.
 const SPEC_LANGUAGE: &str = "YAML";
@@ -81,6 +83,21 @@ pub fn is_source(detail: &Any) -> bool {
     detail.type_url == SOURCE
 }
 
+/// The digest of the failing op, from BuildKit's Vertex detail among `details`: the exact
+/// way to tell which step failed, where the error's text only names its argv.
+pub fn failed_vertex(details: &[Any]) -> Option<String> {
+    /// Go's JSON of `errdefs.Vertex`.
+    #[derive(serde::Deserialize)]
+    struct Vertex {
+        digest: String,
+    }
+    details
+        .iter()
+        .filter(|detail| detail.type_url == VERTEX)
+        .find_map(|detail| serde_json::from_slice::<Vertex>(&detail.value).ok())
+        .map(|vertex| vertex.digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +133,20 @@ mod tests {
             .decode(value["info"]["data"].as_str().unwrap())
             .unwrap();
         assert_eq!(quoted.len(), MAX_QUOTED_LINE);
+    }
+
+    #[test]
+    fn the_failed_vertex_is_read_from_its_detail_only() {
+        let vertex = |json: &str| Any {
+            type_url: VERTEX.to_owned(),
+            value: json.as_bytes().to_vec(),
+        };
+        let source = source("f.yaml", b"a\n", &[Position { line: 1, column: 1 }]);
+        assert_eq!(
+            failed_vertex(&[source.clone(), vertex(r#"{"digest":"sha256:ab"}"#)]),
+            Some("sha256:ab".to_owned())
+        );
+        assert_eq!(failed_vertex(&[source]), None);
+        assert_eq!(failed_vertex(&[vertex("not json")]), None);
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use http_body::Frame;
+use prost::Message;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tonic::codegen::{BoxFuture, Bytes, Service};
 use tonic::server::NamedService;
@@ -19,7 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::bridge::Bridge;
 use crate::gateway_pb::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use crate::gateway_pb::{
-    ApiCap, InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest,
+    self, Any, ApiCap, InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest,
     ReadDirResponse, ReadFileRequest, ReadFileResponse, ResolveImageConfigRequest,
     ResolveImageConfigResponse, ReturnRequest, ReturnResponse, SolveRequest, SolveResponse, Stat,
     StatFileRequest, StatFileResponse,
@@ -66,6 +67,9 @@ pub struct Daemon {
     pub solves_ok: usize,
     /// What Solve fails with after `solves_ok` successes.
     pub solve_error: Option<Status>,
+    /// The step (vertex name) `solve_error` is about: BuildKit then adds an `errdefs.Vertex`
+    /// detail holding the digest of that op of the Solve's Definition.
+    pub failing_step: Option<&'static str>,
     /// StatFile's answers by path; other paths do not exist.
     pub stats: BTreeMap<String, Result<Stat, Status>>,
     /// ResolveImageConfig's answer, whatever the image.
@@ -88,6 +92,7 @@ impl Daemon {
             file: Ok(spec.as_bytes().to_vec()),
             solves_ok: 0,
             solve_error: None,
+            failing_step: None,
             stats: BTreeMap::new(),
             image_config: Ok(br#"{"architecture":"amd64","os":"linux","config":{}}"#.to_vec()),
             pong: Ok(PongResponse {
@@ -106,6 +111,39 @@ struct Fake {
     returned: Arc<Mutex<Vec<ReturnRequest>>>,
 }
 
+impl Fake {
+    /// `error` as BuildKit sends it for `request`: with a Vertex detail naming the digest of
+    /// the `failing_step` op, when the daemon has one.
+    fn solve_failure(&self, error: &Status, request: &SolveRequest) -> Status {
+        let Some(step) = self.daemon.failing_step else {
+            return error.clone();
+        };
+        let digest = request
+            .definition
+            .iter()
+            .flat_map(|definition| &definition.metadata)
+            .find(|(_, metadata)| {
+                metadata
+                    .description
+                    .get("llb.customname")
+                    .map(String::as_str)
+                    == Some(step)
+            })
+            .map(|(digest, _)| digest.clone())
+            .expect("the failing step is in the Solve's Definition");
+        let mut status = gateway_pb::Status::decode(error.details()).unwrap_or_default();
+        status.code = error.code() as i32;
+        status.message = error.message().to_owned();
+        status.details.push(Any {
+            type_url: "github.com/moby/buildkit/errdefs.Vertex+json".to_owned(),
+            value: serde_json::json!({ "digest": digest })
+                .to_string()
+                .into_bytes(),
+        });
+        Status::with_details(error.code(), error.message(), status.encode_to_vec().into())
+    }
+}
+
 #[tonic::async_trait]
 impl LlbBridge for Fake {
     async fn resolve_image_config(
@@ -119,11 +157,16 @@ impl LlbBridge for Fake {
         }))
     }
 
-    async fn solve(&self, _: Request<SolveRequest>) -> Result<Response<SolveResponse>, Status> {
+    async fn solve(
+        &self,
+        request: Request<SolveRequest>,
+    ) -> Result<Response<SolveResponse>, Status> {
         let mut solves = self.solves.lock().map_err(|_| Status::internal("lock"))?;
         *solves += 1;
         match &self.daemon.solve_error {
-            Some(error) if *solves > self.daemon.solves_ok => Err(error.clone()),
+            Some(error) if *solves > self.daemon.solves_ok => {
+                Err(self.solve_failure(error, request.get_ref()))
+            }
             _ => Ok(Response::new(SolveResponse {
                 r#ref: format!("ref-{solves}"),
                 result: None,

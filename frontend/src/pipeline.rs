@@ -461,7 +461,8 @@ fn solve_failure(
     {
         return BuildError::HostNetworkRefused { error };
     }
-    match failed_step(definition, &message) {
+    let vertex = errdefs::failed_vertex(error.details());
+    match failed_step(definition, vertex.as_deref(), &message) {
         Some(step) => BuildError::StepFailed {
             file: file.to_owned(),
             step,
