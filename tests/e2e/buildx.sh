@@ -189,7 +189,7 @@ line=$(grep -n 'about to fail' "$ERR/flotilla.yaml" | cut -d: -f1)
 if build bx-step-fails "$ERR" --target hello --build-arg "BUILDER_IMAGE=$BX_ARTIFACT" -t flotilla-e2e/never; then
   fail "a failing run step: the build succeeded"
 elif grep -qE "^ +$line \| >>> .*about to fail" "$WORK/bx-step-fails.log" && ! grep -qE '^ +1 \| >>> # syntax' "$WORK/bx-step-fails.log" \
-  && log_has bx-step-fails "flotilla.yaml:$line:"; then
+  && log_has bx-step-fails "failed to solve: flotilla.yaml:$line:"; then
   pass "a failing run step: buildx shows spec line $line, not the syntax line"
 else
   fail "a failing run step: snippet"; log_tail bx-step-fails
