@@ -212,24 +212,40 @@ async fn solve_errors_end_the_build_with_the_daemons_message() {
     }
 }
 
-#[tokio::test]
-async fn a_failing_step_is_explained_with_its_spec_line_and_buildkits_details() {
+/// The hello spec's `hello` variant with run `steps`, built from a prebuilt builder that holds
+/// its binary, on a daemon whose build Solve (after the spec's, .dockerignore's and the
+/// builder's) fails with `error`, about `failing_step` when given.
+fn failing_prebuilt_build(
+    steps: &str,
+    error: Status,
+    failing_step: Option<&'static str>,
+) -> Daemon {
     let spec = HELLO.replace(
         "    entrypoint: [hello]",
-        "    run: [exit 7]\n    entrypoint: [hello]",
+        &format!("    run: {steps}\n    entrypoint: [hello]"),
     );
     let mut daemon = Daemon {
-        // The build's Solve, after the spec's, .dockerignore's and the prebuilt builder's.
         solves_ok: 3,
-        solve_error: Some(status_with_details(
-            "executor failed running [/bin/sh -c exit 7]: exit code: 7",
-            &exec_details(),
-        )),
+        solve_error: Some(error),
+        failing_step,
         ..Daemon::holding(&spec)
     };
     daemon
         .stats
         .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
+    daemon
+}
+
+#[tokio::test]
+async fn a_failing_step_is_explained_with_its_spec_line_and_buildkits_details() {
+    let daemon = failing_prebuilt_build(
+        "[exit 7]",
+        status_with_details(
+            "executor failed running [/bin/sh -c exit 7]: exit code: 7",
+            &exec_details(),
+        ),
+        None,
+    );
     let returned = run(daemon, &[PREBUILT[1], "target=hello"]).await;
     assert_eq!(
         error_of(&returned),
@@ -241,21 +257,13 @@ async fn a_failing_step_is_explained_with_its_spec_line_and_buildkits_details() 
 
 #[tokio::test]
 async fn the_failing_vertex_tells_which_of_two_identical_steps_failed() {
-    let spec = HELLO.replace(
-        "    entrypoint: [hello]",
-        "    run: [exit 7, exit 7]\n    entrypoint: [hello]",
-    );
     // As current BuildKit words it: the argv cannot tell the two steps apart.
     let message = r#"process "/bin/sh -c exit 7" did not complete successfully: exit code: 7"#;
-    let mut daemon = Daemon {
-        solves_ok: 3,
-        solve_error: Some(status_with_details(message, &[])),
-        failing_step: Some("[hello 2/4] RUN exit 7"),
-        ..Daemon::holding(&spec)
-    };
-    daemon
-        .stats
-        .insert("flotilla/bin/hello".to_owned(), Ok(executable()));
+    let daemon = failing_prebuilt_build(
+        "[exit 7, exit 7]",
+        status_with_details(message, &[]),
+        Some("[hello 2/4] RUN exit 7"),
+    );
     let returned = run(daemon, &[PREBUILT[1], "target=hello"]).await;
     assert_eq!(
         error_of(&returned),
