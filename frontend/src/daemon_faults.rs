@@ -389,6 +389,23 @@ async fn an_unreadable_image_config_names_the_image() {
     );
 }
 
+/// `--sbom` with a scanner BuildKit cannot pull fails before anything is built, naming it; one
+/// it can pull lets the build go on (BuildKit runs it on the result).
+#[tokio::test]
+async fn an_sbom_scanner_that_cannot_be_pulled_is_named_before_the_build() {
+    let daemon = Daemon {
+        image_config: Err(Status::not_found("registry-1.docker.io: no such host")),
+        ..prebuilt_daemon()
+    };
+    let sbom = ["attest:sbom=", PREBUILT[0], PREBUILT[1]];
+    assert_eq!(
+        error_of(&run(daemon, &sbom).await),
+        "option attest:sbom (--sbom): BuildKit scans the image with docker/buildkit-syft-scanner:stable-1, which cannot be resolved: registry-1.docker.io: no such host; build without --sbom, or name a scanner this daemon can pull with --sbom=generator=<image>"
+    );
+    let returned = run(prebuilt_daemon(), &sbom).await;
+    assert!(returned.error.is_none(), "{:?}", returned.error);
+}
+
 #[tokio::test]
 async fn prebuilt_checks_report_stat_errors_and_unusable_binaries() {
     let mut daemon = prebuilt_daemon();

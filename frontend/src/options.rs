@@ -49,6 +49,10 @@ struct Worker {
     labels: BTreeMap<String, String>,
 }
 
+/// The scanner BuildKit runs for `attest:sbom` when no `generator` is named
+/// (`frontend/attestations/parse.go`).
+const DEFAULT_SBOM_SCANNER: &str = "docker/buildkit-syft-scanner:stable-1";
+
 /// The worker label that names its executor (`oci`, `containerd`).
 const EXECUTOR_LABEL: &str = "org.mobyproject.buildkit.worker.executor";
 
@@ -198,6 +202,22 @@ impl Options {
         Ok(platforms)
     }
 
+    /// The image BuildKit scans the result with when an SBOM is asked for (`--sbom`, option
+    /// `attest:sbom`, with BuildKit's default scanner unless `generator=` names one); `None`
+    /// when none is asked for.
+    pub fn sbom_scanner(&self) -> Option<&str> {
+        let attrs = self.opts.get("attest:sbom")?;
+        let mut scanner = DEFAULT_SBOM_SCANNER;
+        for (key, value) in attrs.split(',').filter_map(|attr| attr.split_once('=')) {
+            match (key.trim(), value.trim()) {
+                ("disabled", "true") => return None,
+                ("generator", generator) if !generator.is_empty() => scanner = generator,
+                _ => {}
+            }
+        }
+        Some(scanner)
+    }
+
     /// The first target platform: the one a question about "the" build (a subrequest) is about.
     pub fn platform(&self) -> Result<Platform, InvalidOption> {
         let first = self.platforms()?.into_iter().next();
@@ -342,6 +362,22 @@ mod tests {
             ),
         ]);
         assert!(!classic.exporter_takes_many());
+    }
+
+    #[test]
+    fn the_sbom_scanner_is_buildkits_default_or_the_named_generator() {
+        let sbom = |value: &str| {
+            Options::from_opts(&[&format!("attest:sbom={value}")])
+                .sbom_scanner()
+                .map(str::to_owned)
+        };
+        assert_eq!(sbom("").as_deref(), Some(DEFAULT_SBOM_SCANNER));
+        assert_eq!(
+            sbom("generator=localhost:5000/scanner:1").as_deref(),
+            Some("localhost:5000/scanner:1")
+        );
+        assert_eq!(sbom("disabled=true"), None);
+        assert_eq!(env(&[]).sbom_scanner(), None);
     }
 
     #[test]

@@ -110,6 +110,16 @@ pub enum BuildError {
         /// BuildKit's error.
         error: BridgeError,
     },
+    /// An SBOM was asked for, but BuildKit could not pull the scanner it runs on the result.
+    #[error(
+        "option attest:sbom (--sbom): BuildKit scans the image with {scanner}, which cannot be resolved: {error}; build without --sbom, or name a scanner this daemon can pull with --sbom=generator=<image>"
+    )]
+    SbomScanner {
+        /// The scanner image.
+        scanner: String,
+        /// BuildKit's error.
+        error: BridgeError,
+    },
 }
 
 /// Why an image, or a prebuilt builder, cannot be used.
@@ -151,6 +161,7 @@ impl BuildError {
             | Self::ReadSpec { error, .. }
             | Self::StepFailed { error, .. }
             | Self::HostNetworkRefused { error }
+            | Self::SbomScanner { error, .. }
             | Self::Image {
                 reason: Unusable::Daemon(error),
                 ..
@@ -313,6 +324,9 @@ async fn build_spec(
             platforms: platforms.iter().map(ToString::to_string).collect(),
         });
     }
+    if let Some(scanner) = options.sbom_scanner() {
+        check_sbom_scanner(bridge, options, scanner, &options.platform()?).await?;
+    }
     let request = Request {
         bridge,
         options,
@@ -337,6 +351,25 @@ async fn build_spec(
         Some(image) if !as_map && images.is_empty() => Outcome::Image(image),
         last => Outcome::Platforms(images.into_iter().chain(last).collect()),
     })
+}
+
+/// BuildKit runs the SBOM scanner only once the image is built: a scanner it cannot pull is
+/// reported now, before a compile that may take minutes.
+async fn check_sbom_scanner(
+    bridge: &Bridge,
+    options: &Options,
+    scanner: &str,
+    target: &Platform,
+) -> Result<(), BuildError> {
+    let platform = options.worker_platform.as_ref().unwrap_or(target);
+    let mode = options.get("image-resolve-mode").unwrap_or("default");
+    match bridge.resolve_image_config(scanner, platform, mode).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(BuildError::SbomScanner {
+            scanner: scanner.to_owned(),
+            error,
+        }),
+    }
 }
 
 impl Request<'_> {

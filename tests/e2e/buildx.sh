@@ -210,7 +210,8 @@ else
 fi
 
 # 7. Attestations: provenance (mode=max) names the frontend image and the build args; --sbom
-# fails naming the scanner image BuildKit cannot pull here (never a silent ignore).
+# fails before anything is built, naming the scanner image BuildKit cannot pull here (never a
+# silent ignore).
 PROV=$REGISTRY/flotilla-e2e/bx-prov:$RUN_ID
 if build bx-prov "$BX" --target gateway --provenance=mode=max --build-arg "BUILDER_IMAGE=$BX_ARTIFACT" -t "$PROV" --push; then
   "$DOCKER" buildx imagetools inspect "$PROV" --format '{{json .Provenance}}' >"$WORK/bx-prov.json" 2>&1
@@ -229,9 +230,12 @@ PY
 else
   fail "provenance build"; log_tail bx-prov
 fi
-expect_refused bx-sbom "$BX" "docker.io/docker/buildkit-syft-scanner" \
+expect_refused bx-sbom "$BX" "option attest:sbom (--sbom): BuildKit scans the image with docker/buildkit-syft-scanner:stable-1, which cannot be resolved" \
   "--sbom: a clear error naming the SBOM scanner image it cannot pull" \
   --target gateway --sbom=true --build-arg "BUILDER_IMAGE=$BX_ARTIFACT"
+if log_has bx-sbom "[gateway "; then
+  fail "--sbom: a variant step ran before the scanner was found missing"
+fi
 
 # 8. Reproducible images: with SOURCE_DATE_EPOCH, created dates are the epoch, and two --no-cache
 # builds exported with rewrite-timestamp give the same manifest digest (a third build without it
