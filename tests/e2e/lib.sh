@@ -110,17 +110,36 @@ PY
 # layer_paths DIR: the paths in the layers saved_layers wrote to DIR, one per line, in order.
 layer_paths() { for layer in "$1"/layer-*.tar; do tar -tf "$layer"; done; }
 
-# file_modes DIR: every entry of the layers in DIR as `type mode uid:gid size path` (links with
-# their target), in layer order: what two engines must agree on for one image.
+# file_modes DIR: the filesystem the layers in DIR make, one entry per line, sorted by path, as
+# `type mode uid:gid size path` (links with their target): what two engines must agree on for
+# one image. Layers are applied in order, whiteouts and opaque directories included, since how a
+# layer encodes a deletion differs between engines while the result may not.
 file_modes() {
   python3 - "$1" <<'PY'
-import glob, sys, tarfile
+import glob, posixpath, sys, tarfile
+tree = {}
+def drop(path, keep_self=False):
+    for name in [n for n in tree if n == path or n.startswith(path + "/")]:
+        if not (keep_self and name == path):
+            del tree[name]
 for layer in sorted(glob.glob(sys.argv[1] + "/layer-*.tar")):
     with tarfile.open(layer) as t:
-        for e in t:
-            kind = "d" if e.isdir() else "l" if e.issym() else "h" if e.islnk() else "f"
-            size = e.size if kind == "f" else 0
-            link = " -> " + e.linkname if kind in "lh" else ""
-            print("%s %04o %d:%d %d %s%s" % (kind, e.mode, e.uid, e.gid, size, e.name.rstrip("/"), link))
+        entries = [(posixpath.normpath("/" + e.name).lstrip("/"), e) for e in t]
+    for name, e in entries:
+        base = posixpath.basename(name)
+        if base == ".wh..wh..opq":
+            drop(posixpath.dirname(name), keep_self=True)
+        elif base.startswith(".wh."):
+            drop(posixpath.join(posixpath.dirname(name), base[4:]))
+    for name, e in entries:
+        if not name or posixpath.basename(name).startswith(".wh."):
+            continue
+        kind = "d" if e.isdir() else "l" if e.issym() else "h" if e.islnk() else "f"
+        size = e.size if kind == "f" else 0
+        link = " -> " + e.linkname if kind in "lh" else ""
+        # Permission bits only: Docker 20.10's layers also carry the type bits (040755).
+        tree[name] = "%s %04o %d:%d %d %s%s" % (kind, e.mode & 0o7777, e.uid, e.gid, size, name, link)
+for name in sorted(tree):
+    print(tree[name])
 PY
 }

@@ -63,13 +63,13 @@ else
   fail "arm64 base image and artifact in the registry" "$(tail -n 3 "$WORK/arm64-base.log" "$WORK/scratch-builders.log")"
 fi
 
-# A per-platform result (refs.platforms) with one entry, which Docker 20.10's exporter takes.
+# A per-platform result (refs.platforms) with one entry, which every image store takes.
 # (A list of platforms never reaches the frontend here: Docker 20.10's CLI refuses it itself.)
 if build one-entry-map "$HELLO" --target gateway --build-arg BUILDKIT_MULTI_PLATFORM=1 -t flotilla-e2e/gateway-map; then
   out=$("$DOCKER" run --rm flotilla-e2e/gateway-map 2>&1)
   arch=$("$DOCKER" image inspect -f '{{.Os}}/{{.Architecture}}' flotilla-e2e/gateway-map)
   if [ "$out" = "hello-gateway ready (RUST_LOG=info)" ] && [ "$arch" = linux/amd64 ]; then
-    pass "per-platform result (refs.platforms, one entry): exported by Docker 20.10 and runs"
+    pass "per-platform result (refs.platforms, one entry): exported by Docker $ENGINE and runs"
   else
     fail "per-platform result" "output: $out; platform: $arch"
   fi
