@@ -40,6 +40,7 @@ PY
     --data-binary "@$dir/manifest.json" "$registry/v2/$name/manifests/1" >/dev/null
 }
 
+HELLO=$(spec_dir platforms-hello)
 ARM_BASE=flotilla-e2e/arm64-base-$RUN_ID
 # The prebuilt builder must be an arm64 image too (one for amd64 is refused): a scratch one.
 ARM_ARTIFACT=$REGISTRY/flotilla-e2e/platforms-artifact:$RUN_ID
