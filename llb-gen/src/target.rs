@@ -4,11 +4,9 @@
 use crate::Error;
 use crate::reference;
 use crate::resolve::{self, ArgValues};
-use crate::spec::{Spec, Variant};
+use crate::spec::{ARTIFACT_TARGET, Spec, Variant};
 use crate::validate;
 
-/// The target that holds only the built binaries.
-pub const ARTIFACT_TARGET: &str = "artifact";
 /// Where binaries sit in the artifact image (and are looked up in a prebuilt image).
 pub const ARTIFACT_DIR: &str = "/flotilla/bin";
 /// The build-arg naming a prebuilt builder image; when set, nothing is compiled.
