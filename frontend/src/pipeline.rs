@@ -461,7 +461,7 @@ impl Request<'_> {
     /// Refuses a Definition BuildKit would refuse obscurely: too large, or needing caps the
     /// daemon lacks.
     fn check_definition(&self, definition: &Definition, target: &str) -> Result<(), BuildError> {
-        llb_gen::llb::check_size(definition, target)?;
+        llb_gen::llb::check_size(definition, target).map_err(llb_gen::Error::from)?;
         let missing: BTreeSet<String> = definition
             .metadata
             .values()

@@ -84,16 +84,8 @@ pub enum Error {
         target: String,
     },
     /// The target's Definition is over the size BuildKit accepts in one message.
-    #[error(
-        "target `{target}`: the build graph is over BuildKit's {}-byte (4 MiB) message limit ({size} bytes); make its steps, env or files smaller",
-        llb::MAX_DEFINITION_BYTES
-    )]
-    DefinitionTooLarge {
-        /// The target.
-        target: String,
-        /// The Definition's marshaled size.
-        size: usize,
-    },
+    #[error(transparent)]
+    DefinitionTooLarge(#[from] llb::DefinitionTooLarge),
     /// A build option (build-arg, platform…) has a bad value.
     #[error("option {option}: {message}")]
     InvalidOption {
