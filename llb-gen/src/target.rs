@@ -1,7 +1,7 @@
 //! Buildable targets: each variant, plus `artifact` (the binaries alone). Selecting one also
 //! decides where its binaries come from: a compile, or a prebuilt builder image.
 
-use crate::Error;
+use crate::error::Error;
 use crate::reference;
 use crate::resolve::{self, ArgValues};
 use crate::spec::{ARTIFACT_TARGET, Spec, Variant};
