@@ -9,6 +9,7 @@ mod errdefs;
 #[cfg(test)]
 mod fake_bridge;
 mod options;
+mod outcome;
 mod pipeline;
 mod prebuilt;
 mod subrequests;

@@ -17,6 +17,7 @@ use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
 use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::{InvalidOption, Options};
+use crate::outcome::{Outcome, PlatformImage};
 use crate::{client_files, errdefs, prebuilt};
 
 /// Why a build failed; the text is what the user sees.
@@ -222,16 +223,6 @@ impl From<BuildError> for Failure {
 /// The entitlement BuildKit requires for host networking.
 const HOST_ENTITLEMENT: &str = "network.host";
 
-/// One platform's image: a ref BuildKit holds, and its config JSON.
-pub struct PlatformImage {
-    /// The platform it is for.
-    pub platform: Platform,
-    /// Ref id of the final filesystem.
-    pub reference: String,
-    /// `containerimage.config`.
-    pub config: Vec<u8>,
-}
-
 /// The spec file as the client sent it: errors about its lines quote it.
 pub struct SpecFile {
     /// Its file name (option `filename`).
@@ -274,16 +265,6 @@ pub fn arg_values(options: &Options, platform: &Platform) -> ArgValues {
             .clone()
             .unwrap_or_else(|| platform.clone()),
     }
-}
-
-/// What a build hands back to BuildKit.
-pub enum Outcome {
-    /// One image, for the one platform asked for.
-    Image(PlatformImage),
-    /// One image per platform (`refs.platforms`).
-    Platforms(Vec<PlatformImage>),
-    /// Nothing to export: smoke checks ran.
-    Nothing,
 }
 
 /// What every platform's build shares: read once from the client.
