@@ -6,6 +6,7 @@ mod client_files;
 #[cfg(test)]
 mod daemon_faults;
 mod errdefs;
+mod error;
 #[cfg(test)]
 mod fake_bridge;
 mod options;

@@ -9,8 +9,9 @@ use llb_gen::target;
 
 use crate::bridge::{Bridge, Failure};
 use crate::errdefs;
+use crate::error::BuildError;
 use crate::options::Options;
-use crate::pipeline::{self, BuildError, SpecFile};
+use crate::pipeline::{self, SpecFile};
 
 /// The metadata answering subrequest `id`: `result.json`, `result.txt` and `version`.
 pub async fn answer(
