@@ -9,60 +9,17 @@ use llb_gen::image::{ImageConfig, SourceDateEpoch};
 use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
-use llb_gen::resolve::ArgValues;
-use llb_gen::spec::{DEFAULT_FILENAME, Spec};
+use llb_gen::spec::Spec;
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 
 use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
-use crate::error::{BuildError, HOST_ENTITLEMENT, Unusable};
+use crate::error::{BuildError, HOST_ENTITLEMENT};
 use crate::gateway_pb::CacheOptionsEntry;
 use crate::options::Options;
 use crate::outcome::{Outcome, PlatformImage};
+use crate::resolver::Resolver;
+use crate::spec_file::SpecFile;
 use crate::{client_files, errdefs, prebuilt};
-
-/// The spec file as the client sent it: errors about its lines quote it.
-pub struct SpecFile {
-    /// Its file name (option `filename`).
-    pub filename: String,
-    /// Its bytes, for the Definition's source map and errors' source details.
-    pub bytes: Vec<u8>,
-}
-
-impl SpecFile {
-    /// Reads the spec named by option `filename`.
-    pub async fn read(bridge: &Bridge, options: &Options) -> Result<Self, BuildError> {
-        let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
-        let bytes = client_files::read_spec(bridge, options, filename).await?;
-        Ok(Self {
-            filename: filename.to_owned(),
-            bytes,
-        })
-    }
-
-    /// The spec, decoded, parsed and validated.
-    pub fn parse(&self) -> Result<Spec, BuildError> {
-        let text = llb_gen::spec::decode(&self.filename, self.bytes.clone())?;
-        Ok(llb_gen::load(&text, &self.filename)?)
-    }
-
-    /// `result`'s error as the frontend returns it, with a Source detail into this spec when the
-    /// error has a spec location.
-    pub fn locate<T>(&self, result: Result<T, BuildError>) -> Result<T, Failure> {
-        result.map_err(|error| error.into_failure(Some((&self.filename, &self.bytes))))
-    }
-}
-
-/// What the spec's build args get from this build: `build-arg:*` and the platforms.
-pub fn arg_values(options: &Options, platform: &Platform) -> ArgValues {
-    ArgValues {
-        build_args: options.build_args(),
-        target_platform: platform.clone(),
-        build_platform: options
-            .worker_platform
-            .clone()
-            .unwrap_or_else(|| platform.clone()),
-    }
-}
 
 /// What every platform's build shares: read once from the client.
 struct Request<'a> {
@@ -160,7 +117,7 @@ impl Request<'_> {
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
-        let arg_values = arg_values(options, &platform);
+        let arg_values = options.arg_values(&platform);
         let build_platform = arg_values.build_platform.clone();
         let mut target = target::select(spec, options.get("target"), &arg_values)?;
         if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
@@ -283,61 +240,9 @@ fn solve_failure(
     }
 }
 
-/// Resolves image configs for one platform and resolve mode.
-pub(crate) struct Resolver<'a> {
-    bridge: &'a Bridge,
-    platform: &'a Platform,
-    mode: &'a str,
-}
-
-impl Resolver<'_> {
-    async fn config(&self, image: &str) -> Result<ImageConfig, BuildError> {
-        self.try_config(image)
-            .await
-            .map_err(|reason| BuildError::Image {
-                image: image.to_owned(),
-                reason,
-            })
-    }
-
-    /// The config of `image`, or why it cannot be had.
-    pub(crate) async fn try_config(&self, image: &str) -> Result<ImageConfig, Unusable> {
-        let bytes = self
-            .bridge
-            .resolve_image_config(image, self.platform, self.mode)
-            .await?;
-        ImageConfig::from_json(&bytes).map_err(|error| Unusable::Config(error.to_string()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_bridge::{self, Daemon};
-
-    #[tokio::test]
-    async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_quoted_by_its_first_line() {
-        let spec = format!("# syntax=x\n{}", "#".repeat(llb_gen::spec::MAX_SPEC_BYTES));
-        let (bridge, _) = fake_bridge::serve(Daemon::holding(&spec)).await;
-        let options = Options::from_opts(&["filename=big.yaml"]);
-        let spec_file = SpecFile::read(&bridge, &options).await.unwrap();
-        let Err(failure) = spec_file.locate(spec_file.parse()) else {
-            panic!("a failure")
-        };
-        assert_eq!(
-            failure.message,
-            "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
-        );
-        // Only the first line is quoted: the whole spec would not fit in a gRPC trailer.
-        let [detail] = &failure.details[..] else {
-            panic!("one detail: {:?}", failure.details)
-        };
-        let quoted: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
-        assert_eq!(
-            quoted["info"]["data"], "IyBzeW50YXg9eAo=",
-            "`# syntax=x\\n`"
-        );
-    }
 
     #[test]
     fn a_refused_host_network_names_the_entitlement() {
