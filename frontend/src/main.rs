@@ -1,7 +1,7 @@
 //! `flotilla-frontend`: the BuildKit gateway frontend. BuildKit runs it as the image's
 //! entrypoint and speaks gRPC with it over stdin/stdout; it returns exactly once, then exits.
 //!
-//! Modules import only downwards, so each can be read without those above it:
+//! Modules import only downwards (`scripts/module-cycles` checks it):
 //! `main` → `pipeline`, `subrequests`, `warnings` → `prebuilt`, `spec_file` → `resolver`,
 //! `client_files` → `error` → `bridge`, `options`, `errdefs` → `outcome`, `gateway_pb`.
 //! `fake_bridge` and `daemon_faults` are tests only.

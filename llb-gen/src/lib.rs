@@ -1,5 +1,10 @@
 //! Flotilla's pure core: a `flotilla.yaml` spec becomes a typed model, then an LLB graph,
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
+//!
+//! Modules import only downwards (`scripts/module-cycles` checks it): `subrequest`, `matrix`,
+//! `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
+//! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
+//! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
 pub mod args;
 pub mod diagnostic;
