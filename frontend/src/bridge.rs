@@ -16,7 +16,7 @@ use crate::gateway_pb::{
     ResolveImageConfigRequest, ReturnRequest, SolveRequest, StatFileRequest,
     llb_bridge_client::LlbBridgeClient,
 };
-use crate::pipeline::{Outcome, PlatformImage};
+use crate::outcome::{Outcome, PlatformImage};
 
 /// BuildKit may answer with more than tonic's 4 MiB default (e.g. a large ReadFile).
 const MAX_DECODE_BYTES: usize = 64 << 20;

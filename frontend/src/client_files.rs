@@ -9,8 +9,8 @@ use llb_gen::llb::{LocalOptions, MarshalOptions, State, marshal};
 use llb_gen::spec::MAX_SPEC_BYTES;
 
 use crate::bridge::{Bridge, BridgeError};
+use crate::error::BuildError;
 use crate::options::Options;
-use crate::pipeline::BuildError;
 
 /// The local the client serves the spec's directory under (`docker build -f`'s directory).
 const SPEC_LOCAL: &str = "dockerfile";

@@ -1,16 +1,25 @@
 //! `flotilla-frontend`: the BuildKit gateway frontend. BuildKit runs it as the image's
 //! entrypoint and speaks gRPC with it over stdin/stdout; it returns exactly once, then exits.
+//!
+//! Modules import only downwards (`scripts/module-cycles` checks it):
+//! `main` → `pipeline`, `subrequests`, `warnings` → `prebuilt`, `spec_file` → `resolver`,
+//! `client_files` → `error` → `bridge`, `options`, `errdefs` → `outcome`, `gateway_pb`.
+//! `fake_bridge` and `daemon_faults` are tests only.
 
 mod bridge;
 mod client_files;
 #[cfg(test)]
 mod daemon_faults;
 mod errdefs;
+mod error;
 #[cfg(test)]
 mod fake_bridge;
 mod options;
+mod outcome;
 mod pipeline;
 mod prebuilt;
+mod resolver;
+mod spec_file;
 mod subrequests;
 mod warnings;
 

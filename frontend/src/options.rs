@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use llb_gen::llb::{ExecNetwork, NetworkMode};
 use llb_gen::platform::Platform;
+use llb_gen::resolve::ArgValues;
 use serde::Deserialize;
 
 use crate::gateway_pb::CacheOptionsEntry;
@@ -130,6 +131,19 @@ impl Options {
                 Some((key.strip_prefix("build-arg:")?.to_owned(), value.clone()))
             })
             .collect()
+    }
+
+    /// What the spec's build args get from this build on `platform`: `build-arg:*` and the
+    /// platforms.
+    pub fn arg_values(&self, platform: &Platform) -> ArgValues {
+        ArgValues {
+            build_args: self.build_args(),
+            target_platform: platform.clone(),
+            build_platform: self
+                .worker_platform
+                .clone()
+                .unwrap_or_else(|| platform.clone()),
+        }
     }
 
     /// The `label:*` options (`docker build --label`): image labels over the spec's.

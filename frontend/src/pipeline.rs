@@ -3,288 +3,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llb_gen::Position;
-use llb_gen::failure::{FailedStep, failed_step};
+use llb_gen::failure::failed_step;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::{ImageConfig, SourceDateEpoch};
 use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
 use llb_gen::platform::Platform;
-use llb_gen::resolve::ArgValues;
-use llb_gen::spec::{DEFAULT_FILENAME, Spec};
+use llb_gen::spec::Spec;
 use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
 
 use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
+use crate::error::{BuildError, HOST_ENTITLEMENT};
 use crate::gateway_pb::CacheOptionsEntry;
-use crate::options::{InvalidOption, Options};
+use crate::options::Options;
+use crate::outcome::{Outcome, PlatformImage};
+use crate::resolver::Resolver;
+use crate::spec_file::SpecFile;
 use crate::{client_files, errdefs, prebuilt};
-
-/// Why a build failed; the text is what the user sees.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// BuildKit refused a request.
-    #[error(transparent)]
-    Bridge(#[from] BridgeError),
-    /// The spec or the requested target is wrong.
-    #[error(transparent)]
-    Spec(#[from] llb_gen::Error),
-    /// A frontend option has a bad value.
-    #[error(transparent)]
-    Option(#[from] InvalidOption),
-    /// The spec file cannot be read.
-    #[error("cannot read spec `{file}`: {error}")]
-    ReadSpec {
-        /// The spec's file name.
-        file: String,
-        /// BuildKit's error.
-        error: BridgeError,
-    },
-    /// A needed image cannot be resolved.
-    #[error("image {image}: {reason}")]
-    Image {
-        /// The normalized reference.
-        image: String,
-        /// What went wrong.
-        reason: Unusable,
-    },
-    /// The prebuilt builder cannot be read: missing image, unreachable registry.
-    #[error("prebuilt builder {source_name} cannot be used: {reason}")]
-    PrebuiltUnusable {
-        /// `image <ref>` or `context <name>`.
-        source_name: String,
-        /// What went wrong.
-        reason: Unusable,
-    },
-    /// The prebuilt builder image is for another platform than the build's target.
-    #[error(
-        "prebuilt builder image {image} is for {found}, not the target platform {wanted}: push the artifact built with --platform {wanted}"
-    )]
-    PrebuiltPlatform {
-        /// The normalized reference.
-        image: String,
-        /// The platform its config names.
-        found: String,
-        /// The target platform.
-        wanted: String,
-    },
-    /// The prebuilt builder lacks binaries the target needs.
-    #[error(
-        "prebuilt builder {source_name} lacks binaries the target needs under {dir}: {}",
-        listed(problems)
-    )]
-    PrebuiltBinaries {
-        /// `image <ref>` or `context <name>`.
-        source_name: String,
-        /// The directory searched.
-        dir: String,
-        /// One entry per binary.
-        problems: Vec<BinaryProblem>,
-    },
-    /// The daemon lacks an LLB capability the graph needs.
-    #[error("this BuildKit lacks LLB capabilities the build needs: {}", missing.join(", "))]
-    MissingCaps {
-        /// Cap ids the graph declares that the daemon does not enable.
-        missing: Vec<String>,
-    },
-    /// A process of the build failed; the spec step that runs it is known.
-    #[error("{file}:{}:{}: `{}` failed: {error}", step.position.line, step.position.column, step.name)]
-    StepFailed {
-        /// The spec's file name.
-        file: String,
-        /// The step.
-        step: FailedStep,
-        /// BuildKit's error, whose details carry the step's source location.
-        error: BridgeError,
-    },
-    /// Several platforms were asked of an exporter that takes one.
-    #[error("this daemon exports one platform per build (Docker's image store), but {} were asked for: build each with its own --platform, or use a BuildKit builder (buildx docker-container) for a multi-platform image", platforms.join(", "))]
-    OnePlatformOnly {
-        /// The platforms asked for.
-        platforms: Vec<String>,
-    },
-    /// BuildKit refused `force-network-mode=host`: the build was not granted the entitlement.
-    #[error(
-        "option force-network-mode: host networking needs the {HOST_ENTITLEMENT} entitlement, which this build lacks (buildctl: --allow {HOST_ENTITLEMENT}, with buildkitd --allow-insecure-entitlement {HOST_ENTITLEMENT}): {error}"
-    )]
-    HostNetworkRefused {
-        /// BuildKit's error.
-        error: BridgeError,
-    },
-    /// An SBOM was asked for, but BuildKit could not pull the scanner it runs on the result.
-    #[error(
-        "option attest:sbom (--sbom): BuildKit scans the image with {scanner}, which cannot be resolved: {error}; build without --sbom, or name a scanner this daemon can pull with --sbom=generator=<image>"
-    )]
-    SbomScanner {
-        /// The scanner image.
-        scanner: String,
-        /// BuildKit's error.
-        error: BridgeError,
-    },
-}
-
-/// Why an image, or a prebuilt builder, cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum Unusable {
-    /// BuildKit refused a request about it.
-    #[error(transparent)]
-    Daemon(#[from] BridgeError),
-    /// Its config is not an image config.
-    #[error("unreadable config: {0}")]
-    Config(String),
-}
-
-/// A binary the target needs that the prebuilt builder cannot provide.
-#[derive(Debug)]
-pub struct BinaryProblem {
-    /// Its name.
-    pub binary: String,
-    /// `missing` or `not executable`.
-    pub problem: &'static str,
-    /// Where the spec asks for it, for the error's source snippet.
-    pub position: Position,
-}
-
-/// `a (missing), b (not executable)`.
-fn listed(problems: &[BinaryProblem]) -> String {
-    let listed: Vec<String> = problems
-        .iter()
-        .map(|problem| format!("{} ({})", problem.binary, problem.problem))
-        .collect();
-    listed.join(", ")
-}
-
-impl BuildError {
-    /// The BuildKit error behind this one, whose typed details are passed on unchanged.
-    fn daemon_error(&self) -> Option<&BridgeError> {
-        match self {
-            Self::Bridge(error)
-            | Self::ReadSpec { error, .. }
-            | Self::StepFailed { error, .. }
-            | Self::HostNetworkRefused { error }
-            | Self::SbomScanner { error, .. }
-            | Self::Image {
-                reason: Unusable::Daemon(error),
-                ..
-            }
-            | Self::PrebuiltUnusable {
-                reason: Unusable::Daemon(error),
-                ..
-            } => Some(error),
-            _ => None,
-        }
-    }
-
-    /// The spec positions the error is about; none when it is not about spec lines.
-    fn spec_positions(&self) -> Vec<Position> {
-        match self {
-            Self::Spec(llb_gen::Error::Spec(diagnostic)) => vec![diagnostic.position],
-            Self::PrebuiltBinaries { problems, .. } => {
-                problems.iter().map(|problem| problem.position).collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The error as the frontend returns it: its text, BuildKit's details, and, once `spec` was
-    /// read and BuildKit's details hold no Source of their own, a Source detail at its spec
-    /// positions, else at the spec's first line. Without one, the dockerfile frontend that
-    /// forwards to this one adds a Source at the `# syntax=` line holding the whole file, which
-    /// for a spec over the size limit is more than a gRPC trailer can carry.
-    fn into_failure(self, spec: Option<&SpecFile>) -> Failure {
-        let mut details = self
-            .daemon_error()
-            .map(|error| error.details().to_vec())
-            .unwrap_or_default();
-        let positions = self.spec_positions();
-        if let Some(spec) = spec
-            && !details.iter().any(errdefs::is_source)
-        {
-            details.push(if positions.is_empty() {
-                errdefs::first_line(&spec.filename, &spec.bytes)
-            } else {
-                errdefs::source(&spec.filename, &spec.bytes, &positions)
-            });
-        }
-        Failure {
-            message: self.to_string(),
-            details,
-        }
-    }
-}
-
-impl From<BuildError> for Failure {
-    /// An error before the spec was read.
-    fn from(error: BuildError) -> Self {
-        error.into_failure(None)
-    }
-}
-
-/// The entitlement BuildKit requires for host networking.
-const HOST_ENTITLEMENT: &str = "network.host";
-
-/// One platform's image: a ref BuildKit holds, and its config JSON.
-pub struct PlatformImage {
-    /// The platform it is for.
-    pub platform: Platform,
-    /// Ref id of the final filesystem.
-    pub reference: String,
-    /// `containerimage.config`.
-    pub config: Vec<u8>,
-}
-
-/// The spec file as the client sent it: errors about its lines quote it.
-pub struct SpecFile {
-    /// Its file name (option `filename`).
-    pub filename: String,
-    /// Its bytes, for the Definition's source map and errors' source details.
-    pub bytes: Vec<u8>,
-}
-
-impl SpecFile {
-    /// Reads the spec named by option `filename`.
-    pub async fn read(bridge: &Bridge, options: &Options) -> Result<Self, BuildError> {
-        let filename = options.get("filename").unwrap_or(DEFAULT_FILENAME);
-        let bytes = client_files::read_spec(bridge, options, filename).await?;
-        Ok(Self {
-            filename: filename.to_owned(),
-            bytes,
-        })
-    }
-
-    /// The spec, decoded, parsed and validated.
-    pub fn parse(&self) -> Result<Spec, BuildError> {
-        let text = llb_gen::spec::decode(&self.filename, self.bytes.clone())?;
-        Ok(llb_gen::load(&text, &self.filename)?)
-    }
-
-    /// `result`'s error as the frontend returns it, with a Source detail into this spec when the
-    /// error has a spec location.
-    pub fn locate<T>(&self, result: Result<T, BuildError>) -> Result<T, Failure> {
-        result.map_err(|error| error.into_failure(Some(self)))
-    }
-}
-
-/// What the spec's build args get from this build: `build-arg:*` and the platforms.
-pub fn arg_values(options: &Options, platform: &Platform) -> ArgValues {
-    ArgValues {
-        build_args: options.build_args(),
-        target_platform: platform.clone(),
-        build_platform: options
-            .worker_platform
-            .clone()
-            .unwrap_or_else(|| platform.clone()),
-    }
-}
-
-/// What a build hands back to BuildKit.
-pub enum Outcome {
-    /// One image, for the one platform asked for.
-    Image(PlatformImage),
-    /// One image per platform (`refs.platforms`).
-    Platforms(Vec<PlatformImage>),
-    /// Nothing to export: smoke checks ran.
-    Nothing,
-}
 
 /// What every platform's build shares: read once from the client.
 struct Request<'a> {
@@ -382,7 +117,7 @@ impl Request<'_> {
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
-        let arg_values = arg_values(options, &platform);
+        let arg_values = options.arg_values(&platform);
         let build_platform = arg_values.build_platform.clone();
         let mut target = target::select(spec, options.get("target"), &arg_values)?;
         if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
@@ -461,7 +196,7 @@ impl Request<'_> {
     /// Refuses a Definition BuildKit would refuse obscurely: too large, or needing caps the
     /// daemon lacks.
     fn check_definition(&self, definition: &Definition, target: &str) -> Result<(), BuildError> {
-        llb_gen::llb::check_size(definition, target)?;
+        llb_gen::llb::check_size(definition, target).map_err(llb_gen::Error::from)?;
         let missing: BTreeSet<String> = definition
             .metadata
             .values()
@@ -505,61 +240,9 @@ fn solve_failure(
     }
 }
 
-/// Resolves image configs for one platform and resolve mode.
-pub(crate) struct Resolver<'a> {
-    bridge: &'a Bridge,
-    platform: &'a Platform,
-    mode: &'a str,
-}
-
-impl Resolver<'_> {
-    async fn config(&self, image: &str) -> Result<ImageConfig, BuildError> {
-        self.try_config(image)
-            .await
-            .map_err(|reason| BuildError::Image {
-                image: image.to_owned(),
-                reason,
-            })
-    }
-
-    /// The config of `image`, or why it cannot be had.
-    pub(crate) async fn try_config(&self, image: &str) -> Result<ImageConfig, Unusable> {
-        let bytes = self
-            .bridge
-            .resolve_image_config(image, self.platform, self.mode)
-            .await?;
-        ImageConfig::from_json(&bytes).map_err(|error| Unusable::Config(error.to_string()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_bridge::{self, Daemon};
-
-    #[tokio::test]
-    async fn a_spec_over_the_size_limit_is_refused_before_parsing_and_quoted_by_its_first_line() {
-        let spec = format!("# syntax=x\n{}", "#".repeat(llb_gen::spec::MAX_SPEC_BYTES));
-        let (bridge, _) = fake_bridge::serve(Daemon::holding(&spec)).await;
-        let options = Options::from_opts(&["filename=big.yaml"]);
-        let spec_file = SpecFile::read(&bridge, &options).await.unwrap();
-        let Err(failure) = spec_file.locate(spec_file.parse()) else {
-            panic!("a failure")
-        };
-        assert_eq!(
-            failure.message,
-            "big.yaml: the spec is larger than 1048576 bytes (1 MiB), the size limit of a spec"
-        );
-        // Only the first line is quoted: the whole spec would not fit in a gRPC trailer.
-        let [detail] = &failure.details[..] else {
-            panic!("one detail: {:?}", failure.details)
-        };
-        let quoted: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
-        assert_eq!(
-            quoted["info"]["data"], "IyBzeW50YXg9eAo=",
-            "`# syntax=x\\n`"
-        );
-    }
 
     #[test]
     fn a_refused_host_network_names_the_entitlement() {

@@ -10,7 +10,8 @@ use llb_gen::target::{BinariesSource, Target};
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::client_files::MODE_DIR;
-use crate::pipeline::{BinaryProblem, BuildError, Resolver, Unusable};
+use crate::error::{BinaryProblem, BuildError, Unusable};
+use crate::resolver::Resolver;
 
 /// What current BuildKit says when an image has no manifest for the platform asked for.
 const NO_PLATFORM_MATCH: &str = "no match for platform in manifest";

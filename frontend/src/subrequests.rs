@@ -9,8 +9,9 @@ use llb_gen::target;
 
 use crate::bridge::{Bridge, Failure};
 use crate::errdefs;
+use crate::error::BuildError;
 use crate::options::Options;
-use crate::pipeline::{self, BuildError, SpecFile};
+use crate::spec_file::SpecFile;
 
 /// The metadata answering subrequest `id`: `result.json`, `result.txt` and `version`.
 pub async fn answer(
@@ -44,7 +45,7 @@ pub async fn answer(
 /// The outline of option `target` (default: the first variant); a bad target is an error.
 fn outline(spec_file: &SpecFile, options: &Options) -> Result<Answer, BuildError> {
     let spec = spec_file.parse()?;
-    let values = pipeline::arg_values(options, &options.platform()?);
+    let values = options.arg_values(&options.platform()?);
     let target = target::select(&spec, options.get("target"), &values)?;
     Ok(subrequest::outline(&spec, target.name, &values.build_args))
 }

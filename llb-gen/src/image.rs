@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 use crate::platform::Platform;
 
 /// An OCI/Docker image config.

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::target::{ARTIFACT_TARGET, TargetInfo};
+use crate::spec::ARTIFACT_TARGET;
+use crate::target::TargetInfo;
 
 /// What a CI run builds: the artifact once per platform, then every variant per platform.
 #[derive(Debug, Serialize)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Table;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A file to create in the dependency layer, relative to the build context.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

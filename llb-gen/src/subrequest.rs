@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::resolve;
-use crate::spec::{NamedMap, Spanned, Spec};
-use crate::target::{self, ARTIFACT_TARGET, BUILDER_IMAGE_ARG};
+use crate::spec::{ARTIFACT_TARGET, NamedMap, Spanned, Spec};
+use crate::target::{self, BUILDER_IMAGE_ARG};
 
 /// Lists the subrequests this frontend answers.
 pub const DESCRIBE: &str = "frontend.subrequests.describe";

@@ -1,14 +1,12 @@
 //! Buildable targets: each variant, plus `artifact` (the binaries alone). Selecting one also
 //! decides where its binaries come from: a compile, or a prebuilt builder image.
 
-use crate::Error;
+use crate::error::Error;
 use crate::reference;
 use crate::resolve::{self, ArgValues};
-use crate::spec::{Spec, Variant};
+use crate::spec::{ARTIFACT_TARGET, Spec, Variant};
 use crate::validate;
 
-/// The target that holds only the built binaries.
-pub const ARTIFACT_TARGET: &str = "artifact";
 /// Where binaries sit in the artifact image (and are looked up in a prebuilt image).
 pub const ARTIFACT_DIR: &str = "/flotilla/bin";
 /// The build-arg naming a prebuilt builder image; when set, nothing is compiled.

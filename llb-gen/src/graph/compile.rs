@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 use super::{GraphContext, context_files, context_without_spec, range, shell_quote};
-use crate::Error;
+use crate::error::Error;
 use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::Error;
 use crate::diagnostic::Position;
+use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
 use crate::platform::Platform;

@@ -68,12 +68,25 @@ pub struct MarshalOptions<'a> {
 /// daemon refuses gRPC messages over grpc-go's default 4 MiB with an obscure error.
 pub const MAX_DEFINITION_BYTES: usize = 4 << 20;
 
+/// A Definition over [`MAX_DEFINITION_BYTES`]: LLB's own error, so that `llb` needs nothing
+/// from the spec-level error that wraps it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "target `{target}`: the build graph is over BuildKit's {MAX_DEFINITION_BYTES}-byte (4 MiB) message limit ({size} bytes); make its steps, env or files smaller"
+)]
+pub struct DefinitionTooLarge {
+    /// The target.
+    pub target: String,
+    /// The Definition's marshaled size.
+    pub size: usize,
+}
+
 /// Refuses a Definition of `target` over [`MAX_DEFINITION_BYTES`], with a message that says
 /// which target and what to do.
-pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), crate::Error> {
+pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), DefinitionTooLarge> {
     let size = definition.encoded_len();
     if size > MAX_DEFINITION_BYTES {
-        return Err(crate::Error::DefinitionTooLarge {
+        return Err(DefinitionTooLarge {
             target: target.to_owned(),
             size,
         });

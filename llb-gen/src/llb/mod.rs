@@ -6,7 +6,8 @@ mod state;
 
 pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
 pub use marshal::{
-    MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile, check_size, digest_of, marshal,
+    DefinitionTooLarge, MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile, check_size,
+    digest_of, marshal,
 };
 pub use state::{
     CacheSharing, ClientMount, Describe, Exec, ExecNetwork, ExecResult, LocalOptions, Mount,

@@ -6,8 +6,8 @@
 use serde_saphyr::budget::{Budget, BudgetBreach};
 use serde_saphyr::{Error as YamlError, MessageFormatter, Options, UserMessageFormatter};
 
-use crate::Error;
 use crate::diagnostic::{Diagnostic, Position};
+use crate::error::Error;
 
 /// The largest spec accepted, in bytes (1 MiB): a spec describing hundreds of variants is a
 /// few tens of kilobytes. Larger input is refused before it is parsed.

@@ -31,6 +31,9 @@ pub use variant::{
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
 pub const DEFAULT_FILENAME: &str = "flotilla.yaml";
+/// The target that holds only the built binaries, a name no variant may take: validation and
+/// target selection both read it.
+pub const ARTIFACT_TARGET: &str = "artifact";
 
 /// A whole spec file.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -9,9 +9,8 @@ use crate::args::is_arg_name;
 use crate::diagnostic::Diagnostic;
 use crate::llb::Owner;
 use crate::resolve;
-use crate::spec::{Command, Spanned, Spec, Variant, position};
+use crate::spec::{ARTIFACT_TARGET, Command, Spanned, Spec, Variant, position};
 use crate::syntax;
-use crate::target::ARTIFACT_TARGET;
 
 /// Checks every variant against the binaries the builder makes.
 pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>) {
