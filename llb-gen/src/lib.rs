@@ -2,6 +2,7 @@
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 
 pub mod args;
+pub mod cache_keys;
 pub mod diagnostic;
 pub mod dockerignore;
 pub mod dot;

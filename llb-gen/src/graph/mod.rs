@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::Error;
+use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts};
 use crate::diagnostic::Position;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
@@ -15,9 +14,6 @@ use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
 
 mod compile;
 mod variant;
-
-/// The build context's local name, as the dockerfile frontend calls it.
-pub const CONTEXT_LOCAL: &str = "context";
 
 /// What the graph depends on besides the spec: things only the daemon knows.
 #[derive(Clone, Debug)]
@@ -54,86 +50,28 @@ impl GraphContext {
             base_config: None,
         }
     }
+
+    /// The cache mounts of this build, keyed for its target platform.
+    fn cache_mounts(&self) -> CacheMounts<'_> {
+        CacheMounts {
+            platform: &self.platform,
+        }
+    }
 }
 
-/// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
-/// paths matching those patterns, so the op's cache key moves only when they change.
+/// A read of the build context from the client's session: `read`, less what `.dockerignore`
+/// excludes. [`crate::cache_keys`] decides what `read` syncs and its shared-key hint.
 pub(crate) fn context_source(
     context: &GraphContext,
-    include: &[String],
-    describe: impl Into<Describe>,
-) -> State {
-    context_local(
-        context,
-        LocalOptions {
-            include_patterns: include.to_vec(),
-            ..Default::default()
-        },
-        include,
-        describe,
-    )
-}
-
-/// Exactly these files of the build context (BuildKit's follow-paths).
-pub(crate) fn context_files(
-    context: &GraphContext,
-    files: &[String],
-    describe: impl Into<Describe>,
-) -> State {
-    context_local(
-        context,
-        LocalOptions {
-            follow_paths: files.to_vec(),
-            ..Default::default()
-        },
-        files,
-        describe,
-    )
-}
-
-/// The build context without the spec file at its root: the compile never reads it, so editing
-/// the variants leaves the compile cached.
-pub(crate) fn context_without_spec(
-    context: &GraphContext,
-    spec_file: &str,
-    describe: impl Into<Describe>,
-) -> State {
-    let name = std::path::Path::new(spec_file).file_name().map_or_else(
-        || spec_file.to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    context_local(
-        context,
-        LocalOptions {
-            exclude_patterns: vec![name.clone()],
-            ..Default::default()
-        },
-        &[format!("!{name}")],
-        describe,
-    )
-}
-
-fn context_local(
-    context: &GraphContext,
-    filter: LocalOptions,
-    filter_key: &[String],
+    read: LocalOptions,
     describe: impl Into<Describe>,
 ) -> State {
     State::local(
         CONTEXT_LOCAL,
         &LocalOptions {
             session_id: context.session_id.clone(),
-            exclude_patterns: [&context.context_excludes[..], &filter.exclude_patterns[..]]
-                .concat(),
-            // Syncs with different filters must not share one snapshot.
-            shared_key_hint: Some(match filter_key {
-                [] => CONTEXT_LOCAL.to_owned(),
-                paths => format!(
-                    "{CONTEXT_LOCAL}-{}",
-                    &hex::encode(Sha256::digest(paths.join("\n")))[..12]
-                ),
-            }),
-            ..filter
+            exclude_patterns: [&context.context_excludes[..], &read.exclude_patterns[..]].concat(),
+            ..read
         },
         describe,
     )
