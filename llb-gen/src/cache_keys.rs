@@ -3,16 +3,19 @@
 //! nothing in common; a key made of more starts cold more often. Each row says what a key is
 //! made of and what change gives a new one.
 //!
-//! **Cache mounts** (never part of a layer). `<platform>` is the target platform's slug, e.g.
+//! **Cache mounts** (never part of a layer). Every id is `<ns>/<id>`, where `<ns>` is the build
+//! arg `BUILDKIT_CACHE_MOUNT_NS` (empty when it is unset, giving `/<id>`). This is how
+//! docker/dockerfile writes its `RUN --mount=type=cache` ids (`dockerfile2llb`:
+//! `cacheIDNamespace+"/"+mount.CacheID`). `<platform>` is the target platform's slug, e.g.
 //! `linux-arm64`.
 //!
 //! | Mount | Id | Sharing | Made of | New key when |
 //! |---|---|---|---|---|
-//! | cargo registry, `$CARGO_HOME/registry` | `flotilla-cargo-registry-<platform>` | locked | platform | The platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
-//! | cargo git db, `$CARGO_HOME/git` | `flotilla-cargo-git-<platform>` | locked | platform | Same as the registry. |
-//! | target dir, `/flotilla/target/<project>` | `flotilla-target-<platform>-<hash>-<project>` | locked | Platform, plus a hash of the toolchain image and `builder.workdir`, plus the project's path. | Any of those changes. Editing a source or changing `Cargo.lock` keeps the key. Two repositories with the same toolchain and workdir share the dir and invalidate each other's build. |
-//! | apt, `/var/cache/apt` and `/var/lib/apt` | `flotilla-apt-cache-<platform>`, `flotilla-apt-lib-<platform>` | locked | platform | The platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
-//! | a run step's `cache:` | its `id`, else its `target` | the step's `sharing` (`shared` by default, or `locked`) | The step's `id`, else its target. | The `id` or the target changes. |
+//! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
+//! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
+//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>` | locked | Namespace and platform, plus a hash of the toolchain image and `builder.workdir`, plus the project's path. | Any of those changes. Editing a source or changing `Cargo.lock` keeps the key. Two repositories with the same toolchain and workdir share the dir and invalidate each other's build. |
+//! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
+//! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
 //!
 //! **Client directories** (`local://` sources). BuildKit's cache key of a local source is its
 //! session plus its filters: the follow paths and the include and exclude patterns. It moves
@@ -31,6 +34,8 @@
 //! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the frontend's patterns reach. | `context-manifests` |
 //! | a `context:builder` directory | its name | All of it. | none |
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::llb::{CacheSharing, LocalOptions, Mount};
@@ -41,9 +46,31 @@ use crate::spec::{CacheMount, Sharing};
 pub const CONTEXT_LOCAL: &str = "context";
 /// The local that serves the spec's directory (`docker build -f`'s directory).
 pub const SPEC_LOCAL: &str = "dockerfile";
+/// The build arg that namespaces cache mount ids, as docker/dockerfile reads it.
+pub const CACHE_MOUNT_NS_ARG: &str = "BUILDKIT_CACHE_MOUNT_NS";
+
+/// `BUILDKIT_CACHE_MOUNT_NS`: lets builds on one daemon keep their cache mounts apart
+/// (per CI job, per branch) without editing the spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheNamespace(String);
+
+impl CacheNamespace {
+    /// Reads the build arg, declared or not: it names caches and is not a spec arg. Unset means
+    /// empty, as in docker/dockerfile. Every string is a valid namespace.
+    pub fn from_build_args(build_args: &BTreeMap<String, String>) -> Self {
+        Self(
+            build_args
+                .get(CACHE_MOUNT_NS_ARG)
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+}
+
 /// The cache mounts of one build for one target platform.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CacheMounts<'a> {
+    pub(crate) namespace: &'a CacheNamespace,
     pub(crate) platform: &'a Platform,
 }
 
@@ -101,23 +128,42 @@ impl CacheMounts<'_> {
             .collect()
     }
 
-    /// A run step's `cache:` entry; its id defaults to its target.
+    /// A run step's `cache:` entry, with docker/dockerfile's default id.
     pub(crate) fn run_step(&self, cache: &CacheMount) -> Mount {
-        let id = &cache.id.as_ref().unwrap_or(&cache.target).value;
+        let id = cache
+            .id
+            .as_ref()
+            .map_or_else(|| clean(&cache.target.value), |id| id.value.clone());
         let sharing = match cache.sharing {
             Sharing::Shared => CacheSharing::Shared,
             Sharing::Locked => CacheSharing::Locked,
         };
-        self.mount(cache.target.value.clone(), id, sharing)
+        self.mount(cache.target.value.clone(), &id, sharing)
     }
 
     fn mount(&self, dest: String, id: &str, sharing: CacheSharing) -> Mount {
         Mount::Cache {
             dest,
-            id: id.to_owned(),
+            id: format!("{}/{id}", self.namespace.0),
             sharing,
         }
     }
+}
+
+/// Go's `path.Clean` of an absolute path, as docker/dockerfile makes a cache target its id.
+/// Validation refuses a relative target, so every path is taken as rooted.
+fn clean(path: &str) -> String {
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The compile's sources: the whole context except the spec file at its root.
@@ -194,6 +240,11 @@ mod tests {
 
     use super::*;
 
+    fn namespace(ns: Option<&str>) -> CacheNamespace {
+        let args = ns.map(|ns| (CACHE_MOUNT_NS_ARG.to_owned(), ns.to_owned()));
+        CacheNamespace::from_build_args(&args.into_iter().collect())
+    }
+
     fn id(mount: &Mount) -> &str {
         match mount {
             Mount::Cache { id, .. } => id,
@@ -204,7 +255,9 @@ mod tests {
     /// The target dir id of the root project in `toolchain`, on `platform`.
     fn target_id(platform: &str, toolchain: &str) -> String {
         let platform: Platform = platform.parse().unwrap();
+        let namespace = CacheNamespace::default();
         let mounts = CacheMounts {
+            namespace: &namespace,
             platform: &platform,
         };
         let project = TargetDir {
@@ -218,16 +271,64 @@ mod tests {
     #[test]
     fn the_target_dir_moves_with_the_toolchain_and_platform() {
         let key = target_id("linux/amd64", "rust:1");
-        assert!(key.starts_with("flotilla-target-linux-amd64-"), "{key}");
+        assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
         assert!(key.ends_with("-root"), "{key}");
         assert_ne!(key, target_id("linux/amd64", "rust:2"));
         assert_ne!(key, target_id("linux/arm64", "rust:1"));
     }
 
     #[test]
+    fn the_namespace_prefixes_every_cache_id_as_docker_dockerfile_does() {
+        let platform = Platform::linux("amd64");
+        let spec_cache = |text: &str| -> CacheMount { serde_saphyr::from_str(text).unwrap() };
+        for (ns, prefix) in [(None, "/"), (Some(""), "/"), (Some("ci-42"), "ci-42/")] {
+            let namespace = namespace(ns);
+            let mounts = CacheMounts {
+                namespace: &namespace,
+                platform: &platform,
+            };
+            let project = TargetDir {
+                toolchain: "rust:1",
+                workdir: "/build",
+                slug: "root",
+            };
+            let all: Vec<Mount> = mounts
+                .cargo("/usr/local/cargo")
+                .into_iter()
+                .chain(mounts.apt())
+                .chain([
+                    mounts.target_dir("/t".to_owned(), &project),
+                    mounts.run_step(&spec_cache("{target: /root/.npm, id: npm}")),
+                    mounts.run_step(&spec_cache("{target: /root//.cache/./pip/}")),
+                ])
+                .collect();
+            let ids: Vec<&str> = all.iter().map(id).collect();
+            let unprefixed: Vec<&str> = ids
+                .iter()
+                .map(|id| id.strip_prefix(prefix).unwrap())
+                .collect();
+            assert_eq!(
+                unprefixed[..4],
+                [
+                    "flotilla-cargo-registry-linux-amd64",
+                    "flotilla-cargo-git-linux-amd64",
+                    "flotilla-apt-cache-linux-amd64",
+                    "flotilla-apt-lib-linux-amd64",
+                ]
+            );
+            assert!(unprefixed[4].starts_with("flotilla-target-linux-amd64-"));
+            assert_eq!(unprefixed[5..], ["npm", "/root/.cache/pip"]);
+        }
+    }
+
+    #[test]
     fn apt_and_cargo_caches_are_per_platform_and_locked() {
+        let namespace = CacheNamespace::default();
         let arm = Platform::linux("arm64");
-        let mounts = CacheMounts { platform: &arm };
+        let mounts = CacheMounts {
+            namespace: &namespace,
+            platform: &arm,
+        };
         for mount in mounts.apt().iter().chain(&mounts.cargo("/c")) {
             let Mount::Cache { id, sharing, .. } = mount else {
                 panic!("{mount:?}")
@@ -239,16 +340,27 @@ mod tests {
 
     #[test]
     fn a_run_step_cache_keeps_its_sharing() {
+        let namespace = CacheNamespace::default();
         let platform = Platform::linux("amd64");
         let mounts = CacheMounts {
+            namespace: &namespace,
             platform: &platform,
         };
         let cache: CacheMount = serde_saphyr::from_str("{target: /c, sharing: locked}").unwrap();
         let Mount::Cache { dest, id, sharing } = mounts.run_step(&cache) else {
             panic!("a cache mount")
         };
-        assert_eq!((dest.as_str(), id.as_str()), ("/c", "/c"));
+        assert_eq!((dest.as_str(), id.as_str()), ("/c", "//c"));
         assert_eq!(sharing, CacheSharing::Locked);
+    }
+
+    #[test]
+    fn cache_targets_are_cleaned_as_go_does() {
+        assert_eq!(clean("/root/.npm"), "/root/.npm");
+        assert_eq!(clean("/root/.npm/"), "/root/.npm");
+        assert_eq!(clean("//a/./b/../c"), "/a/c");
+        assert_eq!(clean("/../a"), "/a");
+        assert_eq!(clean("/"), "/");
     }
 
     #[test]

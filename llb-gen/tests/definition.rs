@@ -234,6 +234,29 @@ fn compile_uses_locked_cache_mounts_per_platform() {
 }
 
 #[test]
+fn the_cli_namespaces_every_cache_id_with_buildkit_cache_mount_ns() {
+    // Undeclared in the spec, as docker/dockerfile reads it: no spec error.
+    let bytes = llb_cli(&[
+        HELLO_PATH,
+        "--target",
+        "hello",
+        "--build-arg",
+        "BUILDKIT_CACHE_MOUNT_NS=ci-42",
+    ]);
+    let definition = pb::Definition::decode(bytes.as_slice()).unwrap();
+    let cache_ids: Vec<String> = execs(&definition)
+        .iter()
+        .flat_map(|exec| exec.mounts.iter().filter_map(|m| m.cache_opt.clone()))
+        .map(|cache| cache.id)
+        .collect();
+    assert_eq!(cache_ids.len(), 5, "{cache_ids:?}");
+    assert!(
+        cache_ids.iter().all(|id| id.starts_with("ci-42/flotilla-")),
+        "{cache_ids:?}"
+    );
+}
+
+#[test]
 fn prebuilt_path_has_no_compile_op_and_no_toolchain() {
     for target in ["hello", "gateway", "artifact"] {
         let definition = definition(

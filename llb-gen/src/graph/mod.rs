@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::Error;
-use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts};
+use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts, CacheNamespace};
 use crate::diagnostic::Position;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
@@ -34,11 +34,14 @@ pub struct GraphContext {
     /// The variant's base image config: run steps get its env, user and workdir. `None`
     /// (no daemon to ask) runs them as in an empty config.
     pub base_config: Option<ImageConfig>,
+    /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`, on every cache mount id.
+    pub cache_namespace: CacheNamespace,
 }
 
 impl GraphContext {
-    /// A build on `platform` for `platform` with nothing learned from a daemon: no session,
-    /// toolchain env, `.dockerignore`, manifests or base config. Tests and benches start here.
+    /// A build on `platform` for `platform` with nothing learned from a daemon or the options: no
+    /// session, toolchain env, `.dockerignore`, manifests, base config or cache namespace. Tests
+    /// and benches start here.
     pub fn native(platform: Platform) -> Self {
         Self {
             build_platform: platform.clone(),
@@ -48,12 +51,14 @@ impl GraphContext {
             context_excludes: Vec::new(),
             manifests: BTreeMap::new(),
             base_config: None,
+            cache_namespace: CacheNamespace::default(),
         }
     }
 
-    /// The cache mounts of this build, keyed for its target platform.
+    /// The cache mounts of this build, keyed for its namespace and target platform.
     fn cache_mounts(&self) -> CacheMounts<'_> {
         CacheMounts {
+            namespace: &self.cache_namespace,
             platform: &self.platform,
         }
     }
