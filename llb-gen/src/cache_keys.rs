@@ -13,7 +13,7 @@
 //! |---|---|---|---|---|
 //! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
 //! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
-//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>` | locked | Namespace and platform, plus a hash of the toolchain image and `builder.workdir`, plus the project's path. | Any of those changes. Editing a source or changing `Cargo.lock` keeps the key. Two repositories with the same toolchain and workdir share the dir and invalidate each other's build. |
+//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>` | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each of its `Cargo.toml` files (in a workspace, the packages its `Cargo.lock` lists without a `source`); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
 //! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
 //! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
 //!
@@ -34,7 +34,7 @@
 //! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the frontend's patterns reach. | `context-manifests` |
 //! | a `context:builder` directory | its name | All of it. | none |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
@@ -80,8 +80,12 @@ pub(crate) struct TargetDir<'a> {
     pub(crate) toolchain: &'a str,
     /// `builder.workdir`: cargo's fingerprints hold absolute paths.
     pub(crate) workdir: &'a str,
-    /// The project's path as an id part (`root` for `.`).
+    /// The project's path in the context (`.` for the root).
+    pub(crate) path: &'a str,
+    /// The project's path as a readable id part (`root` for `.`).
     pub(crate) slug: &'a str,
+    /// The project's own package names: what tells one repository from another.
+    pub(crate) packages: &'a BTreeSet<String>,
 }
 
 impl CacheMounts<'_> {
@@ -101,10 +105,15 @@ impl CacheMounts<'_> {
 
     /// A project's target dir, mounted at `dest`.
     pub(crate) fn target_dir(&self, dest: String, project: &TargetDir<'_>) -> Mount {
-        let hash = hex::encode(Sha256::digest(format!(
-            "{}\n{}",
-            project.toolchain, project.workdir
-        )));
+        let mut scope = Sha256::new();
+        for part in [project.toolchain, project.workdir, project.path]
+            .into_iter()
+            .chain(project.packages.iter().map(String::as_str))
+        {
+            scope.update(part);
+            scope.update("\n");
+        }
+        let hash = hex::encode(scope.finalize());
         let id = format!(
             "flotilla-target-{}-{}-{}",
             self.platform.slug(),
@@ -236,8 +245,6 @@ fn context_hint(filter: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
 
     fn namespace(ns: Option<&str>) -> CacheNamespace {
@@ -252,8 +259,12 @@ mod tests {
         }
     }
 
-    /// The target dir id of the root project in `toolchain`, on `platform`.
-    fn target_id(platform: &str, toolchain: &str) -> String {
+    fn packages(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    /// The target dir id of a project named by `packages` in `toolchain`, on `platform`.
+    fn target_id(platform: &str, toolchain: &str, packages: &BTreeSet<String>) -> String {
         let platform: Platform = platform.parse().unwrap();
         let namespace = CacheNamespace::default();
         let mounts = CacheMounts {
@@ -263,18 +274,27 @@ mod tests {
         let project = TargetDir {
             toolchain,
             workdir: "/build",
+            path: ".",
             slug: "root",
+            packages,
         };
         id(&mounts.target_dir("/t".to_owned(), &project)).to_owned()
     }
 
     #[test]
-    fn the_target_dir_moves_with_the_toolchain_and_platform() {
-        let key = target_id("linux/amd64", "rust:1");
+    fn the_target_dir_moves_with_the_project_toolchain_and_platform() {
+        let app = packages(&["app", "app-core"]);
+        let key = target_id("linux/amd64", "rust:1", &app);
         assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
         assert!(key.ends_with("-root"), "{key}");
-        assert_ne!(key, target_id("linux/amd64", "rust:2"));
-        assert_ne!(key, target_id("linux/arm64", "rust:1"));
+        // Another repository with the same toolchain and workdir keeps its own target dir.
+        assert_ne!(
+            key,
+            target_id("linux/amd64", "rust:1", &packages(&["other"]))
+        );
+        assert_ne!(key, target_id("linux/amd64", "rust:1", &packages(&[])));
+        assert_ne!(key, target_id("linux/amd64", "rust:2", &app));
+        assert_ne!(key, target_id("linux/arm64", "rust:1", &app));
     }
 
     #[test]
@@ -290,7 +310,9 @@ mod tests {
             let project = TargetDir {
                 toolchain: "rust:1",
                 workdir: "/build",
+                path: ".",
                 slug: "root",
+                packages: &packages(&["app"]),
             };
             let all: Vec<Mount> = mounts
                 .cargo("/usr/local/cargo")

@@ -248,7 +248,9 @@ impl Toolchain<'_> {
             &TargetDir {
                 toolchain: self.reference,
                 workdir,
+                path: project.path,
                 slug: &slug,
+                packages: &plan.packages,
             },
         ));
         if let Some(deps) = deps {
