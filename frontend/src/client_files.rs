@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use llb_gen::cache_keys::{self, CONTEXT_LOCAL, SPEC_LOCAL};
 use llb_gen::dockerignore;
-use llb_gen::graph::CONTEXT_LOCAL;
 use llb_gen::llb::{LocalOptions, MarshalOptions, State, marshal};
 use llb_gen::spec::MAX_SPEC_BYTES;
 
@@ -12,8 +12,6 @@ use crate::bridge::{Bridge, BridgeError};
 use crate::error::BuildError;
 use crate::options::Options;
 
-/// The local the client serves the spec's directory under (`docker build -f`'s directory).
-const SPEC_LOCAL: &str = "dockerfile";
 /// Go's os.FileMode directory bit, as BuildKit's ReadDir and StatFile report it.
 pub const MODE_DIR: u32 = 1 << 31;
 /// What the dependency layer is keyed on.
@@ -37,11 +35,7 @@ pub async fn read_spec(
     let local = local_files(
         SPEC_LOCAL,
         options,
-        LocalOptions {
-            follow_paths: vec![filename.to_owned()],
-            shared_key_hint: Some(SPEC_LOCAL.to_owned()),
-            ..Default::default()
-        },
+        cache_keys::spec_file(filename),
         format!("[internal] load {filename}"),
     );
     let reference = bridge.solve(local, Vec::new()).await.map_err(unreadable)?;
@@ -59,11 +53,7 @@ pub async fn read_dockerignore(
     let local = local_files(
         CONTEXT_LOCAL,
         options,
-        LocalOptions {
-            follow_paths: vec![".dockerignore".to_owned()],
-            shared_key_hint: Some(format!("{CONTEXT_LOCAL}-.dockerignore")),
-            ..Default::default()
-        },
+        cache_keys::dockerignore(),
         "[internal] load .dockerignore".to_owned(),
     );
     let reference = bridge.solve(local, Vec::new()).await?;
@@ -88,12 +78,7 @@ pub async fn read_manifests(
     let local = local_files(
         CONTEXT_LOCAL,
         options,
-        LocalOptions {
-            include_patterns: manifest_patterns(),
-            exclude_patterns: excludes.to_vec(),
-            shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
-            ..Default::default()
-        },
+        cache_keys::manifests(manifest_patterns(), excludes),
         "[internal] load Cargo manifests".to_owned(),
     );
     let reference = bridge.solve(local, Vec::new()).await?;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::failure::failed_step;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::{ImageConfig, SourceDateEpoch};
@@ -33,6 +34,8 @@ struct Request<'a> {
     network: ExecNetwork,
     /// `build-arg:SOURCE_DATE_EPOCH`: the date of every platform's image.
     epoch: Option<SourceDateEpoch>,
+    /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`: on every platform's cache mount ids.
+    cache_namespace: CacheNamespace,
 }
 
 /// Runs the build that `options` describe on a daemon with `caps`, once per target platform.
@@ -69,6 +72,7 @@ async fn build_spec(
         spec_file,
         network: options.exec_network()?,
         epoch: SourceDateEpoch::from_build_args(&options.build_args())?,
+        cache_namespace: CacheNamespace::from_build_args(&options.build_args()),
         context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
         no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
@@ -152,6 +156,7 @@ impl Request<'_> {
             context_excludes: self.context_excludes.clone(),
             manifests: manifests.clone().unwrap_or_default(),
             base_config: Some(base.clone()),
+            cache_namespace: self.cache_namespace.clone(),
         };
         if !matches!(target.binaries, BinariesSource::Compile { .. }) {
             prebuilt::check(bridge, &resolver, spec, &target, &context).await?;

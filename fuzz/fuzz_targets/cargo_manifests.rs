@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
+use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, marshal};
 use llb_gen::platform::Platform;
@@ -38,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         context_excludes: Vec::new(),
         manifests,
         base_config: None,
+        cache_namespace: CacheNamespace::default(),
     };
     let values = ArgValues::native(BTreeMap::new(), &platform);
     for info in target::list(&spec) {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
+use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
@@ -30,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         context_excludes: vec!["target".to_owned()],
         manifests: BTreeMap::from([("Cargo.toml".to_owned(), MANIFEST.to_owned())]),
         base_config: None,
+        cache_namespace: CacheNamespace::default(),
     };
     let prebuilt = BTreeMap::from([(
         "BUILDER_IMAGE".to_owned(),

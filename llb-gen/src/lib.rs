@@ -7,6 +7,7 @@
 //! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
 pub mod args;
+pub mod cache_keys;
 pub mod diagnostic;
 pub mod dockerignore;
 pub mod dot;

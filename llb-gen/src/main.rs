@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
+use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::graph::{self, GraphContext};
 use llb_gen::image::SourceDateEpoch;
 use llb_gen::llb::{MarshalOptions, SourceFile, check_size, marshal};
@@ -206,6 +207,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
         .map(|text| dockerignore::patterns(&text))
         .unwrap_or_default();
+    let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
     let graph_context = GraphContext {
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
         platform,
@@ -214,6 +216,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         manifests: read_manifests(&context_dir, &context_excludes)?,
         context_excludes,
         base_config: None,
+        cache_namespace: CacheNamespace::from_build_args(&build_args),
     };
     definition(
         &source,
@@ -230,11 +233,10 @@ fn definition(
     source: &str,
     file: &str,
     target: Option<&str>,
-    build_args: Vec<(String, String)>,
+    build_args: BTreeMap<String, String>,
     context: &GraphContext,
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
-    let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
     // It dates the image config, which is no part of the LLB, but the frontend refuses a bad one.
     SourceDateEpoch::from_build_args(&build_args)?;
     let target = target::select(

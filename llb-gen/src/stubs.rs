@@ -43,12 +43,15 @@ pub struct StubPlan {
     pub files: Vec<Stub>,
     /// Binary target names the stubbed packages have (for `--bin` in the dependency build).
     pub bins: BTreeSet<String>,
+    /// The project's own package names: they tell its target dir from another repository's.
+    pub packages: BTreeSet<String>,
 }
 
 /// Every stub file the project's packages need.
 pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<StubPlan, Error> {
     let mut stubs = Vec::new();
     let mut bins = BTreeSet::new();
+    let mut packages = BTreeSet::new();
     for (path, content) in project_manifests(manifests, project) {
         let Some(dir) = path.strip_suffix("Cargo.toml") else {
             continue;
@@ -78,6 +81,7 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
         add(lib_path, LIB_STUB);
         add("src/main.rs", MAIN_STUB);
         bins.insert(package_name.to_owned());
+        packages.insert(package_name.to_owned());
         if let Some(build) = package.get("build").and_then(|b| b.as_str()) {
             add(build, MAIN_STUB);
         }
@@ -111,7 +115,11 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
     }
     stubs.sort();
     stubs.dedup_by(|a, b| a.path == b.path);
-    Ok(StubPlan { files: stubs, bins })
+    Ok(StubPlan {
+        files: stubs,
+        bins,
+        packages,
+    })
 }
 
 fn table_path(table: Option<&toml::Value>) -> Option<&str> {
@@ -151,6 +159,8 @@ mod tests {
         let root = stubs(&files, ".").unwrap();
         let bins: Vec<&str> = root.bins.iter().map(String::as_str).collect();
         assert_eq!(bins, ["agent", "cli", "core", "tool", "x"]);
+        let packages: Vec<&str> = root.packages.iter().map(String::as_str).collect();
+        assert_eq!(packages, ["agent", "cli", "core"]);
         let root = root.files;
         assert_eq!(
             paths(&root),

@@ -22,6 +22,15 @@ const HELLO_PATH: &str = concat!(
 );
 
 fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
+    definition_with(target_name, args, manifests())
+}
+
+/// `definition`, with the context holding `manifests`.
+fn definition_with(
+    target_name: &str,
+    args: &[(&str, &str)],
+    manifests: BTreeMap<String, String>,
+) -> pb::Definition {
     let spec = load(HELLO, "flotilla.yaml").unwrap();
     let args: BTreeMap<String, String> = args
         .iter()
@@ -32,7 +41,7 @@ fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
     let target = target::select(&spec, Some(target_name), &values).unwrap();
     let context = GraphContext {
         session_id: Some("session-1".to_owned()),
-        manifests: manifests(),
+        manifests,
         ..GraphContext::native(platform)
     };
     let graph = graph::build(&spec, &target, &context).unwrap();
@@ -231,6 +240,62 @@ fn compile_uses_locked_cache_mounts_per_platform() {
         .find(|m| m.dest == "/flotilla/deps")
         .unwrap();
     assert!(deps.readonly && deps.selector == "/flotilla/target/root");
+}
+
+/// The id of the cache mount at `dest` in the compile exec of `definition`.
+fn cache_id(definition: &pb::Definition, dest: &str) -> String {
+    let exec = execs(definition).pop().unwrap();
+    let mount = exec.mounts.into_iter().find(|m| m.dest == dest).unwrap();
+    mount.cache_opt.unwrap().id
+}
+
+#[test]
+fn the_target_dir_is_the_projects_own_whatever_its_lockfile_says() {
+    let target_dir = |manifests| {
+        cache_id(
+            &definition_with("hello", &[], manifests),
+            "/flotilla/target/root",
+        )
+    };
+    let own = target_dir(manifests());
+    let mut bumped = manifests();
+    bumped.get_mut("Cargo.lock").unwrap().push_str(
+        "\n[[package]]\nname = \"serde\"\nversion = \"1.0.201\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    );
+    assert_eq!(
+        own,
+        target_dir(bumped),
+        "a dependency change keeps the target dir"
+    );
+    // Another repository with the same toolchain, workdir and layout: its own target dir.
+    let other: BTreeMap<String, String> = manifests()
+        .into_iter()
+        .map(|(path, text)| (path, text.replace("\"hello", "\"other")))
+        .collect();
+    assert_ne!(own, target_dir(other));
+}
+
+#[test]
+fn the_cli_namespaces_every_cache_id_with_buildkit_cache_mount_ns() {
+    // Undeclared in the spec, as docker/dockerfile reads it: no spec error.
+    let bytes = llb_cli(&[
+        HELLO_PATH,
+        "--target",
+        "hello",
+        "--build-arg",
+        "BUILDKIT_CACHE_MOUNT_NS=ci-42",
+    ]);
+    let definition = pb::Definition::decode(bytes.as_slice()).unwrap();
+    let cache_ids: Vec<String> = execs(&definition)
+        .iter()
+        .flat_map(|exec| exec.mounts.iter().filter_map(|m| m.cache_opt.clone()))
+        .map(|cache| cache.id)
+        .collect();
+    assert_eq!(cache_ids.len(), 5, "{cache_ids:?}");
+    assert!(
+        cache_ids.iter().all(|id| id.starts_with("ci-42/flotilla-")),
+        "{cache_ids:?}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::graph::{self, Graph, GraphContext};
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
@@ -51,6 +52,7 @@ fn build_spec(
     let context = GraphContext {
         session_id: Some("s".to_owned()),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
+        cache_namespace: CacheNamespace::from_build_args(&values.build_args),
         ..GraphContext::native(platform)
     };
     let graph = graph::build(&spec, &target, &context)?;
@@ -213,12 +215,12 @@ fn packages_use_locked_apt_caches_and_leave_no_lists() {
         [
             (
                 "/var/cache/apt".into(),
-                "flotilla-apt-cache-linux-amd64".into(),
+                "/flotilla-apt-cache-linux-amd64".into(),
                 locked
             ),
             (
                 "/var/lib/apt".into(),
-                "flotilla-apt-lib-linux-amd64".into(),
+                "/flotilla-apt-lib-linux-amd64".into(),
                 locked
             ),
         ]
@@ -269,7 +271,7 @@ fn run_steps_mount_caches_and_secrets() {
     let opt = cache.cache_opt.as_ref().unwrap();
     assert_eq!(
         (opt.id.as_str(), opt.sharing),
-        ("c1", pb::CacheSharingOpt::Locked as i32)
+        ("/c1", pb::CacheSharingOpt::Locked as i32)
     );
     assert!(cached.meta.unwrap().args[2].contains("count=$(( $(cat /cache/count"));
     let secret = exec_named(&definition, "[kiro 8/10]");
@@ -561,6 +563,31 @@ fn config_changes_and_history_follow_the_spec() {
 }
 
 #[test]
+fn buildkit_cache_mount_ns_prefixes_apt_and_run_step_caches() {
+    let built = build(
+        "kiro",
+        "linux/amd64",
+        &[("CACHE_ID", "c1"), ("BUILDKIT_CACHE_MOUNT_NS", "ci")],
+    )
+    .expect("an undeclared BUILDKIT_CACHE_MOUNT_NS is no spec error");
+    let ids = |step: &str| -> Vec<String> {
+        exec_named(&built.definition, step)
+            .mounts
+            .into_iter()
+            .filter_map(|m| Some(m.cache_opt?.id))
+            .collect()
+    };
+    assert_eq!(
+        ids("[kiro 3/10]"),
+        [
+            "ci/flotilla-apt-cache-linux-amd64",
+            "ci/flotilla-apt-lib-linux-amd64"
+        ]
+    );
+    assert_eq!(ids("[kiro 7/10]"), ["ci/c1"]);
+}
+
+#[test]
 fn platform_args_follow_the_target_platform() {
     let built = build("kiro", "linux/arm64", &[]).unwrap();
     let exec = exec_named(&built.definition, "[kiro 5/10]");
@@ -572,7 +599,7 @@ fn platform_args_follow_the_target_platform() {
     assert!(apt.mounts.iter().any(|m| {
         m.cache_opt
             .as_ref()
-            .is_some_and(|c| c.id == "flotilla-apt-lib-linux-arm64")
+            .is_some_and(|c| c.id == "/flotilla-apt-lib-linux-arm64")
     }));
 }
 
@@ -720,7 +747,7 @@ fn openab_npm_agents_install_their_pinned_package_with_a_locked_npm_cache() {
     let opt = cache.cache_opt.as_ref().unwrap();
     assert_eq!(
         (opt.id.as_str(), opt.sharing),
-        ("openab-npm", pb::CacheSharingOpt::Locked as i32)
+        ("/openab-npm", pb::CacheSharingOpt::Locked as i32)
     );
 }
 

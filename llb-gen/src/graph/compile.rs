@@ -3,13 +3,12 @@
 //! on top of it, which copies the binaries out to an output mount in the same exec (a cache
 //! mount is never part of a layer) after checking that cargo produced each of them.
 
-use sha2::{Digest, Sha256};
-
 use std::collections::BTreeSet;
 
-use super::{GraphContext, context_files, context_without_spec, range, shell_quote};
+use super::{GraphContext, context_source, range, shell_quote};
+use crate::cache_keys::{self, TargetDir};
 use crate::error::Error;
-use crate::llb::{CacheSharing, Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
+use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};
 use crate::stubs;
@@ -39,8 +38,8 @@ struct Toolchain<'a> {
     cargo_home: String,
     /// The build context copied to the workdir.
     workspace: State,
-    /// Scopes target-dir cache ids to this toolchain and workdir.
-    cache_scope: String,
+    /// The toolchain image's reference, part of the target dirs' cache ids.
+    reference: &'a str,
     /// Where the compile runs: the target platform, or the build platform when cross-compiling.
     run_platform: Platform,
     /// The cross-compiling settings for the target platform, when they apply.
@@ -70,8 +69,11 @@ pub(super) fn compile(
         platform,
         at_builder(spec, format!("[builder] FROM {}", builder.image.value)),
     );
-    let sources =
-        context_without_spec(context, &spec.document.file, "[context] load build context");
+    let sources = context_source(
+        context,
+        cache_keys::context_without(&spec.document.file),
+        "[context] load build context",
+    );
     let workspace = image.copy(
         &[Copy {
             from: sources,
@@ -96,7 +98,7 @@ pub(super) fn compile(
         env,
         cargo_home,
         workspace,
-        cache_scope: cache_scope(&context.platform, toolchain, workdir),
+        reference: toolchain,
         run_platform: platform.clone(),
         cross,
         spec,
@@ -131,7 +133,6 @@ impl Toolchain<'_> {
     /// One project: its dependency layer (when its manifests are known), then its binaries.
     fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
         let platform = &self.run_platform;
-        let cache_platform = &self.context.platform;
         let triple = self.cross.map(|cross| cross.target.value.as_str());
         let workdir = &self.spec.builder.workdir.value;
         let (stage, dir, slug) = match project.path {
@@ -167,21 +168,13 @@ impl Toolchain<'_> {
             );
             env.extend(cross.env.iter().map(|(k, v)| format!("{}={v}", k.value)));
         }
-        let caches = vec![
-            cache(
-                format!("{}/registry", self.cargo_home),
-                format!("flotilla-cargo-registry-{}", cache_platform.slug()),
-            ),
-            cache(
-                format!("{}/git", self.cargo_home),
-                format!("flotilla-cargo-git-{}", cache_platform.slug()),
-            ),
-        ];
+        let cache_mounts = self.context.cache_mounts();
+        let caches = cache_mounts.cargo(&self.cargo_home);
         let cargo = cargo_command(project, triple, |_| true);
         let deps = (!manifests.is_empty()).then(|| {
-            let manifest_tree = context_files(
+            let manifest_tree = context_source(
                 self.context,
-                &manifests,
+                cache_keys::context_files(&manifests),
                 format!("[{stage}] load Cargo manifests"),
             );
             let mut actions = vec![FileAction::Copy(Copy {
@@ -250,9 +243,15 @@ impl Toolchain<'_> {
         let built = |binary: &&str| shell_quote(&format!("{target_dir}/{profile_dir}/{binary}"));
         let mut script = String::from("set -eu\n");
         let mut mounts = caches;
-        mounts.push(cache(
+        mounts.push(cache_mounts.target_dir(
             target_dir.clone(),
-            format!("flotilla-target-{}-{slug}", self.cache_scope),
+            &TargetDir {
+                toolchain: self.reference,
+                workdir,
+                path: project.path,
+                slug: &slug,
+                packages: &plan.packages,
+            },
         ));
         if let Some(deps) = deps {
             // Seed the target and registry caches with the dependency layer's, then make the
@@ -355,21 +354,6 @@ fn profile_dir(profile: &str) -> &str {
         "bench" => "release",
         other => other,
     }
-}
-
-fn cache(dest: String, id: String) -> Mount {
-    Mount::Cache {
-        dest,
-        id,
-        sharing: CacheSharing::Locked,
-    }
-}
-
-/// A cache id part unique to one toolchain and workspace path on one platform, so unrelated
-/// builds on a daemon do not share a target dir.
-fn cache_scope(platform: &Platform, toolchain: &str, workdir: &str) -> String {
-    let hash = Sha256::digest(format!("{toolchain}\n{workdir}"));
-    format!("{}-{}", platform.slug(), &hex::encode(hash)[..12])
 }
 
 fn default_toolchain_env() -> Vec<String> {

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
+use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts, CacheNamespace};
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
@@ -15,9 +14,6 @@ use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
 
 mod compile;
 mod variant;
-
-/// The build context's local name, as the dockerfile frontend calls it.
-pub const CONTEXT_LOCAL: &str = "context";
 
 /// What the graph depends on besides the spec: things only the daemon knows.
 #[derive(Clone, Debug)]
@@ -38,11 +34,14 @@ pub struct GraphContext {
     /// The variant's base image config: run steps get its env, user and workdir. `None`
     /// (no daemon to ask) runs them as in an empty config.
     pub base_config: Option<ImageConfig>,
+    /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`, on every cache mount id.
+    pub cache_namespace: CacheNamespace,
 }
 
 impl GraphContext {
-    /// A build on `platform` for `platform` with nothing learned from a daemon: no session,
-    /// toolchain env, `.dockerignore`, manifests or base config. Tests and benches start here.
+    /// A build on `platform` for `platform` with nothing learned from a daemon or the options: no
+    /// session, toolchain env, `.dockerignore`, manifests, base config or cache namespace. Tests
+    /// and benches start here.
     pub fn native(platform: Platform) -> Self {
         Self {
             build_platform: platform.clone(),
@@ -52,88 +51,32 @@ impl GraphContext {
             context_excludes: Vec::new(),
             manifests: BTreeMap::new(),
             base_config: None,
+            cache_namespace: CacheNamespace::default(),
+        }
+    }
+
+    /// The cache mounts of this build, keyed for its namespace and target platform.
+    fn cache_mounts(&self) -> CacheMounts<'_> {
+        CacheMounts {
+            namespace: &self.cache_namespace,
+            platform: &self.platform,
         }
     }
 }
 
-/// The build context, less what `.dockerignore` excludes; a non-empty `include` narrows it to
-/// paths matching those patterns, so the op's cache key moves only when they change.
+/// A read of the build context from the client's session: `read`, less what `.dockerignore`
+/// excludes. [`crate::cache_keys`] decides what `read` syncs and its shared-key hint.
 pub(crate) fn context_source(
     context: &GraphContext,
-    include: &[String],
-    describe: impl Into<Describe>,
-) -> State {
-    context_local(
-        context,
-        LocalOptions {
-            include_patterns: include.to_vec(),
-            ..Default::default()
-        },
-        include,
-        describe,
-    )
-}
-
-/// Exactly these files of the build context (BuildKit's follow-paths).
-pub(crate) fn context_files(
-    context: &GraphContext,
-    files: &[String],
-    describe: impl Into<Describe>,
-) -> State {
-    context_local(
-        context,
-        LocalOptions {
-            follow_paths: files.to_vec(),
-            ..Default::default()
-        },
-        files,
-        describe,
-    )
-}
-
-/// The build context without the spec file at its root: the compile never reads it, so editing
-/// the variants leaves the compile cached.
-pub(crate) fn context_without_spec(
-    context: &GraphContext,
-    spec_file: &str,
-    describe: impl Into<Describe>,
-) -> State {
-    let name = std::path::Path::new(spec_file).file_name().map_or_else(
-        || spec_file.to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    context_local(
-        context,
-        LocalOptions {
-            exclude_patterns: vec![name.clone()],
-            ..Default::default()
-        },
-        &[format!("!{name}")],
-        describe,
-    )
-}
-
-fn context_local(
-    context: &GraphContext,
-    filter: LocalOptions,
-    filter_key: &[String],
+    read: LocalOptions,
     describe: impl Into<Describe>,
 ) -> State {
     State::local(
         CONTEXT_LOCAL,
         &LocalOptions {
             session_id: context.session_id.clone(),
-            exclude_patterns: [&context.context_excludes[..], &filter.exclude_patterns[..]]
-                .concat(),
-            // Syncs with different filters must not share one snapshot.
-            shared_key_hint: Some(match filter_key {
-                [] => CONTEXT_LOCAL.to_owned(),
-                paths => format!(
-                    "{CONTEXT_LOCAL}-{}",
-                    &hex::encode(Sha256::digest(paths.join("\n")))[..12]
-                ),
-            }),
-            ..filter
+            exclude_patterns: [&context.context_excludes[..], &read.exclude_patterns[..]].concat(),
+            ..read
         },
         describe,
     )

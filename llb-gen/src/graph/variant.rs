@@ -4,19 +4,14 @@
 
 use super::{BinariesRoot, Graph, GraphContext, context_source, range, range_at, shell_quote};
 use crate::args::substitute;
+use crate::cache_keys;
 use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
 use crate::llb::{
-    CacheSharing, ClientMount, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner,
-    SpecRange, State,
+    ClientMount, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
 };
-use crate::spec::{Command, CopyStep, NamedMap, RunStep, Sharing, Spanned, Variant};
+use crate::spec::{Command, CopyStep, NamedMap, RunStep, Spanned, Variant};
 use crate::syntax;
 
-/// Where apt keeps downloaded packages and its lists; both are cache mounts.
-const APT_CACHE_DIRS: [(&str, &str); 2] = [
-    ("/var/cache/apt", "flotilla-apt-cache"),
-    ("/var/lib/apt", "flotilla-apt-lib"),
-];
 /// Debian images delete downloaded packages after each install; the cache mount needs them.
 const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
 /// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
@@ -213,7 +208,6 @@ impl VariantBuilder<'_> {
             "set -eu\n{APT_KEEP_DOWNLOADS}\napt-get update\napt-get install -y --no-install-recommends {}\nrm -rf /var/lib/apt/lists/*\n",
             words(packages)
         );
-        let slug = self.context.platform.slug();
         let frontend = [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
         Exec {
             args: shell(script),
@@ -222,27 +216,14 @@ impl VariantBuilder<'_> {
             env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
-            mounts: APT_CACHE_DIRS
-                .iter()
-                .map(|(dest, id)| Mount::Cache {
-                    dest: (*dest).to_owned(),
-                    id: format!("{id}-{slug}"),
-                    sharing: CacheSharing::Locked,
-                })
-                .collect(),
+            mounts: self.context.cache_mounts().apt(),
         }
     }
 
     fn run(&self, step: &RunStep) -> Exec {
         let args = command_args(&step.command);
-        let caches = step.cache.iter().map(|cache| Mount::Cache {
-            dest: cache.target.value.clone(),
-            id: cache.id.as_ref().unwrap_or(&cache.target).value.clone(),
-            sharing: match cache.sharing {
-                Sharing::Shared => CacheSharing::Shared,
-                Sharing::Locked => CacheSharing::Locked,
-            },
-        });
+        let cache_mounts = self.context.cache_mounts();
+        let caches = step.cache.iter().map(|cache| cache_mounts.run_step(cache));
         let secrets = step.secrets.iter().map(|secret| {
             Mount::Secret(ClientMount {
                 dest: secret.target.as_ref().map_or_else(
@@ -263,7 +244,7 @@ impl VariantBuilder<'_> {
                 from: context_source(
                     self.context,
                     // An empty path is the whole context: no include pattern.
-                    &[source.clone()][..usize::from(!source.is_empty())],
+                    cache_keys::context_paths(&[source.clone()][..usize::from(!source.is_empty())]),
                     format!("[{}] load build context: {source}", self.name),
                 ),
                 selector: source,
@@ -350,7 +331,7 @@ impl VariantBuilder<'_> {
         };
         let context = context_source(
             self.context,
-            &include,
+            cache_keys::context_paths(&include),
             format!("[{}] load build context: {}", self.name, sources.join(", ")),
         );
         let actions: Vec<Copy> = copies

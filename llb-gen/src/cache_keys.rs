@@ -1,0 +1,409 @@
+//! Every key under which BuildKit keeps something from one build to the next, decided here and
+//! nowhere else. A key made of less is shared more, and may be thrashed by builds that have
+//! nothing in common; a key made of more starts cold more often. Each row says what a key is
+//! made of and what change gives a new one.
+//!
+//! **Cache mounts** (never part of a layer). Every id is `<ns>/<id>`, where `<ns>` is the build
+//! arg `BUILDKIT_CACHE_MOUNT_NS` (empty when it is unset, giving `/<id>`). This is how
+//! docker/dockerfile writes its `RUN --mount=type=cache` ids (`dockerfile2llb`:
+//! `cacheIDNamespace+"/"+mount.CacheID`). `<platform>` is the target platform's slug, e.g.
+//! `linux-arm64`.
+//!
+//! | Mount | Id | Sharing | Made of | New key when |
+//! |---|---|---|---|---|
+//! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
+//! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
+//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>` | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each of its `Cargo.toml` files (in a workspace, the packages its `Cargo.lock` lists without a `source`); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
+//! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
+//! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
+//!
+//! **Client directories** (`local://` sources). BuildKit's cache key of a local source is its
+//! session plus its filters: the follow paths and the include and exclude patterns. It moves
+//! when a synced file changes. Its shared-key hint, together with the local's name and the
+//! client's directory, names the snapshot that an incremental sync starts from. Syncs with
+//! different filters need different hints. If they shared one, each sync would resend what the
+//! other one dropped. `.dockerignore` excludes apply to every read of `context`.
+//!
+//! | Read | Local | Syncs, so its key moves with | Shared-key hint |
+//! |---|---|---|---|
+//! | the compile's sources | `context` | Everything except the spec file at the root, so editing the variants never recompiles. | `context-<hash of the filter>` |
+//! | a project's dependency layer | `context` | Exactly the project's `Cargo.toml` and `Cargo.lock` files (follow paths), so only a manifest or a lockfile edit rebuilds its dependencies. | `context-<hash>` |
+//! | a `copy` step or a `bind` mount | `context` | Only the paths it names (include patterns), or everything when one names the whole context. | `context-<hash>`, or `context` for everything |
+//! | the spec (frontend) | `dockerfile` | The spec file (a follow path). | `dockerfile`, as docker/dockerfile uses |
+//! | `.dockerignore` (frontend) | `context` | `.dockerignore` (a follow path). | `context-.dockerignore`, as docker/dockerfile uses |
+//! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the frontend's patterns reach. | `context-manifests` |
+//! | a `context:builder` directory | its name | All of it. | none |
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::llb::{CacheSharing, LocalOptions, Mount};
+use crate::platform::Platform;
+use crate::spec::{CacheMount, Sharing};
+
+/// The build context's local name, as the dockerfile frontend calls it.
+pub const CONTEXT_LOCAL: &str = "context";
+/// The local that serves the spec's directory (`docker build -f`'s directory).
+pub const SPEC_LOCAL: &str = "dockerfile";
+/// The build arg that namespaces cache mount ids, as docker/dockerfile reads it.
+pub const CACHE_MOUNT_NS_ARG: &str = "BUILDKIT_CACHE_MOUNT_NS";
+
+/// `BUILDKIT_CACHE_MOUNT_NS`: lets builds on one daemon keep their cache mounts apart
+/// (per CI job, per branch) without editing the spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheNamespace(String);
+
+impl CacheNamespace {
+    /// Reads the build arg, declared or not: it names caches and is not a spec arg. Unset means
+    /// empty, as in docker/dockerfile. Every string is a valid namespace.
+    pub fn from_build_args(build_args: &BTreeMap<String, String>) -> Self {
+        Self(
+            build_args
+                .get(CACHE_MOUNT_NS_ARG)
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// The cache mounts of one build for one target platform.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CacheMounts<'a> {
+    pub(crate) namespace: &'a CacheNamespace,
+    pub(crate) platform: &'a Platform,
+}
+
+/// What a project's target dir belongs to.
+pub(crate) struct TargetDir<'a> {
+    /// The toolchain image, as the build uses it.
+    pub(crate) toolchain: &'a str,
+    /// `builder.workdir`: cargo's fingerprints hold absolute paths.
+    pub(crate) workdir: &'a str,
+    /// The project's path in the context (`.` for the root).
+    pub(crate) path: &'a str,
+    /// The project's path as a readable id part (`root` for `.`).
+    pub(crate) slug: &'a str,
+    /// The project's own package names: what tells one repository from another.
+    pub(crate) packages: &'a BTreeSet<String>,
+}
+
+impl CacheMounts<'_> {
+    /// The cargo registry and git db under `cargo_home`.
+    pub(crate) fn cargo(&self, cargo_home: &str) -> Vec<Mount> {
+        ["registry", "git"]
+            .into_iter()
+            .map(|dir| {
+                self.mount(
+                    format!("{cargo_home}/{dir}"),
+                    &format!("flotilla-cargo-{dir}-{}", self.platform.slug()),
+                    CacheSharing::Locked,
+                )
+            })
+            .collect()
+    }
+
+    /// A project's target dir, mounted at `dest`.
+    pub(crate) fn target_dir(&self, dest: String, project: &TargetDir<'_>) -> Mount {
+        let mut scope = Sha256::new();
+        for part in [project.toolchain, project.workdir, project.path]
+            .into_iter()
+            .chain(project.packages.iter().map(String::as_str))
+        {
+            scope.update(part);
+            scope.update("\n");
+        }
+        let hash = hex::encode(scope.finalize());
+        let id = format!(
+            "flotilla-target-{}-{}-{}",
+            self.platform.slug(),
+            &hash[..12],
+            project.slug
+        );
+        self.mount(dest, &id, CacheSharing::Locked)
+    }
+
+    /// apt's package cache and lists.
+    pub(crate) fn apt(&self) -> Vec<Mount> {
+        [("/var/cache/apt", "cache"), ("/var/lib/apt", "lib")]
+            .into_iter()
+            .map(|(dest, name)| {
+                self.mount(
+                    dest.to_owned(),
+                    &format!("flotilla-apt-{name}-{}", self.platform.slug()),
+                    CacheSharing::Locked,
+                )
+            })
+            .collect()
+    }
+
+    /// A run step's `cache:` entry, with docker/dockerfile's default id.
+    pub(crate) fn run_step(&self, cache: &CacheMount) -> Mount {
+        let id = cache
+            .id
+            .as_ref()
+            .map_or_else(|| clean(&cache.target.value), |id| id.value.clone());
+        let sharing = match cache.sharing {
+            Sharing::Shared => CacheSharing::Shared,
+            Sharing::Locked => CacheSharing::Locked,
+        };
+        self.mount(cache.target.value.clone(), &id, sharing)
+    }
+
+    fn mount(&self, dest: String, id: &str, sharing: CacheSharing) -> Mount {
+        Mount::Cache {
+            dest,
+            id: format!("{}/{id}", self.namespace.0),
+            sharing,
+        }
+    }
+}
+
+/// Go's `path.Clean` of an absolute path, as docker/dockerfile makes a cache target its id.
+/// Validation refuses a relative target, so every path is taken as rooted.
+fn clean(path: &str) -> String {
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The compile's sources: the whole context except the spec file at its root.
+pub(crate) fn context_without(spec_file: &str) -> LocalOptions {
+    let name = std::path::Path::new(spec_file).file_name().map_or_else(
+        || spec_file.to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    LocalOptions {
+        shared_key_hint: Some(context_hint(&[format!("!{name}")])),
+        exclude_patterns: vec![name],
+        ..Default::default()
+    }
+}
+
+/// Exactly `files` of the context (follow paths): a dependency layer's manifests.
+pub(crate) fn context_files(files: &[String]) -> LocalOptions {
+    LocalOptions {
+        follow_paths: files.to_vec(),
+        shared_key_hint: Some(context_hint(files)),
+        ..Default::default()
+    }
+}
+
+/// The context paths matching `include`, or the whole context when `include` is empty.
+pub(crate) fn context_paths(include: &[String]) -> LocalOptions {
+    LocalOptions {
+        include_patterns: include.to_vec(),
+        shared_key_hint: Some(context_hint(include)),
+        ..Default::default()
+    }
+}
+
+/// The spec file of the `dockerfile` local.
+pub fn spec_file(filename: &str) -> LocalOptions {
+    LocalOptions {
+        follow_paths: vec![filename.to_owned()],
+        shared_key_hint: Some(SPEC_LOCAL.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// The context's `.dockerignore`.
+pub fn dockerignore() -> LocalOptions {
+    LocalOptions {
+        follow_paths: vec![".dockerignore".to_owned()],
+        shared_key_hint: Some(format!("{CONTEXT_LOCAL}-.dockerignore")),
+        ..Default::default()
+    }
+}
+
+/// The context's Cargo manifests: the paths matching `include`, less `excludes`.
+pub fn manifests(include: Vec<String>, excludes: &[String]) -> LocalOptions {
+    LocalOptions {
+        include_patterns: include,
+        exclude_patterns: excludes.to_vec(),
+        shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
+        ..Default::default()
+    }
+}
+
+/// The hint of a context read narrowed by `filter`: `context` for the whole context.
+fn context_hint(filter: &[String]) -> String {
+    if filter.is_empty() {
+        return CONTEXT_LOCAL.to_owned();
+    }
+    let hash = hex::encode(Sha256::digest(filter.join("\n")));
+    format!("{CONTEXT_LOCAL}-{}", &hash[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn namespace(ns: Option<&str>) -> CacheNamespace {
+        let args = ns.map(|ns| (CACHE_MOUNT_NS_ARG.to_owned(), ns.to_owned()));
+        CacheNamespace::from_build_args(&args.into_iter().collect())
+    }
+
+    fn id(mount: &Mount) -> &str {
+        match mount {
+            Mount::Cache { id, .. } => id,
+            other => panic!("not a cache mount: {other:?}"),
+        }
+    }
+
+    fn packages(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    /// The target dir id of a project named by `packages` in `toolchain`, on `platform`.
+    fn target_id(platform: &str, toolchain: &str, packages: &BTreeSet<String>) -> String {
+        let platform: Platform = platform.parse().unwrap();
+        let namespace = CacheNamespace::default();
+        let mounts = CacheMounts {
+            namespace: &namespace,
+            platform: &platform,
+        };
+        let project = TargetDir {
+            toolchain,
+            workdir: "/build",
+            path: ".",
+            slug: "root",
+            packages,
+        };
+        id(&mounts.target_dir("/t".to_owned(), &project)).to_owned()
+    }
+
+    #[test]
+    fn the_target_dir_moves_with_the_project_toolchain_and_platform() {
+        let app = packages(&["app", "app-core"]);
+        let key = target_id("linux/amd64", "rust:1", &app);
+        assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
+        assert!(key.ends_with("-root"), "{key}");
+        // Another repository with the same toolchain and workdir keeps its own target dir.
+        assert_ne!(
+            key,
+            target_id("linux/amd64", "rust:1", &packages(&["other"]))
+        );
+        assert_ne!(key, target_id("linux/amd64", "rust:1", &packages(&[])));
+        assert_ne!(key, target_id("linux/amd64", "rust:2", &app));
+        assert_ne!(key, target_id("linux/arm64", "rust:1", &app));
+    }
+
+    #[test]
+    fn the_namespace_prefixes_every_cache_id_as_docker_dockerfile_does() {
+        let platform = Platform::linux("amd64");
+        let spec_cache = |text: &str| -> CacheMount { serde_saphyr::from_str(text).unwrap() };
+        for (ns, prefix) in [(None, "/"), (Some(""), "/"), (Some("ci-42"), "ci-42/")] {
+            let namespace = namespace(ns);
+            let mounts = CacheMounts {
+                namespace: &namespace,
+                platform: &platform,
+            };
+            let project = TargetDir {
+                toolchain: "rust:1",
+                workdir: "/build",
+                path: ".",
+                slug: "root",
+                packages: &packages(&["app"]),
+            };
+            let all: Vec<Mount> = mounts
+                .cargo("/usr/local/cargo")
+                .into_iter()
+                .chain(mounts.apt())
+                .chain([
+                    mounts.target_dir("/t".to_owned(), &project),
+                    mounts.run_step(&spec_cache("{target: /root/.npm, id: npm}")),
+                    mounts.run_step(&spec_cache("{target: /root//.cache/./pip/}")),
+                ])
+                .collect();
+            let ids: Vec<&str> = all.iter().map(id).collect();
+            let unprefixed: Vec<&str> = ids
+                .iter()
+                .map(|id| id.strip_prefix(prefix).unwrap())
+                .collect();
+            assert_eq!(
+                unprefixed[..4],
+                [
+                    "flotilla-cargo-registry-linux-amd64",
+                    "flotilla-cargo-git-linux-amd64",
+                    "flotilla-apt-cache-linux-amd64",
+                    "flotilla-apt-lib-linux-amd64",
+                ]
+            );
+            assert!(unprefixed[4].starts_with("flotilla-target-linux-amd64-"));
+            assert_eq!(unprefixed[5..], ["npm", "/root/.cache/pip"]);
+        }
+    }
+
+    #[test]
+    fn apt_and_cargo_caches_are_per_platform_and_locked() {
+        let namespace = CacheNamespace::default();
+        let arm = Platform::linux("arm64");
+        let mounts = CacheMounts {
+            namespace: &namespace,
+            platform: &arm,
+        };
+        for mount in mounts.apt().iter().chain(&mounts.cargo("/c")) {
+            let Mount::Cache { id, sharing, .. } = mount else {
+                panic!("{mount:?}")
+            };
+            assert!(id.ends_with("-linux-arm64"), "{id}");
+            assert_eq!(*sharing, CacheSharing::Locked);
+        }
+    }
+
+    #[test]
+    fn a_run_step_cache_keeps_its_sharing() {
+        let namespace = CacheNamespace::default();
+        let platform = Platform::linux("amd64");
+        let mounts = CacheMounts {
+            namespace: &namespace,
+            platform: &platform,
+        };
+        let cache: CacheMount = serde_saphyr::from_str("{target: /c, sharing: locked}").unwrap();
+        let Mount::Cache { dest, id, sharing } = mounts.run_step(&cache) else {
+            panic!("a cache mount")
+        };
+        assert_eq!((dest.as_str(), id.as_str()), ("/c", "//c"));
+        assert_eq!(sharing, CacheSharing::Locked);
+    }
+
+    #[test]
+    fn cache_targets_are_cleaned_as_go_does() {
+        assert_eq!(clean("/root/.npm"), "/root/.npm");
+        assert_eq!(clean("/root/.npm/"), "/root/.npm");
+        assert_eq!(clean("//a/./b/../c"), "/a/c");
+        assert_eq!(clean("/../a"), "/a");
+        assert_eq!(clean("/"), "/");
+    }
+
+    #[test]
+    fn context_reads_with_different_filters_keep_different_snapshots() {
+        let hint = |options: LocalOptions| options.shared_key_hint.unwrap();
+        let files = ["Cargo.toml".to_owned(), "Cargo.lock".to_owned()];
+        assert_eq!(hint(context_paths(&[])), "context");
+        let narrowed = [
+            hint(context_paths(&files[..1])),
+            hint(context_files(&files)),
+            hint(context_without("dir/flotilla.yaml")),
+            hint(dockerignore()),
+            hint(manifests(files.to_vec(), &[])),
+        ];
+        let distinct: BTreeSet<&String> = narrowed.iter().collect();
+        assert_eq!(distinct.len(), narrowed.len(), "{narrowed:?}");
+        assert!(narrowed.iter().all(|hint| hint.starts_with("context-")));
+        assert_eq!(hint(spec_file("flotilla.yaml")), "dockerfile");
+        assert_eq!(
+            context_without("dir/flotilla.yaml").exclude_patterns,
+            ["flotilla.yaml"]
+        );
+    }
+}
