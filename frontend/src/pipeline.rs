@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::failure::failed_step;
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::image::{ImageConfig, SourceDateEpoch};
 use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
 use llb_gen::pb::Definition;
@@ -148,7 +148,7 @@ impl Request<'_> {
             Some(image) => resolver.config(&image).await?,
             None => ImageConfig::scratch(&platform),
         };
-        let context = GraphContext {
+        let facts = BuildFacts {
             platform: platform.clone(),
             build_platform,
             session_id: options.session_id.clone(),
@@ -159,9 +159,9 @@ impl Request<'_> {
             cache_namespace: self.cache_namespace.clone(),
         };
         if !matches!(target.binaries, BinariesSource::Compile { .. }) {
-            prebuilt::check(bridge, &resolver, spec, &target, &context).await?;
+            prebuilt::check(bridge, &resolver, spec, &target, &facts).await?;
         }
-        let mut graph = graph::build(spec, &target, &context)?;
+        let mut graph = graph::build(spec, &target, &facts)?;
         graph.changes.labels.extend(options.labels());
         let source = SourceFile {
             name: &self.spec_file.filename,

@@ -3,7 +3,7 @@
 //! directory) and is executable.
 
 use llb_gen::Position;
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, marshal};
 use llb_gen::spec::{Spec, position as spec_position};
 use llb_gen::target::{BinariesSource, Target};
@@ -23,7 +23,7 @@ pub async fn check(
     resolver: &Resolver<'_>,
     spec: &Spec,
     target: &Target<'_>,
-    context: &GraphContext,
+    facts: &BuildFacts,
 ) -> Result<(), BuildError> {
     let source_name = match &target.binaries {
         BinariesSource::Prebuilt { image } => format!("image {image}"),
@@ -43,23 +43,23 @@ pub async fn check(
                 return Err(BuildError::PrebuiltPlatform {
                     image: image.clone(),
                     found: "other platforms only".to_owned(),
-                    wanted: context.platform.to_string(),
+                    wanted: facts.platform.to_string(),
                 });
             }
             resolved => resolved.map_err(unusable)?,
         };
         if let Some(found) = config.platform()
-            && !found.serves(&context.platform)
+            && !found.serves(&facts.platform)
         {
             return Err(BuildError::PrebuiltPlatform {
                 image: image.clone(),
                 found: found.to_string(),
-                wanted: context.platform.to_string(),
+                wanted: facts.platform.to_string(),
             });
         }
     }
     let unreadable = |error: BridgeError| unusable(error.into());
-    let root = graph::binaries_root(spec, &target.binaries, context)?;
+    let root = graph::binaries_root(spec, &target.binaries, facts)?;
     let reference = bridge
         .solve(marshal(&root.state, MarshalOptions::default()), Vec::new())
         .await

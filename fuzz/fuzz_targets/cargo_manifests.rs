@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let spec = load(SPEC, "flotilla.yaml").expect("the fixture spec is valid");
     let platform = Platform::linux("amd64");
-    let context = GraphContext {
+    let facts = BuildFacts {
         platform: platform.clone(),
         build_platform: platform.clone(),
         session_id: None,
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(target) = target::select(&spec, Some(&info.name), &values) else {
             continue;
         };
-        if let Ok(graph) = graph::build(&spec, &target, &context) {
+        if let Ok(graph) = graph::build(&spec, &target, &facts) {
             let _ = marshal(&graph.state, MarshalOptions::default());
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let platform = Platform::linux("amd64");
-    let context = GraphContext {
+    let facts = BuildFacts {
         platform: platform.clone(),
         build_platform: Platform::linux("arm64"),
         session_id: Some("fuzz".to_owned()),
@@ -41,15 +41,15 @@ fuzz_target!(|data: &[u8]| {
         let values = ArgValues {
             build_args: args,
             target_platform: platform.clone(),
-            build_platform: context.build_platform.clone(),
+            build_platform: facts.build_platform.clone(),
         };
         for info in target::list(&spec) {
             for name in [info.name.clone(), format!("check:{}", info.name)] {
                 let Ok(target) = target::select(&spec, Some(&name), &values) else {
                     continue;
                 };
-                let _ = graph::binaries_root(&spec, &target.binaries, &context);
-                if let Ok(graph) = graph::build(&spec, &target, &context) {
+                let _ = graph::binaries_root(&spec, &target.binaries, &facts);
+                if let Ok(graph) = graph::build(&spec, &target, &facts) {
                     let file = SourceFile {
                         name: "flotilla.yaml",
                         data,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, marshal};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -31,12 +31,12 @@ fn generate_all(source: &str) -> usize {
     let spec = load(source, "flotilla.yaml").expect("valid spec");
     let platform = Platform::linux("amd64");
     let values = ArgValues::native(BTreeMap::new(), &platform);
-    let context = GraphContext::native(platform);
+    let facts = BuildFacts::native(platform);
     (0..VARIANTS)
         .map(|index| {
             let name = format!("agent{index}");
             let target = target::select(&spec, Some(&name), &values).expect("target");
-            let graph = graph::build(&spec, &target, &context).expect("graph");
+            let graph = graph::build(&spec, &target, &facts).expect("graph");
             marshal(&graph.state, MarshalOptions::default()).def.len()
         })
         .sum()

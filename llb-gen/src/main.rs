@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::image::SourceDateEpoch;
 use llb_gen::llb::{MarshalOptions, SourceFile, check_size, marshal};
 use llb_gen::platform::Platform;
@@ -208,7 +208,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         .map(|text| dockerignore::patterns(&text))
         .unwrap_or_default();
     let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
-    let graph_context = GraphContext {
+    let facts = BuildFacts {
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
         platform,
         session_id: None,
@@ -218,13 +218,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         base_config: None,
         cache_namespace: CacheNamespace::from_build_args(&build_args),
     };
-    definition(
-        &source,
-        &file,
-        target.as_deref(),
-        build_args,
-        &graph_context,
-    )
+    definition(&source, &file, target.as_deref(), build_args, &facts)
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
@@ -234,7 +228,7 @@ fn definition(
     file: &str,
     target: Option<&str>,
     build_args: BTreeMap<String, String>,
-    context: &GraphContext,
+    facts: &BuildFacts,
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
     // It dates the image config, which is no part of the LLB, but the frontend refuses a bad one.
@@ -244,11 +238,11 @@ fn definition(
         target,
         &ArgValues {
             build_args,
-            target_platform: context.platform.clone(),
-            build_platform: context.build_platform.clone(),
+            target_platform: facts.platform.clone(),
+            build_platform: facts.build_platform.clone(),
         },
     )?;
-    let graph = graph::build(&spec, &target, context)?;
+    let graph = graph::build(&spec, &target, facts)?;
     let source = SourceFile {
         name: file,
         data: source.as_bytes(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::platform::Platform;
@@ -39,12 +39,12 @@ fn definition_with(
     let platform = Platform::linux("amd64");
     let values = ArgValues::native(args, &platform);
     let target = target::select(&spec, Some(target_name), &values).unwrap();
-    let context = GraphContext {
+    let facts = BuildFacts {
         session_id: Some("session-1".to_owned()),
         manifests,
-        ..GraphContext::native(platform)
+        ..BuildFacts::native(platform)
     };
-    let graph = graph::build(&spec, &target, &context).unwrap();
+    let graph = graph::build(&spec, &target, &facts).unwrap();
     let source = SourceFile {
         name: "flotilla.yaml",
         data: HELLO.as_bytes(),
@@ -508,8 +508,8 @@ fn prebuilt_path_is_where_variants_copy_from() {
     let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
     let platform = Platform::linux("amd64");
     let target = target::select(&spec, Some("hello"), &ArgValues::native(args, &platform)).unwrap();
-    let context = GraphContext::native(platform);
-    let graph = graph::build(&spec, &target, &context).unwrap();
+    let facts = BuildFacts::native(platform);
+    let graph = graph::build(&spec, &target, &facts).unwrap();
     let definition = marshal(&graph.state, MarshalOptions::default());
     let sources: Vec<String> = file_actions(&definition)
         .into_iter()

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llb_gen::graph::{self, GraphContext};
+use llb_gen::graph::{self, BuildFacts};
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::pb;
 use llb_gen::platform::Platform;
@@ -229,9 +229,9 @@ impl Step {
 fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
     let spec = load(source, "flotilla.yaml").unwrap_or_else(|error| panic!("{error}\n{source}"));
     let platform = Platform::linux("amd64");
-    let context = GraphContext {
+    let facts = BuildFacts {
         session_id: Some("session".to_owned()),
-        ..GraphContext::native(platform.clone())
+        ..BuildFacts::native(platform.clone())
     };
     let prebuilt = BTreeMap::from([(
         "BUILDER_IMAGE".to_owned(),
@@ -243,7 +243,7 @@ fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
         for info in target::list(&spec) {
             let target = target::select(&spec, Some(&info.name), &values)
                 .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));
-            let graph = graph::build(&spec, &target, &context)
+            let graph = graph::build(&spec, &target, &facts)
                 .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));
             let options = || MarshalOptions {
                 source: Some(SourceFile {

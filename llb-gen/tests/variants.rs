@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, Graph, GraphContext};
+use llb_gen::graph::{self, BuildFacts, Graph};
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
 use llb_gen::pb::{self, file_action::Action, op::Op as Payload};
@@ -49,13 +49,13 @@ fn build_spec(
         build_platform: Platform::linux("amd64"),
     };
     let target = target::select(&spec, Some(target_name), &values)?;
-    let context = GraphContext {
+    let facts = BuildFacts {
         session_id: Some("s".to_owned()),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
         cache_namespace: CacheNamespace::from_build_args(&values.build_args),
-        ..GraphContext::native(platform)
+        ..BuildFacts::native(platform)
     };
-    let graph = graph::build(&spec, &target, &context)?;
+    let graph = graph::build(&spec, &target, &facts)?;
     let source = SourceFile {
         name: "flotilla.yaml",
         data: text.as_bytes(),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{GraphContext, context_source, range, shell_quote};
+use super::{BuildFacts, context_source, range, shell_quote};
 use crate::cache_keys::{self, TargetDir};
 use crate::error::Error;
 use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
@@ -45,23 +45,19 @@ struct Toolchain<'a> {
     /// The cross-compiling settings for the target platform, when they apply.
     cross: Option<&'a Cross>,
     spec: &'a Spec,
-    context: &'a GraphContext,
+    facts: &'a BuildFacts,
 }
 
 /// Compiles every project and returns a state whose [`ARTIFACT_DIR`] holds all binaries.
-pub(super) fn compile(
-    spec: &Spec,
-    toolchain: &str,
-    context: &GraphContext,
-) -> Result<State, Error> {
+pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Result<State, Error> {
     let builder = &spec.builder;
-    let cross = (context.platform != context.build_platform)
-        .then(|| builder.cross.get(&context.platform.to_string()))
+    let cross = (facts.platform != facts.build_platform)
+        .then(|| builder.cross.get(&facts.platform.to_string()))
         .flatten();
     let platform = if cross.is_some() {
-        &context.build_platform
+        &facts.build_platform
     } else {
-        &context.platform
+        &facts.platform
     };
     let workdir = &builder.workdir.value;
     let image = State::image(
@@ -70,7 +66,7 @@ pub(super) fn compile(
         at_builder(spec, format!("[builder] FROM {}", builder.image.value)),
     );
     let sources = context_source(
-        context,
+        facts,
         cache_keys::context_without(&spec.document.file),
         "[context] load build context",
     );
@@ -84,7 +80,7 @@ pub(super) fn compile(
         platform,
         at_builder(spec, format!("[builder] COPY . {workdir}")),
     );
-    let env = context
+    let env = facts
         .toolchain_env
         .clone()
         .unwrap_or_else(default_toolchain_env);
@@ -102,7 +98,7 @@ pub(super) fn compile(
         run_platform: platform.clone(),
         cross,
         spec,
-        context,
+        facts,
     };
     let outputs = builder
         .projects()
@@ -144,11 +140,10 @@ impl Toolchain<'_> {
             ),
         };
         let target_dir = format!("{TARGET_ROOT}/{slug}");
-        let plan = stubs::stubs(&self.context.manifests, project.path)?;
-        let manifests: Vec<String> =
-            stubs::project_manifests(&self.context.manifests, project.path)
-                .map(|(path, _)| path.clone())
-                .collect();
+        let plan = stubs::stubs(&self.facts.manifests, project.path)?;
+        let manifests: Vec<String> = stubs::project_manifests(&self.facts.manifests, project.path)
+            .map(|(path, _)| path.clone())
+            .collect();
         let mut env = self.env.clone();
         env.extend(
             project
@@ -168,12 +163,12 @@ impl Toolchain<'_> {
             );
             env.extend(cross.env.iter().map(|(k, v)| format!("{}={v}", k.value)));
         }
-        let cache_mounts = self.context.cache_mounts();
+        let cache_mounts = self.facts.cache_mounts();
         let caches = cache_mounts.cargo(&self.cargo_home);
         let cargo = cargo_command(project, triple, |_| true);
         let deps = (!manifests.is_empty()).then(|| {
             let manifest_tree = context_source(
-                self.context,
+                self.facts,
                 cache_keys::context_files(&manifests),
                 format!("[{stage}] load Cargo manifests"),
             );

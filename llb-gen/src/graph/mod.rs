@@ -15,9 +15,11 @@ use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
 mod compile;
 mod variant;
 
-/// What the graph depends on besides the spec: things only the daemon knows.
+/// The facts the graph needs besides the spec, from the daemon (image configs, the worker's
+/// platform) and the request (target platform, session, build args): the frontend fetches them,
+/// tests and the CLI make them up.
 #[derive(Clone, Debug)]
-pub struct GraphContext {
+pub struct BuildFacts {
     /// The platform the images are built for.
     pub platform: Platform,
     /// The platform the build runs on (the worker's): cross-compiles run there.
@@ -38,7 +40,7 @@ pub struct GraphContext {
     pub cache_namespace: CacheNamespace,
 }
 
-impl GraphContext {
+impl BuildFacts {
     /// A build on `platform` for `platform` with nothing learned from a daemon or the options: no
     /// session, toolchain env, `.dockerignore`, manifests, base config or cache namespace. Tests
     /// and benches start here.
@@ -67,15 +69,15 @@ impl GraphContext {
 /// A read of the build context from the client's session: `read`, less what `.dockerignore`
 /// excludes. [`crate::cache_keys`] decides what `read` syncs and its shared-key hint.
 pub(crate) fn context_source(
-    context: &GraphContext,
+    facts: &BuildFacts,
     read: LocalOptions,
     describe: impl Into<Describe>,
 ) -> State {
     State::local(
         CONTEXT_LOCAL,
         &LocalOptions {
-            session_id: context.session_id.clone(),
-            exclude_patterns: [&context.context_excludes[..], &read.exclude_patterns[..]].concat(),
+            session_id: facts.session_id.clone(),
+            exclude_patterns: [&facts.context_excludes[..], &read.exclude_patterns[..]].concat(),
             ..read
         },
         describe,
@@ -92,18 +94,18 @@ pub struct Graph {
 }
 
 /// The graph of `target`.
-pub fn build(spec: &Spec, target: &Target<'_>, context: &GraphContext) -> Result<Graph, Error> {
-    let binaries = binaries_root(spec, &target.binaries, context)?;
+pub fn build(spec: &Spec, target: &Target<'_>, facts: &BuildFacts) -> Result<Graph, Error> {
+    let binaries = binaries_root(spec, &target.binaries, facts)?;
     Ok(match &target.variant {
         Some(variant) => variant::graph(
             &spec.document.file,
             target.name,
             variant,
             &binaries,
-            context,
+            facts,
             target.smoke_check,
         ),
-        None => artifact_graph(&target.binaries, binaries, context),
+        None => artifact_graph(&target.binaries, binaries, facts),
     })
 }
 
@@ -120,17 +122,17 @@ pub struct BinariesRoot {
 pub fn binaries_root(
     spec: &Spec,
     source: &BinariesSource,
-    context: &GraphContext,
+    facts: &BuildFacts,
 ) -> Result<BinariesRoot, Error> {
     Ok(match source {
         BinariesSource::Compile { toolchain } => BinariesRoot {
-            state: compile::compile(spec, toolchain, context)?,
+            state: compile::compile(spec, toolchain, facts)?,
             dir: ARTIFACT_DIR.to_owned(),
         },
         BinariesSource::Prebuilt { image } => BinariesRoot {
             state: State::image(
                 image,
-                &context.platform,
+                &facts.platform,
                 format!("[builder] FROM {image} (prebuilt)"),
             ),
             dir: spec.builder.prebuilt_path.value.clone(),
@@ -139,7 +141,7 @@ pub fn binaries_root(
             state: State::local(
                 name,
                 &LocalOptions {
-                    session_id: context.session_id.clone(),
+                    session_id: facts.session_id.clone(),
                     ..Default::default()
                 },
                 format!("[builder] load build context {name} (prebuilt)"),
@@ -150,11 +152,7 @@ pub fn binaries_root(
 }
 
 /// Only the binaries, in a scratch image. A compile's output already is exactly that.
-fn artifact_graph(
-    source: &BinariesSource,
-    binaries: BinariesRoot,
-    context: &GraphContext,
-) -> Graph {
+fn artifact_graph(source: &BinariesSource, binaries: BinariesRoot, facts: &BuildFacts) -> Graph {
     let state = match source {
         BinariesSource::Compile { .. } => binaries.state,
         BinariesSource::Prebuilt { .. } | BinariesSource::Local { .. } => State::scratch().copy(
@@ -164,7 +162,7 @@ fn artifact_graph(
                 dest: ARTIFACT_DIR.to_owned(),
                 options: CopyOptions::default(),
             }],
-            &context.platform,
+            &facts.platform,
             format!("[artifact 1/1] COPY {ARTIFACT_DIR}"),
         ),
     };

@@ -2,7 +2,7 @@
 //! `packages`, `run` steps, `copy`, `binaries`. Installs come first so that changing a copied
 //! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
-use super::{BinariesRoot, Graph, GraphContext, context_source, range, range_at, shell_quote};
+use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
 use crate::args::substitute;
 use crate::cache_keys;
 use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
@@ -45,7 +45,7 @@ pub(super) fn graph(
     name: &str,
     variant: &Variant,
     binaries: &BinariesRoot,
-    context: &GraphContext,
+    facts: &BuildFacts,
     smoke_check: bool,
 ) -> Graph {
     let mut steps = Vec::new();
@@ -61,16 +61,16 @@ pub(super) fn graph(
         steps.push(Step::Binaries(first));
     }
     let count = steps.len() + 1;
-    let base = context
+    let base = facts
         .base_config
         .clone()
-        .unwrap_or_else(|| ImageConfig::scratch(&context.platform));
+        .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
     let builder = VariantBuilder {
         file,
         name,
         variant,
         binaries,
-        context,
+        facts,
         env: expand_env(&variant.env, &base),
         base,
         count,
@@ -82,7 +82,7 @@ pub(super) fn graph(
         .map_or("scratch", |from| from.value.as_str());
     let mut state = State::image(
         &crate::reference::normalize(from).unwrap_or_else(|_| from.to_owned()),
-        &context.platform,
+        &facts.platform,
         Describe {
             name: format!("[{name} 1/{count}] FROM {from}"),
             location: variant.from.as_ref().map(range),
@@ -107,7 +107,7 @@ pub(super) fn graph(
                 location: Some(range_at(check.position())),
             };
             state = state
-                .run(builder.check(check), &context.platform, describe)
+                .run(builder.check(check), &facts.platform, describe)
                 .root;
         }
     }
@@ -124,7 +124,7 @@ struct VariantBuilder<'a> {
     name: &'a str,
     variant: &'a Variant,
     binaries: &'a BinariesRoot,
-    context: &'a GraphContext,
+    facts: &'a BuildFacts,
     base: ImageConfig,
     /// The variant's env, its values expanded.
     env: Vec<(String, String)>,
@@ -135,7 +135,7 @@ struct VariantBuilder<'a> {
 impl VariantBuilder<'_> {
     /// Applies step number `number` and returns the new state and its history entry.
     fn apply(&self, step: &Step<'_>, state: State, number: usize) -> (State, String) {
-        let platform = &self.context.platform;
+        let platform = &self.facts.platform;
         let (what, at, key) = self.summary(step);
         let describe = Describe {
             name: format!("[{} {number}/{}] {what}", self.name, self.count),
@@ -216,13 +216,13 @@ impl VariantBuilder<'_> {
             env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
-            mounts: self.context.cache_mounts().apt(),
+            mounts: self.facts.cache_mounts().apt(),
         }
     }
 
     fn run(&self, step: &RunStep) -> Exec {
         let args = command_args(&step.command);
-        let cache_mounts = self.context.cache_mounts();
+        let cache_mounts = self.facts.cache_mounts();
         let caches = step.cache.iter().map(|cache| cache_mounts.run_step(cache));
         let secrets = step.secrets.iter().map(|secret| {
             Mount::Secret(ClientMount {
@@ -242,7 +242,7 @@ impl VariantBuilder<'_> {
             Mount::Bind {
                 dest: bind.target.value.clone(),
                 from: context_source(
-                    self.context,
+                    self.facts,
                     // An empty path is the whole context: no include pattern.
                     cache_keys::context_paths(&[source.clone()][..usize::from(!source.is_empty())]),
                     format!("[{}] load build context: {source}", self.name),
@@ -330,7 +330,7 @@ impl VariantBuilder<'_> {
             sources.clone()
         };
         let context = context_source(
-            self.context,
+            self.facts,
             cache_keys::context_paths(&include),
             format!("[{}] load build context: {}", self.name, sources.join(", ")),
         );
@@ -344,7 +344,7 @@ impl VariantBuilder<'_> {
                 options: file_options(true, copy.owner.as_ref(), copy.mode.as_ref()),
             })
             .collect();
-        state.copy(&actions, &self.context.platform, describe)
+        state.copy(&actions, &self.facts.platform, describe)
     }
 
     fn binary_copies(&self) -> Vec<Copy> {

@@ -253,7 +253,7 @@ mod tests {
     /// The Definition of `target` in a generated spec: variant `big` has a 400 KB env value
     /// and 12 run steps, variant `small` the same steps without the env.
     fn generated_definition(target: &str) -> pb::Definition {
-        use crate::graph::{self, GraphContext};
+        use crate::graph::{self, BuildFacts};
         use crate::platform::Platform;
         use crate::resolve::ArgValues;
 
@@ -268,8 +268,8 @@ mod tests {
         let platform: Platform = "linux/amd64".parse().unwrap();
         let values = ArgValues::native(Default::default(), &platform);
         let selected = crate::target::select(&spec, Some(target), &values).unwrap();
-        let context = GraphContext::native(platform);
-        let graph = graph::build(&spec, &selected, &context).unwrap();
+        let facts = BuildFacts::native(platform);
+        let graph = graph::build(&spec, &selected, &facts).unwrap();
         marshal(&graph.state, MarshalOptions::default())
     }
 
