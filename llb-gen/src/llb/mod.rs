@@ -1,15 +1,18 @@
 //! LLB: BuildKit's build graph, as immutable states and a deterministic marshaler.
 
+mod exec;
 mod file;
 mod marshal;
+mod network;
+mod source;
 mod state;
 
+pub use exec::{CacheSharing, ClientMount, Exec, ExecResult, Mount};
 pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
 pub use marshal::{
     DefinitionTooLarge, MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile, check_size,
     digest_of, marshal,
 };
-pub use state::{
-    CacheSharing, ClientMount, Describe, Exec, ExecNetwork, ExecResult, LocalOptions, Mount,
-    NetworkMode, SpecRange, State,
-};
+pub use network::{ExecNetwork, NetworkMode};
+pub use source::LocalOptions;
+pub use state::{Describe, SpecRange, State};

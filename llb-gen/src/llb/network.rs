@@ -1,0 +1,150 @@
+//! The network of a build's processes, applied to a finished graph.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::state::{Output, State, Vertex};
+use crate::pb;
+
+/// The network of a build's processes: docker build's `--network` and `--add-host`. It is
+/// a property of the whole build, so it is applied to a finished graph rather than per step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecNetwork {
+    /// Which network the processes get.
+    pub mode: NetworkMode,
+    /// `(host, ip)` entries added to each process's `/etc/hosts`.
+    pub extra_hosts: Vec<(String, String)>,
+}
+
+/// BuildKit's network modes of an exec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// BuildKit's default: an isolated network namespace with outbound access.
+    #[default]
+    Sandbox,
+    /// The host's network; BuildKit requires the `network.host` entitlement.
+    Host,
+    /// No network but loopback.
+    None,
+}
+
+impl ExecNetwork {
+    fn apply(&self, exec: &mut pb::ExecOp, caps: &mut BTreeSet<&'static str>) {
+        exec.network = match self.mode {
+            NetworkMode::Sandbox => pb::NetMode::Unset,
+            NetworkMode::Host => pb::NetMode::Host,
+            NetworkMode::None => pb::NetMode::None,
+        } as i32;
+        if self.mode != NetworkMode::Sandbox {
+            caps.insert("exec.meta.network");
+        }
+        if let Some(meta) = &mut exec.meta {
+            meta.extra_hosts
+                .extend(self.extra_hosts.iter().map(|(host, ip)| pb::HostIp {
+                    host: host.clone(),
+                    ip: ip.clone(),
+                }));
+        }
+    }
+}
+impl State {
+    /// This graph with every exec op on `network`; the default network leaves it unchanged.
+    pub fn with_exec_network(&self, network: &ExecNetwork) -> State {
+        if *network == ExecNetwork::default() {
+            return self.clone();
+        }
+        let mut rewritten = HashMap::new();
+        State {
+            output: self.output.as_ref().map(|output| Output {
+                vertex: with_network(&output.vertex, network, &mut rewritten),
+                index: output.index,
+            }),
+        }
+    }
+}
+
+/// `vertex` and everything it depends on with `network` applied to exec ops; a vertex shared
+/// by several others is rewritten once, so the graph keeps its shape.
+fn with_network(
+    vertex: &Arc<Vertex>,
+    network: &ExecNetwork,
+    rewritten: &mut HashMap<*const Vertex, Arc<Vertex>>,
+) -> Arc<Vertex> {
+    if let Some(done) = rewritten.get(&Arc::as_ptr(vertex)) {
+        return Arc::clone(done);
+    }
+    let mut copy = Vertex::clone(vertex);
+    for input in &mut copy.inputs {
+        input.vertex = with_network(&input.vertex, network, rewritten);
+    }
+    if let pb::op::Op::Exec(exec) = &mut copy.op {
+        network.apply(exec, &mut copy.meta.caps);
+    }
+    let copy = Arc::new(copy);
+    rewritten.insert(Arc::as_ptr(vertex), Arc::clone(&copy));
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::llb::{Exec, MarshalOptions, Mount, marshal};
+    use crate::platform::Platform;
+
+    #[test]
+    fn exec_network_reaches_every_exec_once() {
+        let platform = Platform::linux("amd64");
+        let exec = |script: &str| Exec {
+            args: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            cwd: "/".into(),
+            ..Default::default()
+        };
+        let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
+        let first = base.run(exec("a"), &platform, "a").root;
+        let mut second = exec("b");
+        second.mounts.push(Mount::Bind {
+            dest: "/a".into(),
+            from: first.clone(),
+            selector: String::new(),
+        });
+        let graph = first.run(second, &platform, "b").root;
+        let network = ExecNetwork {
+            mode: NetworkMode::None,
+            extra_hosts: vec![("myhost".into(), "10.1.2.3".into())],
+        };
+        let definition = marshal(
+            &graph.with_exec_network(&network),
+            MarshalOptions::default(),
+        );
+        let execs: Vec<pb::ExecOp> = definition
+            .def
+            .iter()
+            .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).ok()?.op? {
+                pb::op::Op::Exec(exec) => Some(exec),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(execs.len(), 2, "the shared exec is still one op");
+        for exec in execs {
+            assert_eq!(exec.network, pb::NetMode::None as i32);
+            let hosts = exec.meta.unwrap().extra_hosts;
+            assert_eq!(
+                (hosts[0].host.as_str(), hosts[0].ip.as_str()),
+                ("myhost", "10.1.2.3")
+            );
+        }
+        assert!(
+            definition
+                .metadata
+                .values()
+                .any(|m| m.caps.contains_key("exec.meta.network"))
+        );
+        let unchanged = graph.with_exec_network(&ExecNetwork::default());
+        assert!(Arc::ptr_eq(
+            &unchanged.output.unwrap().vertex,
+            &graph.output.unwrap().vertex
+        ));
+    }
+}
