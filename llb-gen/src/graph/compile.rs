@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};
-use crate::stubs;
+use crate::stubs::{self, StubPlan};
 use crate::target::ARTIFACT_DIR;
 
 /// Where the compile step writes the binaries it hands over (an output mount).
@@ -125,11 +125,31 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Resul
     ))
 }
 
+/// What a project's dependency layer and its build share.
+struct Project<'p> {
+    /// The project as the spec declares it.
+    project: ProjectRef<'p>,
+    /// The progress names' stage: `builder`, or `builder:<path>` for a project in a subdirectory.
+    stage: String,
+    /// Where cargo runs: the project's directory under the workdir.
+    dir: String,
+    /// The project's path as one path component, for its target dir and cache id.
+    slug: String,
+    /// Its `CARGO_TARGET_DIR`, one per project so that projects do not share build output.
+    target_dir: String,
+    /// The cross-compiling target triple, when cross-compiling.
+    triple: Option<&'p str>,
+    /// The toolchain's environment with the project's and the cross-compile's variables.
+    env: Vec<String>,
+    /// The cargo registry and git cache mounts.
+    caches: Vec<Mount>,
+    /// The stub sources and binaries its dependency layer is built from.
+    plan: StubPlan,
+}
+
 impl Toolchain<'_> {
     /// One project: its dependency layer (when its manifests are known), then its binaries.
     fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
-        let platform = &self.run_platform;
-        let triple = self.cross.map(|cross| cross.target.value.as_str());
         let workdir = &self.spec.builder.workdir.value;
         let (stage, dir, slug) = match project.path {
             "." => ("builder".to_owned(), workdir.clone(), "root".to_owned()),
@@ -163,68 +183,105 @@ impl Toolchain<'_> {
             );
             env.extend(cross.env.iter().map(|(k, v)| format!("{}={v}", k.value)));
         }
-        let cache_mounts = self.facts.cache_mounts();
-        let caches = cache_mounts.cargo(&self.cargo_home);
-        let cargo = cargo_command(project, triple, |_| true);
-        let deps = (!manifests.is_empty()).then(|| {
-            let manifest_tree = context_source(
-                self.facts,
-                cache_keys::context_files(&manifests),
-                format!("[{stage}] load Cargo manifests"),
-            );
-            let mut actions = vec![FileAction::Copy(Copy {
-                from: manifest_tree,
-                src: "/".to_owned(),
-                dest: workdir.clone(),
-                options: CopyOptions::default(),
-            })];
-            let dirs: BTreeSet<&str> = plan
-                .files
-                .iter()
-                .filter_map(|stub| stub.path.rsplit_once('/').map(|(d, _)| d))
-                .collect();
-            actions.extend(dirs.into_iter().map(|d| FileAction::Mkdir {
-                path: format!("{workdir}/{d}"),
-                mode: 0o755,
-                parents: true,
-                owner: None,
-            }));
-            actions.extend(plan.files.iter().map(|stub| FileAction::Mkfile {
-                path: format!("{workdir}/{}", stub.path),
-                mode: 0o644,
-                data: stub.content.as_bytes().to_vec(),
-                owner: None,
-            }));
-            let skeleton = self.image.file(
-                &actions,
+        let project = Project {
+            project,
+            stage,
+            dir,
+            slug,
+            target_dir,
+            triple: self.cross.map(|cross| cross.target.value.as_str()),
+            env,
+            caches: self.facts.cache_mounts().cargo(&self.cargo_home),
+            plan,
+        };
+        let deps = (!manifests.is_empty()).then(|| self.dependency_layer(&project, &manifests));
+        Ok(self.build(project, deps))
+    }
+
+    /// The dependency layer: the project's `manifests` and stub sources built, so that its
+    /// cache key moves only with them, not with every source change. It keeps its target dir
+    /// at the project's `CARGO_TARGET_DIR` and the registry it built from at [`LAYER_REGISTRY`].
+    fn dependency_layer(&self, project: &Project<'_>, manifests: &[String]) -> State {
+        let Project { stage, plan, .. } = project;
+        let platform = &self.run_platform;
+        let workdir = &self.spec.builder.workdir.value;
+        let manifest_tree = context_source(
+            self.facts,
+            cache_keys::context_files(manifests),
+            format!("[{stage}] load Cargo manifests"),
+        );
+        let mut actions = vec![FileAction::Copy(Copy {
+            from: manifest_tree,
+            src: "/".to_owned(),
+            dest: workdir.clone(),
+            options: CopyOptions::default(),
+        })];
+        let dirs: BTreeSet<&str> = plan
+            .files
+            .iter()
+            .filter_map(|stub| stub.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        actions.extend(dirs.into_iter().map(|d| FileAction::Mkdir {
+            path: format!("{workdir}/{d}"),
+            mode: 0o755,
+            parents: true,
+            owner: None,
+        }));
+        actions.extend(plan.files.iter().map(|stub| FileAction::Mkfile {
+            path: format!("{workdir}/{}", stub.path),
+            mode: 0o644,
+            data: stub.content.as_bytes().to_vec(),
+            owner: None,
+        }));
+        let skeleton = self.image.file(
+            &actions,
+            platform,
+            at_builder(
+                self.spec,
+                format!("[{stage}] stub sources from Cargo manifests"),
+            ),
+        );
+        let deps_cargo = cargo_command(project.project, project.triple, |name| {
+            plan.bins.contains(name)
+        });
+        let exec = Exec {
+            // The target dir must exist for the build step's bind mount, whatever cargo did.
+            args: shell(format!(
+                "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
+            )),
+            env: project.env.clone(),
+            cwd: project.dir.clone(),
+            user: String::new(),
+            mounts: project.caches.clone(),
+        };
+        skeleton
+            .run(
+                exec,
                 platform,
                 at_builder(
                     self.spec,
-                    format!("[{stage}] stub sources from Cargo manifests"),
+                    format!("[{stage}] {deps_cargo} (dependencies only)"),
                 ),
-            );
-            let deps_cargo = cargo_command(project, triple, |name| plan.bins.contains(name));
-            let exec = Exec {
-                // The target dir must exist for the build step's bind mount, whatever cargo did.
-                args: shell(format!(
-                    "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
-                )),
-                env: env.clone(),
-                cwd: dir.clone(),
-                user: String::new(),
-                mounts: caches.clone(),
-            };
-            skeleton
-                .run(
-                    exec,
-                    platform,
-                    at_builder(
-                        self.spec,
-                        format!("[{stage}] {deps_cargo} (dependencies only)"),
-                    ),
-                )
-                .root
-        });
+            )
+            .root
+    }
+
+    /// The build of the project's binaries from the whole workspace, on its dependency layer
+    /// `deps` when there is one; the binaries come out in an output mount, checked first.
+    fn build(&self, project: Project<'_>, deps: Option<State>) -> State {
+        let Project {
+            project,
+            stage,
+            dir,
+            slug,
+            target_dir,
+            triple,
+            env,
+            caches,
+            plan,
+        } = project;
+        let workdir = &self.spec.builder.workdir.value;
+        let cargo = cargo_command(project, triple, |_| true);
         // Cargo puts a cross build's output under the target triple.
         let profile_dir = match triple {
             Some(triple) => format!("{triple}/{}", profile_dir(&project.cargo.profile.value)),
@@ -238,7 +295,7 @@ impl Toolchain<'_> {
         let built = |binary: &&str| shell_quote(&format!("{target_dir}/{profile_dir}/{binary}"));
         let mut script = String::from("set -eu\n");
         let mut mounts = caches;
-        mounts.push(cache_mounts.target_dir(
+        mounts.push(self.facts.cache_mounts().target_dir(
             target_dir.clone(),
             &TargetDir {
                 toolchain: self.reference,
@@ -286,10 +343,10 @@ impl Toolchain<'_> {
         };
         let result = self.workspace.run(
             exec,
-            platform,
+            &self.run_platform,
             at_builder(self.spec, format!("[{stage}] {cargo}")),
         );
-        Ok(result.outputs.into_iter().next().unwrap_or_default())
+        result.outputs.into_iter().next().unwrap_or_default()
     }
 }
 
