@@ -123,10 +123,12 @@ impl Request<'_> {
         let (bridge, options) = (self.bridge, self.options);
         let arg_values = options.arg_values(&platform);
         let build_platform = arg_values.build_platform.clone();
-        let mut target = target::select(spec, options.get("target"), &arg_values)?;
-        if let Some(named) = options.named_context(BUILDER_CONTEXT_OPTION, &platform) {
-            target.binaries = BinariesSource::from_named_context(named)?;
-        }
+        let target = target::select(
+            spec,
+            options.get("target"),
+            &arg_values,
+            options.named_context(BUILDER_CONTEXT_OPTION, &platform),
+        )?;
         let resolver = Resolver {
             bridge,
             platform: &platform,

@@ -46,7 +46,7 @@ pub async fn answer(
 fn outline(spec_file: &SpecFile, options: &Options) -> Result<Answer, BuildError> {
     let spec = spec_file.parse()?;
     let values = options.arg_values(&options.platform()?);
-    let target = target::select(&spec, options.get("target"), &values)?;
+    let target = target::select(&spec, options.get("target"), &values, None)?;
     Ok(subrequest::outline(&spec, target.name, &values.build_args))
 }
 

@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let values = ArgValues::native(BTreeMap::new(), &platform);
     for info in target::list(&spec) {
-        let Ok(target) = target::select(&spec, Some(&info.name), &values) else {
+        let Ok(target) = target::select(&spec, Some(&info.name), &values, None) else {
             continue;
         };
         if let Ok(graph) = graph::build(&spec, &target, &facts) {

@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         };
         for info in target::list(&spec) {
             for name in [info.name.clone(), format!("check:{}", info.name)] {
-                let Ok(target) = target::select(&spec, Some(&name), &values) else {
+                let Ok(target) = target::select(&spec, Some(&name), &values, None) else {
                     continue;
                 };
                 let _ = graph::binaries_root(&spec, &target.binaries, &facts);

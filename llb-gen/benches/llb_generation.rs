@@ -35,7 +35,7 @@ fn generate_all(source: &str) -> usize {
     (0..VARIANTS)
         .map(|index| {
             let name = format!("agent{index}");
-            let target = target::select(&spec, Some(&name), &values).expect("target");
+            let target = target::select(&spec, Some(&name), &values, None).expect("target");
             let graph = graph::build(&spec, &target, &facts).expect("graph");
             marshal(&graph.state, MarshalOptions::default()).def.len()
         })

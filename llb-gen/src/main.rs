@@ -39,6 +39,10 @@ struct Build {
     /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
     #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
     build_args: Vec<(String, String)>,
+    /// The named context that replaces the builder, as buildx spells it:
+    /// `builder=docker-image://REF` or `builder=DIR` (sent as the session local `builder`).
+    #[arg(long = "build-context", value_name = "builder=VALUE", value_parser = parse_builder_context)]
+    builder_context: Option<String>,
     /// Target platform.
     #[arg(long, default_value = "linux/amd64")]
     platform: Platform,
@@ -195,6 +199,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         spec,
         target,
         build_args,
+        builder_context,
         platform,
         build_platform,
         context,
@@ -218,7 +223,14 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         base_config: None,
         cache_namespace: CacheNamespace::from_build_args(&build_args),
     };
-    definition(&source, &file, target.as_deref(), build_args, &facts)
+    definition(
+        &source,
+        &file,
+        target.as_deref(),
+        build_args,
+        builder_context.as_deref(),
+        &facts,
+    )
 }
 
 /// The Definition of one target, without a daemon: images are not resolved, so the compile
@@ -228,6 +240,7 @@ fn definition(
     file: &str,
     target: Option<&str>,
     build_args: BTreeMap<String, String>,
+    builder_context: Option<&str>,
     facts: &BuildFacts,
 ) -> Result<llb_gen::pb::Definition, Error> {
     let spec = load(source, file)?;
@@ -241,6 +254,7 @@ fn definition(
             target_platform: facts.platform.clone(),
             build_platform: facts.build_platform.clone(),
         },
+        builder_context,
     )?;
     let graph = graph::build(&spec, &target, facts)?;
     let source = SourceFile {
@@ -321,4 +335,20 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .ok_or_else(|| format!("`{text}` is not NAME=value"))
+}
+
+/// `--build-context builder=VALUE` as the frontend receives it in `context:builder`: buildx
+/// passes `docker-image://` (and `local:`) values as they are and sends a directory as the
+/// session local named after the context.
+fn parse_builder_context(text: &str) -> Result<String, String> {
+    let (name, value) = parse_build_arg(text)?;
+    if name != "builder" {
+        return Err(format!(
+            "`{name}`: the only named context a spec uses is `builder`"
+        ));
+    }
+    Ok(match value {
+        value if value.starts_with("docker-image://") || value.starts_with("local:") => value,
+        _ => "local:builder".to_owned(),
+    })
 }

@@ -123,10 +123,13 @@ pub fn list(spec: &Spec) -> Vec<TargetInfo> {
 
 /// Picks target `name` (default: the first buildable variant) of a validated spec, and
 /// resolves it: `extends` merged, build args substituted, and the result checked again.
+/// `builder_context` is the value of `context:builder` for the platform; see
+/// [`binaries_source`] for how it and `BUILDER_IMAGE` decide where the binaries come from.
 pub fn select<'s>(
     spec: &'s Spec,
     name: Option<&str>,
     values: &ArgValues,
+    builder_context: Option<&str>,
 ) -> Result<Target<'s>, Error> {
     let (name, smoke_check) = match name.and_then(|name| name.strip_prefix(CHECK_PREFIX)) {
         Some(variant) => (Some(variant), true),
@@ -167,21 +170,7 @@ pub fn select<'s>(
         }
         None => (ARTIFACT_TARGET, None),
     };
-    let binaries = match values
-        .build_args
-        .get(BUILDER_IMAGE_ARG)
-        .filter(|image| !image.is_empty())
-    {
-        Some(image) => BinariesSource::Prebuilt {
-            image: reference::normalize(image).map_err(|error| Error::InvalidOption {
-                option: format!("build-arg:{BUILDER_IMAGE_ARG}"),
-                message: error.to_string(),
-            })?,
-        },
-        None => BinariesSource::Compile {
-            toolchain: normalized(&spec.builder.image.value),
-        },
-    };
+    let binaries = binaries_source(spec, values, builder_context)?;
     if smoke_check
         && variant
             .as_ref()
@@ -196,6 +185,34 @@ pub fn select<'s>(
         variant,
         binaries,
         smoke_check,
+    })
+}
+
+/// The one place that decides between a compile and prebuilt binaries: the named builder
+/// context wins, then a non-empty `BUILDER_IMAGE` build arg, else the spec's toolchain
+/// compiles. A bad `BUILDER_IMAGE` is refused even when the named context overrides it.
+fn binaries_source(
+    spec: &Spec,
+    values: &ArgValues,
+    builder_context: Option<&str>,
+) -> Result<BinariesSource, Error> {
+    let builder_image = values
+        .build_args
+        .get(BUILDER_IMAGE_ARG)
+        .filter(|image| !image.is_empty())
+        .map(|image| {
+            reference::normalize(image).map_err(|error| Error::InvalidOption {
+                option: format!("build-arg:{BUILDER_IMAGE_ARG}"),
+                message: error.to_string(),
+            })
+        })
+        .transpose()?;
+    Ok(match (builder_context, builder_image) {
+        (Some(named), _) => BinariesSource::from_named_context(named)?,
+        (None, Some(image)) => BinariesSource::Prebuilt { image },
+        (None, None) => BinariesSource::Compile {
+            toolchain: normalized(&spec.builder.image.value),
+        },
     })
 }
 
@@ -261,7 +278,7 @@ mod tests {
     #[test]
     fn default_target_is_the_first_variant_and_compiles() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let target = select(&spec, None, &args(&[])).unwrap();
+        let target = select(&spec, None, &args(&[]), None).unwrap();
         assert_eq!(target.name, "hello");
         assert_eq!(
             target.base_image().as_deref(),
@@ -282,6 +299,7 @@ mod tests {
             &spec,
             Some("artifact"),
             &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]),
+            None,
         )
         .unwrap();
         assert!(target.variant.is_none());
@@ -291,14 +309,20 @@ mod tests {
                 image: "localhost:5000/hello-artifact:1".into()
             }
         );
-        let empty = select(&spec, Some("gateway"), &args(&[("BUILDER_IMAGE", "")])).unwrap();
+        let empty = select(
+            &spec,
+            Some("gateway"),
+            &args(&[("BUILDER_IMAGE", "")]),
+            None,
+        )
+        .unwrap();
         assert!(matches!(empty.binaries, BinariesSource::Compile { .. }));
     }
 
     #[test]
     fn unknown_target_lists_the_available_ones() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let error = select(&spec, Some("nope"), &args(&[])).unwrap_err();
+        let error = select(&spec, Some("nope"), &args(&[]), None).unwrap_err();
         assert_eq!(
             error.to_string(),
             "unknown target `nope`; available targets: hello, gateway, artifact"
@@ -329,9 +353,20 @@ mod tests {
     }
 
     #[test]
+    fn named_builder_context_wins_over_builder_image() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let values = args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]);
+        let target = select(&spec, None, &values, Some("local:bin")).unwrap();
+        assert_eq!(
+            target.binaries,
+            BinariesSource::Local { name: "bin".into() }
+        );
+    }
+
+    #[test]
     fn invalid_builder_image_names_the_option() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let error = select(&spec, None, &args(&[("BUILDER_IMAGE", "Bad Ref")])).unwrap_err();
+        let error = select(&spec, None, &args(&[("BUILDER_IMAGE", "Bad Ref")]), None).unwrap_err();
         assert!(
             error
                 .to_string()

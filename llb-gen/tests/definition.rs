@@ -38,7 +38,7 @@ fn definition_with(
         .collect();
     let platform = Platform::linux("amd64");
     let values = ArgValues::native(args, &platform);
-    let target = target::select(&spec, Some(target_name), &values).unwrap();
+    let target = target::select(&spec, Some(target_name), &values, None).unwrap();
     let facts = BuildFacts {
         session_id: Some("session-1".to_owned()),
         manifests,
@@ -507,7 +507,13 @@ fn prebuilt_path_is_where_variants_copy_from() {
     let spec = load(&spec_text, "flotilla.yaml").unwrap();
     let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
     let platform = Platform::linux("amd64");
-    let target = target::select(&spec, Some("hello"), &ArgValues::native(args, &platform)).unwrap();
+    let target = target::select(
+        &spec,
+        Some("hello"),
+        &ArgValues::native(args, &platform),
+        None,
+    )
+    .unwrap();
     let facts = BuildFacts::native(platform);
     let graph = graph::build(&spec, &target, &facts).unwrap();
     let definition = marshal(&graph.state, MarshalOptions::default());

@@ -241,7 +241,7 @@ fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
     for args in [BTreeMap::new(), prebuilt] {
         let values = ArgValues::native(args, &platform);
         for info in target::list(&spec) {
-            let target = target::select(&spec, Some(&info.name), &values)
+            let target = target::select(&spec, Some(&info.name), &values, None)
                 .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));
             let graph = graph::build(&spec, &target, &facts)
                 .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));

@@ -48,7 +48,7 @@ fn build_spec(
         target_platform: platform.clone(),
         build_platform: Platform::linux("amd64"),
     };
-    let target = target::select(&spec, Some(target_name), &values)?;
+    let target = target::select(&spec, Some(target_name), &values, None)?;
     let facts = BuildFacts {
         session_id: Some("s".to_owned()),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
@@ -632,7 +632,10 @@ fn abstract_variants_are_not_targets() {
     let names: Vec<String> = target::list(&spec).into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["kiro", "slim", "artifact"]);
     let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
-    assert_eq!(target::select(&spec, None, &values).unwrap().name, "kiro");
+    assert_eq!(
+        target::select(&spec, None, &values, None).unwrap().name,
+        "kiro"
+    );
 }
 
 #[test]

@@ -267,7 +267,7 @@ mod tests {
         let spec = crate::load(&source, "f.yaml").unwrap();
         let platform: Platform = "linux/amd64".parse().unwrap();
         let values = ArgValues::native(Default::default(), &platform);
-        let selected = crate::target::select(&spec, Some(target), &values).unwrap();
+        let selected = crate::target::select(&spec, Some(target), &values, None).unwrap();
         let facts = BuildFacts::native(platform);
         let graph = graph::build(&spec, &selected, &facts).unwrap();
         marshal(&graph.state, MarshalOptions::default())
