@@ -163,30 +163,19 @@ impl Options {
             option: option.to_owned(),
             message,
         };
-        let mode = match self.get("force-network-mode") {
-            None | Some("sandbox" | "default") => NetworkMode::Sandbox,
-            Some("host") => NetworkMode::Host,
-            Some("none") => NetworkMode::None,
-            Some(other) => {
-                return Err(invalid(
-                    "force-network-mode",
-                    format!("`{other}` is not a network mode; use host, none or sandbox"),
-                ));
-            }
-        };
+        let mode = self
+            .get("force-network-mode")
+            .map(NetworkMode::parse)
+            .transpose()
+            .map_err(|message| invalid("force-network-mode", message))?
+            .unwrap_or_default();
         let extra_hosts = self
             .get("add-hosts")
             .into_iter()
             .flat_map(|list| list.split(','))
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let (host, ip) = entry
-                    .split_once('=')
-                    .filter(|(host, ip)| !host.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
-                    .ok_or_else(|| invalid("add-hosts", format!("`{entry}` is not host=ip")))?;
-                Ok((host.to_owned(), ip.to_owned()))
-            })
+            .map(|entry| ExecNetwork::parse_host(entry).map_err(|m| invalid("add-hosts", m)))
             .collect::<Result<_, _>>()?;
         Ok(ExecNetwork { mode, extra_hosts })
     }

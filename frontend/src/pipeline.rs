@@ -3,15 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::failure::failed_step;
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::image::{ImageConfig, SourceDateEpoch};
-use llb_gen::llb::{ExecNetwork, MarshalOptions, NetworkMode, NoCache, SourceFile, marshal};
+use llb_gen::graph::BuildFacts;
+use llb_gen::image::ImageConfig;
+use llb_gen::llb::{NetworkMode, NoCache, SourceFile};
 use llb_gen::pb::Definition;
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::spec::Spec;
-use llb_gen::target::{self, BUILDER_CONTEXT_OPTION, BinariesSource};
+use llb_gen::target::BUILDER_CONTEXT_OPTION;
 
 use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
 use crate::error::{BuildError, HOST_ENTITLEMENT};
@@ -30,12 +30,8 @@ struct Request<'a> {
     spec_file: &'a SpecFile,
     context_excludes: Vec<String>,
     cache_imports: Vec<CacheOptionsEntry>,
-    no_cache: NoCache,
-    network: ExecNetwork,
-    /// `build-arg:SOURCE_DATE_EPOCH`: the date of every platform's image.
-    epoch: Option<SourceDateEpoch>,
-    /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`: on every platform's cache mount ids.
-    cache_namespace: CacheNamespace,
+    /// What every platform's build is asked; each platform sets its own args and builder.
+    asked: BuildRequest,
 }
 
 /// Runs the build that `options` describe on a daemon with `caps`, once per target platform.
@@ -65,17 +61,23 @@ async fn build_spec(
     if let Some(scanner) = options.sbom_scanner() {
         check_sbom_scanner(bridge, options, scanner, &options.platform()?).await?;
     }
+    let asked = BuildRequest {
+        network: options.exec_network()?,
+        labels: options.labels(),
+        no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
+        ..BuildRequest::new(
+            options.get("target").map(str::to_owned),
+            options.arg_values(&platforms[0]),
+        )?
+    };
     let request = Request {
         bridge,
         options,
         caps,
         spec_file,
-        network: options.exec_network()?,
-        epoch: SourceDateEpoch::from_build_args(&options.build_args())?,
-        cache_namespace: CacheNamespace::from_build_args(&options.build_args()),
         context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
-        no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
+        asked,
     };
     let as_map = platforms.len() > 1 || options.multi_platform();
     let mut manifests = None;
@@ -121,62 +123,49 @@ impl Request<'_> {
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
-        let arg_values = options.arg_values(&platform);
-        let build_platform = arg_values.build_platform.clone();
-        let target = target::select(
-            spec,
-            options.get("target"),
-            &arg_values,
-            options.named_context(BUILDER_CONTEXT_OPTION, &platform),
-        )?;
+        let asked = BuildRequest {
+            args: options.arg_values(&platform),
+            builder_context: options
+                .named_context(BUILDER_CONTEXT_OPTION, &platform)
+                .map(str::to_owned),
+            ..self.asked.clone()
+        };
+        let plan = plan::plan(spec, &asked)?;
         let resolver = Resolver {
             bridge,
             platform: &platform,
             mode: options.get("image-resolve-mode").unwrap_or("default"),
         };
-        let toolchain_env = match &target.binaries {
-            BinariesSource::Compile { toolchain } => {
-                if manifests.is_none() {
-                    *manifests = Some(
-                        client_files::read_manifests(bridge, options, &self.context_excludes)
-                            .await?,
-                    );
-                }
-                resolver.config(toolchain).await?.config.env
-            }
-            _ => None,
+        if plan.needs_manifests() && manifests.is_none() {
+            *manifests =
+                Some(client_files::read_manifests(bridge, options, &self.context_excludes).await?);
+        }
+        let toolchain_env = match plan.toolchain_image() {
+            Some(toolchain) => resolver.config(toolchain).await?.config.env,
+            None => None,
         };
-        let base = match target.base_image() {
+        let base = match plan.base_image() {
             Some(image) => resolver.config(&image).await?,
             None => ImageConfig::scratch(&platform),
         };
         let facts = BuildFacts {
-            platform: platform.clone(),
-            build_platform,
             session_id: options.session_id.clone(),
             toolchain_env,
             context_excludes: self.context_excludes.clone(),
             manifests: manifests.clone().unwrap_or_default(),
             base_config: Some(base.clone()),
-            cache_namespace: self.cache_namespace.clone(),
+            ..plan.known_facts()
         };
-        if !matches!(target.binaries, BinariesSource::Compile { .. }) {
-            prebuilt::check(bridge, &resolver, spec, &target, &facts).await?;
+        if plan.needs_prebuilt_check() {
+            prebuilt::check(bridge, &resolver, spec, &plan.target, &facts).await?;
         }
-        let mut graph = graph::build(spec, &target, &facts)?;
-        graph.changes.labels.extend(options.labels());
         let source = SourceFile {
             name: &self.spec_file.filename,
             data: &self.spec_file.bytes,
         };
-        let definition = marshal(
-            &graph.state.with_exec_network(&self.network),
-            MarshalOptions {
-                source: Some(source),
-                no_cache: Some(&self.no_cache),
-            },
-        );
-        self.check_definition(&definition, target.name)?;
+        let built = plan.build(&facts, source)?;
+        let definition = built.definition;
+        self.check_caps(&definition)?;
         let reference = bridge
             .solve_and_build(definition.clone(), self.cache_imports.clone())
             .await
@@ -184,15 +173,14 @@ impl Request<'_> {
                 solve_failure(
                     &definition,
                     &self.spec_file.filename,
-                    self.network.mode,
+                    asked.network.mode,
                     error,
                 )
             })?;
-        if target.smoke_check {
+        if plan.target.smoke_check {
             return Ok(None);
         }
-        graph.changes.created = self.epoch;
-        let config = base.apply(&graph.changes).for_platform(&platform);
+        let config = base.apply(&built.changes).for_platform(&platform);
         Ok(Some(PlatformImage {
             platform,
             reference,
@@ -200,10 +188,9 @@ impl Request<'_> {
         }))
     }
 
-    /// Refuses a Definition BuildKit would refuse obscurely: too large, or needing caps the
-    /// daemon lacks.
-    fn check_definition(&self, definition: &Definition, target: &str) -> Result<(), BuildError> {
-        llb_gen::llb::check_size(definition, target).map_err(llb_gen::Error::from)?;
+    /// Refuses a Definition needing caps the daemon lacks, which BuildKit would refuse
+    /// obscurely (the plan has already refused one too large).
+    fn check_caps(&self, definition: &Definition) -> Result<(), BuildError> {
         let missing: BTreeSet<String> = definition
             .metadata
             .values()

@@ -1,8 +1,8 @@
 //! Flotilla's pure core: a `flotilla.yaml` spec becomes a typed model, then an LLB graph,
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 //!
-//! Modules import only downwards (`scripts/module-cycles` checks it): `subrequest`, `matrix`,
-//! `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
+//! Modules import only downwards (`scripts/module-cycles` checks it): `plan`, `subrequest`,
+//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
 //! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
 //! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
@@ -17,6 +17,7 @@ pub mod graph;
 pub mod image;
 pub mod llb;
 pub mod matrix;
+pub mod plan;
 pub mod platform;
 pub mod reference;
 pub mod resolve;

@@ -9,10 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
-use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::image::SourceDateEpoch;
-use llb_gen::llb::{MarshalOptions, SourceFile, check_size, marshal};
+use llb_gen::graph::BuildFacts;
+use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
@@ -43,6 +42,24 @@ struct Build {
     /// `builder=docker-image://REF` or `builder=DIR` (sent as the session local `builder`).
     #[arg(long = "build-context", value_name = "builder=VALUE", value_parser = parse_builder_context)]
     builder_context: Option<String>,
+    /// An image label over the spec's, `KEY=VALUE`.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    labels: Vec<(String, String)>,
+    /// An `/etc/hosts` entry of every process, `HOST=IP`.
+    #[arg(long = "add-host", value_name = "HOST=IP", value_parser = ExecNetwork::parse_host)]
+    add_hosts: Vec<(String, String)>,
+    /// The network of every process: sandbox (default), host or none.
+    #[arg(long, value_parser = NetworkMode::parse, default_value = "sandbox")]
+    network: NetworkMode,
+    /// Run every op again regardless of the cache, or with `=STAGE,…` the ops of those stages.
+    #[arg(
+        long,
+        value_name = "STAGES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    no_cache: Option<String>,
     /// Target platform.
     #[arg(long, default_value = "linux/amd64")]
     platform: Platform,
@@ -193,13 +210,18 @@ fn check(build: Build) -> Vec<Error> {
     build_definition(build).err().into_iter().collect()
 }
 
-/// The Definition that `build` asks for, with the context read from disk.
+/// The Definition that `build` asks for, with the context read from disk: the frontend's plan,
+/// with the facts a daemon would give left at their defaults.
 fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     let Build {
         spec,
         target,
         build_args,
         builder_context,
+        labels,
+        add_hosts,
+        network,
+        no_cache,
         platform,
         build_platform,
         context,
@@ -212,64 +234,38 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
         .map(|text| dockerignore::patterns(&text))
         .unwrap_or_default();
-    let build_args: BTreeMap<String, String> = build_args.into_iter().collect();
-    let facts = BuildFacts {
+    let spec = load(&source, &file)?;
+    let args = ArgValues {
+        build_args: build_args.into_iter().collect(),
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
-        platform,
-        session_id: None,
-        toolchain_env: None,
-        manifests: read_manifests(&context_dir, &context_excludes)?,
-        context_excludes,
-        base_config: None,
-        cache_namespace: CacheNamespace::from_build_args(&build_args),
+        target_platform: platform,
     };
-    definition(
-        &source,
-        &file,
-        target.as_deref(),
-        build_args,
-        builder_context.as_deref(),
-        &facts,
-    )
-}
-
-/// The Definition of one target, without a daemon: images are not resolved, so the compile
-/// step uses the official rust image's environment and run steps an empty base config.
-fn definition(
-    source: &str,
-    file: &str,
-    target: Option<&str>,
-    build_args: BTreeMap<String, String>,
-    builder_context: Option<&str>,
-    facts: &BuildFacts,
-) -> Result<llb_gen::pb::Definition, Error> {
-    let spec = load(source, file)?;
-    // It dates the image config, which is no part of the LLB, but the frontend refuses a bad one.
-    SourceDateEpoch::from_build_args(&build_args)?;
-    let target = target::select(
-        &spec,
-        target,
-        &ArgValues {
-            build_args,
-            target_platform: facts.platform.clone(),
-            build_platform: facts.build_platform.clone(),
-        },
+    let request = BuildRequest {
         builder_context,
-    )?;
-    let graph = graph::build(&spec, &target, facts)?;
+        labels,
+        network: ExecNetwork {
+            mode: network,
+            extra_hosts: add_hosts,
+        },
+        no_cache: NoCache::from_option(no_cache.as_deref()),
+        ..BuildRequest::new(target, args)?
+    };
+    let plan = plan::plan(&spec, &request)?;
+    let manifests = if plan.needs_manifests() {
+        read_manifests(&context_dir, &context_excludes)?
+    } else {
+        BTreeMap::new()
+    };
+    let facts = BuildFacts {
+        manifests,
+        context_excludes,
+        ..plan.known_facts()
+    };
     let source = SourceFile {
-        name: file,
+        name: &file,
         data: source.as_bytes(),
     };
-    let definition = marshal(
-        &graph.state,
-        MarshalOptions {
-            source: Some(source),
-            no_cache: None,
-        },
-    );
-    check_size(&definition, target.name)?;
-    Ok(definition)
+    Ok(plan.build(&facts, source)?.definition)
 }
 
 /// Every `Cargo.toml` and `Cargo.lock` under `dir`, by path relative to `dir`. Skips `target`,

@@ -28,7 +28,30 @@ pub enum NetworkMode {
     None,
 }
 
+impl NetworkMode {
+    /// Reads docker build's `--network` (the frontend option `force-network-mode`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "sandbox" | "default" => Ok(Self::Sandbox),
+            "host" => Ok(Self::Host),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "`{other}` is not a network mode; use host, none or sandbox"
+            )),
+        }
+    }
+}
+
 impl ExecNetwork {
+    /// Reads one `--add-host` entry, `host=ip` (an entry of the frontend option `add-hosts`).
+    pub fn parse_host(entry: &str) -> Result<(String, String), String> {
+        entry
+            .split_once('=')
+            .filter(|(host, ip)| !host.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
+            .map(|(host, ip)| (host.to_owned(), ip.to_owned()))
+            .ok_or_else(|| format!("`{entry}` is not host=ip"))
+    }
+
     fn apply(&self, exec: &mut pb::ExecOp, caps: &mut BTreeSet<&'static str>) {
         exec.network = match self.mode {
             NetworkMode::Sandbox => pb::NetMode::Unset,
