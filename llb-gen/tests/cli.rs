@@ -135,3 +135,39 @@ fn a_reader_that_stops_early_is_no_error() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// The options the frontend reads reach `llb-gen llb` too: a named builder context replaces the
+/// compile, `--network none` and `--no-cache` change the Definition, and a bad value names its
+/// flag.
+#[test]
+fn llb_takes_the_frontends_options() {
+    let llb = |args: &[&str]| {
+        let output = llb_gen(&[&["llb", HELLO_PATH, "--target", "gateway"], args].concat());
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    let contains =
+        |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    let plain = llb(&[]);
+    assert!(contains(&plain, "cargo build"));
+    let named = llb(&[
+        "--build-context",
+        "builder=docker-image://localhost:5000/a:1",
+    ]);
+    assert!(
+        contains(&named, "docker-image://localhost:5000/a:1") && !contains(&named, "cargo build")
+    );
+    for args in [
+        &["--network", "none"][..],
+        &["--no-cache"],
+        &["--add-host", "h=10.0.0.1"],
+    ] {
+        assert_ne!(llb(args), plain, "{args:?} changes the Definition");
+    }
+    let bad = llb_gen(&["llb", HELLO_PATH, "--network", "bridge"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("network"),
+        "{bad:?}"
+    );
+}

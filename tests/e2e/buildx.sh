@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # What users do through `docker buildx build` on a current engine (Docker 26, buildx 0.13):
 # subrequests, named contexts, several platforms in one build, registry cache, error snippets,
-# attestations and reproducible images. Docker 20.10's CLI sends none of these; there, only what
-# it can send is checked (SOURCE_DATE_EPOCH as a build arg dates the image config).
+# attestations and reproducible images. Docker 20.10's CLI sends none of these; there, what it
+# can send is checked: SOURCE_DATE_EPOCH as a build arg, and the modes of created directories.
 
 BX=$(spec_dir buildx)
 EPOCH=1700000000 EPOCH_DATE=2023-11-14T22:13:20Z
