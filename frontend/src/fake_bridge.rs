@@ -1,6 +1,6 @@
 //! An in-process LLBBridge for tests: answers as a [`Daemon`] says (a healthy daemon, or one
 //! that fails, lacks files or caps, or sends broken messages) and records what the frontend
-//! returns, so a whole request can be run without BuildKit.
+//! solves and returns, so a whole request can be run without BuildKit.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use http_body::Frame;
+use llb_gen::pb::Definition;
 use prost::Message;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tonic::codegen::{BoxFuture, Bytes, Service};
@@ -104,11 +105,20 @@ impl Daemon {
     }
 }
 
-/// The bridge itself: `daemon`'s answers, the Solves made so far, and what was returned.
+/// What the frontend sent the fake bridge: the Definition of each Solve, and each Return.
+#[derive(Clone, Default)]
+pub struct Received {
+    /// The Definitions solved, in order.
+    pub solved: Arc<Mutex<Vec<Definition>>>,
+    /// The Return requests.
+    pub returned: Arc<Mutex<Vec<ReturnRequest>>>,
+}
+
+/// The bridge itself: `daemon`'s answers, the Solves made so far, and what was received.
 struct Fake {
     daemon: Daemon,
     solves: Mutex<usize>,
-    returned: Arc<Mutex<Vec<ReturnRequest>>>,
+    received: Received,
 }
 
 impl Fake {
@@ -163,6 +173,9 @@ impl LlbBridge for Fake {
     ) -> Result<Response<SolveResponse>, Status> {
         let mut solves = self.solves.lock().map_err(|_| Status::internal("lock"))?;
         *solves += 1;
+        if let Ok(mut solved) = self.received.solved.lock() {
+            solved.extend(request.get_ref().definition.clone());
+        }
         match &self.daemon.solve_error {
             Some(error) if *solves > self.daemon.solves_ok => {
                 Err(self.solve_failure(error, request.get_ref()))
@@ -212,7 +225,7 @@ impl LlbBridge for Fake {
         &self,
         request: Request<ReturnRequest>,
     ) -> Result<Response<ReturnResponse>, Status> {
-        if let Ok(mut returned) = self.returned.lock() {
+        if let Ok(mut returned) = self.received.returned.lock() {
             returned.push(request.into_inner());
         }
         Ok(Response::new(ReturnResponse {}))
@@ -299,25 +312,28 @@ impl http_body::Body for Frames {
 /// Runs the frontend against a fake bridge answering as `daemon` says, with frontend options
 /// `opts` (`key=value`, as BuildKit passes them); returns the one Return it sent.
 pub async fn run(daemon: Daemon, opts: &[&str]) -> ReturnRequest {
-    let (bridge, returned) = serve(daemon).await;
-    let options = Options::from_opts(opts);
-    crate::run(&bridge, &options)
-        .await
-        .expect("the Return call");
-    let mut returned = returned.lock().expect("returned requests");
-    assert_eq!(returned.len(), 1, "exactly one Return");
-    returned.remove(0)
+    run_recording(daemon, &Options::from_opts(opts)).await.0
 }
 
-/// Serves a fake bridge answering as `daemon` says; returns a client of it and the list of
-/// Return requests it receives.
-pub async fn serve(daemon: Daemon) -> (Bridge, Arc<Mutex<Vec<ReturnRequest>>>) {
-    let returned = Arc::new(Mutex::new(Vec::new()));
+/// Runs the frontend with `options` against a fake bridge answering as `daemon` says; returns
+/// the one Return it sent and the Definitions it solved, in order.
+pub async fn run_recording(daemon: Daemon, options: &Options) -> (ReturnRequest, Vec<Definition>) {
+    let (bridge, received) = serve(daemon).await;
+    crate::run(&bridge, options).await.expect("the Return call");
+    let mut returned = received.returned.lock().expect("returned requests");
+    assert_eq!(returned.len(), 1, "exactly one Return");
+    let solved = received.solved.lock().expect("solved definitions").clone();
+    (returned.remove(0), solved)
+}
+
+/// Serves a fake bridge answering as `daemon` says; returns a client of it and what it receives.
+pub async fn serve(daemon: Daemon) -> (Bridge, Received) {
+    let received = Received::default();
     let garbled = Arc::new(daemon.garbled.clone());
     let fake = Fake {
         daemon,
         solves: Mutex::new(0),
-        returned: Arc::clone(&returned),
+        received: received.clone(),
     };
     let service = Garbling {
         inner: LlbBridgeServer::new(fake),
@@ -331,5 +347,5 @@ pub async fn serve(daemon: Daemon) -> (Bridge, Arc<Mutex<Vec<ReturnRequest>>>) {
         .connect()
         .await
         .expect("connect to the fake bridge");
-    (Bridge::new(channel), returned)
+    (Bridge::new(channel), received)
 }

@@ -4,7 +4,7 @@
 //! Modules import only downwards (`scripts/module-cycles` checks it):
 //! `main` → `pipeline`, `subrequests`, `warnings` → `prebuilt`, `spec_file` → `resolver`,
 //! `client_files` → `error` → `bridge`, `options`, `errdefs` → `outcome`, `gateway_pb`.
-//! `fake_bridge` and `daemon_faults` are tests only.
+//! `fake_bridge`, `daemon_faults` and `parity` are tests only.
 
 mod bridge;
 mod client_files;
@@ -16,6 +16,8 @@ mod error;
 mod fake_bridge;
 mod options;
 mod outcome;
+#[cfg(test)]
+mod parity;
 mod pipeline;
 mod prebuilt;
 mod resolver;
