@@ -221,6 +221,11 @@ impl Options {
         Some(scanner)
     }
 
+    /// How image references resolve (`image-resolve-mode`: `default`, `pull` or `local`).
+    pub fn resolve_mode(&self) -> &str {
+        self.get("image-resolve-mode").unwrap_or("default")
+    }
+
     /// The first target platform: the one a question about "the" build (a subrequest) is about.
     pub fn platform(&self) -> Result<Platform, InvalidOption> {
         let first = self.platforms()?.into_iter().next();

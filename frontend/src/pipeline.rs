@@ -103,8 +103,10 @@ async fn check_sbom_scanner(
     target: &Platform,
 ) -> Result<(), BuildError> {
     let platform = options.worker_platform.as_ref().unwrap_or(target);
-    let mode = options.get("image-resolve-mode").unwrap_or("default");
-    match bridge.resolve_image_config(scanner, platform, mode).await {
+    match bridge
+        .resolve_image_config(scanner, platform, options.resolve_mode())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(error) => Err(BuildError::SbomScanner {
             scanner: scanner.to_owned(),
@@ -134,7 +136,7 @@ impl Request<'_> {
         let resolver = Resolver {
             bridge,
             platform: &platform,
-            mode: options.get("image-resolve-mode").unwrap_or("default"),
+            mode: options.resolve_mode(),
         };
         if plan.needs_manifests() && manifests.is_none() {
             *manifests =
