@@ -219,11 +219,6 @@ impl Bridge {
         Ok(id)
     }
 
-    /// The whole content of `path` in a solved ref.
-    pub async fn read_file(&self, reference: &str, path: &str) -> Result<Vec<u8>, BridgeError> {
-        self.read_file_range(reference, path, None).await
-    }
-
     /// At most the first `limit` bytes of `path` in a solved ref: a hostile file is not sent
     /// whole.
     pub async fn read_file_head(
@@ -232,23 +227,13 @@ impl Bridge {
         path: &str,
         limit: usize,
     ) -> Result<Vec<u8>, BridgeError> {
-        let range = FileRange {
-            offset: 0,
-            length: i64::try_from(limit).unwrap_or(i64::MAX),
-        };
-        self.read_file_range(reference, path, Some(range)).await
-    }
-
-    async fn read_file_range(
-        &self,
-        reference: &str,
-        path: &str,
-        range: Option<FileRange>,
-    ) -> Result<Vec<u8>, BridgeError> {
         let request = ReadFileRequest {
             r#ref: reference.to_owned(),
             file_path: path.to_owned(),
-            range,
+            range: Some(FileRange {
+                offset: 0,
+                length: i64::try_from(limit).unwrap_or(i64::MAX),
+            }),
         };
         Ok(self
             .client

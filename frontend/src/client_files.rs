@@ -4,21 +4,21 @@
 use std::collections::BTreeMap;
 
 use llb_gen::cache_keys::{self, CONTEXT_LOCAL, SPEC_LOCAL};
+use llb_gen::context::{self, DOCKERIGNORE, Entry, EntryKind, ManifestWalk};
 use llb_gen::dockerignore;
 use llb_gen::llb::{LocalOptions, MarshalOptions, State, marshal};
 use llb_gen::spec::MAX_SPEC_BYTES;
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::error::BuildError;
+use crate::gateway_pb::Stat;
 use crate::options::Options;
 
 /// Go's os.FileMode directory bit, as BuildKit's ReadDir and StatFile report it.
 pub const MODE_DIR: u32 = 1 << 31;
-/// What the dependency layer is keyed on.
-const MANIFEST_NAMES: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
-/// How deep manifests are looked for with one pattern per level: BuildKit 0.8 matches `**`
-/// like `*`, so `**/Cargo.toml` alone would miss `crates/core/Cargo.toml`.
-const MANIFEST_DEPTH: usize = 8;
+/// Go's os.ModeType: the bits of every kind of file but a regular one (directory, link, pipe,
+/// socket, device, char device, irregular).
+const MODE_TYPE: u32 = MODE_DIR | 1 << 27 | 1 << 26 | 1 << 25 | 1 << 24 | 1 << 21 | 1 << 19;
 
 /// Reads the spec's bytes from the `dockerfile` local: `# syntax=` forwards options, not the
 /// file. Reads one byte past the size limit, so a larger file is refused without being sent
@@ -39,17 +39,17 @@ pub async fn read_spec(
         format!("[internal] load {filename}"),
     );
     let reference = bridge.solve(local, Vec::new()).await.map_err(unreadable)?;
-    bridge
-        .read_file_head(&reference, filename, MAX_SPEC_BYTES + 1)
+    read_head(bridge, &reference, filename, MAX_SPEC_BYTES as u64)
         .await
         .map_err(unreadable)
 }
 
-/// The exclude patterns of the context's `.dockerignore`; none when it has none.
+/// The exclude patterns of the context's `.dockerignore`; none when it has none. It is read
+/// as the CLI reads it: a regular file under the size limit.
 pub async fn read_dockerignore(
     bridge: &Bridge,
     options: &Options,
-) -> Result<Vec<String>, BridgeError> {
+) -> Result<Vec<String>, BuildError> {
     let local = local_files(
         CONTEXT_LOCAL,
         options,
@@ -57,59 +57,70 @@ pub async fn read_dockerignore(
         "[internal] load .dockerignore".to_owned(),
     );
     let reference = bridge.solve(local, Vec::new()).await?;
-    if bridge
-        .stat_file(&reference, ".dockerignore")
-        .await?
-        .is_none()
-    {
+    let Some(stat) = bridge.stat_file(&reference, DOCKERIGNORE).await? else {
         return Ok(Vec::new());
-    }
-    let bytes = bridge.read_file(&reference, ".dockerignore").await?;
+    };
+    let limit = context::MAX_DOCKERIGNORE_BYTES;
+    let found = entry(stat);
+    context::check_readable(DOCKERIGNORE, found.kind, found.size, limit)?;
+    let bytes = read_head(bridge, &reference, DOCKERIGNORE, limit).await?;
+    let bytes = context::check_read(DOCKERIGNORE, bytes, limit)?;
     Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
 }
 
-/// Every `Cargo.toml` and `Cargo.lock` of the context (less what `.dockerignore` excludes), by
-/// context-relative path.
+/// Every Cargo manifest of the context (less what `.dockerignore` excludes), by context-relative
+/// path, found as the CLI finds them on disk ([`ManifestWalk`]): ReadDir reports a link as a
+/// link, which is not followed, and only regular files are read.
 pub async fn read_manifests(
     bridge: &Bridge,
     options: &Options,
     excludes: &[String],
-) -> Result<BTreeMap<String, String>, BridgeError> {
+) -> Result<BTreeMap<String, String>, BuildError> {
     let local = local_files(
         CONTEXT_LOCAL,
         options,
-        cache_keys::manifests(manifest_patterns(), excludes),
+        cache_keys::manifests(excludes),
         "[internal] load Cargo manifests".to_owned(),
     );
     let reference = bridge.solve(local, Vec::new()).await?;
-    let mut manifests = BTreeMap::new();
-    let mut pending = vec![String::new()];
-    while let Some(dir) = pending.pop() {
-        for entry in bridge.read_dir(&reference, &dir).await? {
-            let path = if dir.is_empty() {
-                entry.path.clone()
-            } else {
-                format!("{dir}/{}", entry.path)
-            };
-            if entry.mode & MODE_DIR != 0 {
-                pending.push(path);
-            } else if MANIFEST_NAMES
-                .iter()
-                .any(|name| path.rsplit('/').next() == Some(name))
-            {
-                let bytes = bridge.read_file(&reference, &path).await?;
-                manifests.insert(path, String::from_utf8_lossy(&bytes).into_owned());
-            }
+    let mut walk = ManifestWalk::new(excludes);
+    while let Some(dir) = walk.next_dir() {
+        let entries = bridge.read_dir(&reference, &dir).await?;
+        for path in walk.visit(&dir, entries.into_iter().map(entry).collect())? {
+            let bytes = read_head(bridge, &reference, &path, context::MAX_MANIFEST_BYTES).await?;
+            walk.add(path, bytes)?;
         }
     }
-    Ok(manifests)
+    Ok(walk.finish())
 }
 
-/// `Cargo.toml`, `*/Cargo.toml`, `*/*/Cargo.toml`… and the same for `Cargo.lock`.
-fn manifest_patterns() -> Vec<String> {
-    (0..MANIFEST_DEPTH)
-        .flat_map(|depth| MANIFEST_NAMES.map(|name| format!("{}{name}", "*/".repeat(depth))))
-        .collect()
+/// At most `limit + 1` bytes of `path`: a file over the limit is not sent whole.
+async fn read_head(
+    bridge: &Bridge,
+    reference: &str,
+    path: &str,
+    limit: u64,
+) -> Result<Vec<u8>, BridgeError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    bridge
+        .read_file_head(reference, path, limit.saturating_add(1))
+        .await
+}
+
+/// A ReadDir or StatFile entry as llb-gen's context rules take it.
+fn entry(stat: Stat) -> Entry {
+    let kind = if stat.mode & MODE_DIR != 0 {
+        EntryKind::Dir
+    } else if stat.mode & MODE_TYPE == 0 {
+        EntryKind::File
+    } else {
+        EntryKind::Other
+    };
+    Entry {
+        size: u64::try_from(stat.size).unwrap_or_default(),
+        name: stat.path,
+        kind,
+    }
 }
 
 /// A Definition of one client directory, as the session serves it.
@@ -127,20 +138,4 @@ fn local_files(
         &State::local(name, &local, describe),
         MarshalOptions::default(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manifest_patterns_cover_each_level() {
-        let patterns = manifest_patterns();
-        assert_eq!(patterns.len(), 2 * MANIFEST_DEPTH);
-        assert_eq!(
-            &patterns[..4],
-            ["Cargo.toml", "Cargo.lock", "*/Cargo.toml", "*/Cargo.lock"]
-        );
-        assert_eq!(patterns.last().unwrap(), "*/*/*/*/*/*/*/Cargo.lock");
-    }
 }

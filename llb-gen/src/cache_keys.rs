@@ -13,7 +13,7 @@
 //! |---|---|---|---|---|
 //! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
 //! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
-//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>` | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each of its `Cargo.toml` files (in a workspace, the packages its `Cargo.lock` lists without a `source`); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
+//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>`, `<project>` the project's path percent-encoded (`%2E` for the root) | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each package cargo builds for the project (its root package, workspace members and path dependencies inside it, see [`crate::stubs`]); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
 //! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
 //! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
 //!
@@ -27,17 +27,18 @@
 //! | Read | Local | Syncs, so its key moves with | Shared-key hint |
 //! |---|---|---|---|
 //! | the compile's sources | `context` | Everything except the spec file at the root, so editing the variants never recompiles. | `context-<hash of the filter>` |
-//! | a project's dependency layer | `context` | Exactly the project's `Cargo.toml` and `Cargo.lock` files (follow paths), so only a manifest or a lockfile edit rebuilds its dependencies. | `context-<hash>` |
+//! | a project's dependency layer | `context` | Exactly the manifests cargo reads for the project: its root `Cargo.toml` and `Cargo.lock` and its packages' `Cargo.toml` (follow paths), so only a manifest or a lockfile edit rebuilds its dependencies. | `context-<hash>` |
 //! | a `copy` step or a `bind` mount | `context` | Only the paths it names (include patterns), or everything when one names the whole context. | `context-<hash>`, or `context` for everything |
 //! | the spec (frontend) | `dockerfile` | The spec file (a follow path). | `dockerfile`, as docker/dockerfile uses |
 //! | `.dockerignore` (frontend) | `context` | `.dockerignore` (a follow path). | `context-.dockerignore`, as docker/dockerfile uses |
-//! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the frontend's patterns reach. | `context-manifests` |
+//! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the patterns of [`crate::context`] reach. | `context-manifests` |
 //! | a `context:builder` directory | its name | All of it. | none |
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use crate::context;
 use crate::llb::{CacheSharing, LocalOptions, Mount};
 use crate::platform::Platform;
 use crate::spec::{CacheMount, Sharing};
@@ -175,6 +176,18 @@ fn clean(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// A project's path (`.` for the context root) as one path component, for its target dir and
+/// target cache id: percent-encoded but for letters, digits, `-` and `_`, so that two paths
+/// (`a/b`, `a-b`) never share one.
+pub(crate) fn project_slug(path: &str) -> String {
+    path.bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(byte).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 /// The compile's sources: the whole context except the spec file at its root.
 pub(crate) fn context_without(spec_file: &str) -> LocalOptions {
     let name = std::path::Path::new(spec_file).file_name().map_or_else(
@@ -224,10 +237,10 @@ pub fn dockerignore() -> LocalOptions {
     }
 }
 
-/// The context's Cargo manifests: the paths matching `include`, less `excludes`.
-pub fn manifests(include: Vec<String>, excludes: &[String]) -> LocalOptions {
+/// The context's Cargo manifests ([`context::manifest_patterns`]), less `excludes`.
+pub fn manifests(excludes: &[String]) -> LocalOptions {
     LocalOptions {
-        include_patterns: include,
+        include_patterns: context::manifest_patterns(),
         exclude_patterns: excludes.to_vec(),
         shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
         ..Default::default()
@@ -377,6 +390,15 @@ mod tests {
     }
 
     #[test]
+    fn project_slugs_are_one_component_each() {
+        let slugs: Vec<String> = [".", "a/b", "a-b", "a%2Fb", "a_b", "tool"]
+            .iter()
+            .map(|path| project_slug(path))
+            .collect();
+        assert_eq!(slugs, ["%2E", "a%2Fb", "a-b", "a%252Fb", "a_b", "tool"]);
+    }
+
+    #[test]
     fn cache_targets_are_cleaned_as_go_does() {
         assert_eq!(clean("/root/.npm"), "/root/.npm");
         assert_eq!(clean("/root/.npm/"), "/root/.npm");
@@ -395,7 +417,7 @@ mod tests {
             hint(context_files(&files)),
             hint(context_without("dir/flotilla.yaml")),
             hint(dockerignore()),
-            hint(manifests(files.to_vec(), &[])),
+            hint(manifests(&[])),
         ];
         let distinct: BTreeSet<&String> = narrowed.iter().collect();
         assert_eq!(distinct.len(), narrowed.len(), "{narrowed:?}");

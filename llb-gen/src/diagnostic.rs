@@ -14,6 +14,21 @@ pub struct Position {
 impl Position {
     /// The first character of a file, for errors about the file as a whole.
     pub const START: Self = Self { line: 1, column: 1 };
+
+    /// The position of byte `offset` of `text` (parsers such as TOML's give byte spans).
+    pub fn at_offset(text: &str, offset: usize) -> Self {
+        let end = (0..=offset.min(text.len()))
+            .rev()
+            .find(|end| text.is_char_boundary(*end))
+            .unwrap_or(0);
+        let before = &text[..end];
+        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        let one_based = |count: usize| u32::try_from(count + 1).unwrap_or(u32::MAX);
+        Self {
+            line: one_based(before.matches('\n').count()),
+            column: one_based(before[line_start..].chars().count()),
+        }
+    }
 }
 
 /// One error in a spec file.
@@ -135,6 +150,18 @@ mod tests {
             diagnostic.to_string(),
             "f.yaml:4:5: unknown field `form` (hint: did you mean `from`?)"
         );
+    }
+
+    #[test]
+    fn byte_offsets_become_lines_and_character_columns() {
+        let text = "a = 1\nb = \"é\" x\n";
+        assert_eq!(Position::at_offset(text, 0), Position::START);
+        let x = text.find('x').unwrap();
+        assert_eq!(
+            Position::at_offset(text, x),
+            Position { line: 2, column: 9 }
+        );
+        assert_eq!(Position::at_offset(text, text.len() + 5).line, 3);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The spec-level error: why a build request cannot be turned into a graph. Its own module,
 //! not the crate root, so the modules that return it do not import the root that imports them.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Position};
 use crate::llb;
 
 /// Why a build request cannot be turned into a graph.
@@ -34,13 +34,24 @@ pub enum Error {
         /// What exists.
         available: Vec<String>,
     },
-    /// A Cargo manifest in the build context does not parse.
-    #[error("{path}: invalid manifest: {message}")]
+    /// A Cargo manifest of a project in the build context does not parse, or names a path
+    /// outside its project.
+    #[error("{path}:{}:{}: {message}", position.line, position.column)]
     Manifest {
         /// Context-relative path of the manifest.
         path: String,
-        /// The TOML error.
+        /// Where in the manifest.
+        position: Position,
+        /// What is wrong.
         message: String,
+    },
+    /// A file of the build context that llb-gen reads is not one it may read.
+    #[error("{path} in the build context: {reason}")]
+    ContextFile {
+        /// Context-relative path of the file.
+        path: String,
+        /// Why it is not read.
+        reason: String,
     },
     /// The requested target is an abstract variant, which only others extend.
     #[error("variant `{target}` is abstract (only extended by others) and cannot be built; available targets: {}", available.join(", "))]

@@ -4,10 +4,12 @@
 //! Modules import only downwards (`scripts/module-cycles` checks it): `plan`, `subrequest`,
 //! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
 //! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
-//! `dockerignore` stands alone. The crate root only declares them and re-exports.
+//! `stubs` also reads `syntax`, `cache_keys` reads `context` (→ `error`); `dockerignore` stands
+//! alone. The crate root only declares them and re-exports.
 
 pub mod args;
 pub mod cache_keys;
+pub mod context;
 pub mod diagnostic;
 pub mod dockerignore;
 pub mod dot;

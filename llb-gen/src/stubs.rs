@@ -1,12 +1,22 @@
 //! Stub sources for the dependency layer: from a project's Cargo manifests alone, the files
 //! cargo needs to find every target, so dependencies build before any real source is copied and
 //! the layer's cache key depends only on the manifests and the lockfile.
+//!
+//! Only the manifests cargo reads for the project count, found as cargo finds them: its root
+//! manifest, the workspace members it lists and the path dependencies inside the project. Any
+//! other `Cargo.toml` under it (a test fixture, a nested workspace) is no part of the build,
+//! however broken. Every path a manifest names is confined to the project: the stubs are written
+//! there and nowhere else.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
-use toml::Table;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
+use crate::diagnostic::Position;
 use crate::error::Error;
+use crate::syntax;
 
 /// A file to create in the dependency layer, relative to the build context.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,22 +29,24 @@ pub struct Stub {
 
 const LIB_STUB: &str = "";
 const MAIN_STUB: &str = "fn main() {}\n";
-
-/// The manifests (`Cargo.toml`, `Cargo.lock`) of the project at `project` among `manifests`
-/// (context-relative path → content).
-pub fn project_manifests<'m>(
-    manifests: &'m BTreeMap<String, String>,
-    project: &str,
-) -> impl Iterator<Item = (&'m String, &'m String)> {
-    let prefix = if project == "." {
-        String::new()
-    } else {
-        format!("{}/", project.trim_end_matches('/'))
-    };
-    manifests
-        .iter()
-        .filter(move |(path, _)| path.starts_with(&prefix))
-}
+/// The target sections of a manifest and where cargo looks for a target of each by default.
+const TARGET_SECTIONS: [(&str, &str); 4] = [
+    ("bin", "src/bin"),
+    ("example", "examples"),
+    ("test", "tests"),
+    ("bench", "benches"),
+];
+/// The dependency tables whose `path` entries are packages of the project too.
+const DEPENDENCY_TABLES: [&str; 5] = [
+    "dependencies",
+    "dev-dependencies",
+    "dev_dependencies",
+    "build-dependencies",
+    "build_dependencies",
+];
+/// The work a project's `workspace.members` globs may take to match: a hostile manifest's
+/// patterns cannot make the plan slow.
+const GLOB_BUDGET: u64 = 20_000_000;
 
 /// The stubs of one project and the binary targets they declare.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,85 +57,413 @@ pub struct StubPlan {
     pub bins: BTreeSet<String>,
     /// The project's own package names: they tell its target dir from another repository's.
     pub packages: BTreeSet<String>,
+    /// The manifests the dependency layer is made of, context-relative and sorted: the root
+    /// manifest, its lockfile and each member's manifest. None when the project has no root
+    /// manifest in the context.
+    pub manifests: Vec<String>,
 }
 
-/// Every stub file the project's packages need.
+/// Every stub file the packages of the project at `project` (`.` for the context root) need,
+/// from `manifests` (context-relative path → content).
 pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<StubPlan, Error> {
-    let mut stubs = Vec::new();
-    let mut bins = BTreeSet::new();
-    let mut packages = BTreeSet::new();
-    for (path, content) in project_manifests(manifests, project) {
-        let Some(dir) = path.strip_suffix("Cargo.toml") else {
+    let project = Project {
+        manifests,
+        name: project,
+        root: if project == "." {
+            String::new()
+        } else {
+            format!("{}/", project.trim_end_matches('/'))
+        },
+    };
+    let Some(root) = project.manifest(&project.root)? else {
+        return Ok(StubPlan::default());
+    };
+    let mut pending = project.path_dependencies(&root, &root.table);
+    if root.table.contains_key("package") {
+        pending.push(project.root.clone());
+    }
+    if let Some(workspace) = root.table("workspace") {
+        pending.extend(project.members(&root, workspace)?);
+        pending.extend(project.path_dependencies(&root, workspace));
+    }
+    let mut plan = StubPlan::default();
+    let mut seen = BTreeSet::new();
+    let mut read = BTreeSet::from([root.path.clone()]);
+    while let Some(dir) = pending.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Some(member) = project.manifest(&dir)? else {
             continue;
         };
-        let manifest: Table =
-            content
-                .parse()
-                .map_err(|error: toml::de::Error| Error::Manifest {
-                    path: path.clone(),
-                    message: error.message().to_owned(),
-                })?;
-        let Some(package) = manifest.get("package").and_then(|p| p.as_table()) else {
-            continue; // a virtual workspace manifest has no targets
+        pending.extend(project.path_dependencies(&member, &member.table));
+        project.package_stubs(&member, &mut plan)?;
+        read.insert(member.path);
+    }
+    let lock = format!("{}Cargo.lock", project.root);
+    if manifests.contains_key(&lock) {
+        read.insert(lock);
+    }
+    plan.files.sort();
+    plan.files.dedup_by(|a, b| a.path == b.path);
+    plan.manifests = read.into_iter().collect();
+    Ok(plan)
+}
+
+/// One cargo project of the spec and the context's manifests.
+struct Project<'m> {
+    manifests: &'m BTreeMap<String, String>,
+    /// Its path as the spec writes it, for errors.
+    name: &'m str,
+    /// Its directory, context-relative with a trailing `/` (`""` for the context root).
+    root: String,
+}
+
+/// A parsed manifest: its context path, text and TOML with spans.
+struct Manifest<'m> {
+    path: String,
+    text: &'m str,
+    /// Its directory, context-relative with a trailing `/` (`""` for the context root).
+    dir: &'m str,
+    table: DeTable<'m>,
+}
+
+impl<'m> Project<'m> {
+    /// The manifest of the package in directory `dir` (with a trailing `/`, or `""`), parsed;
+    /// `None` when the context has none there.
+    fn manifest<'d>(&self, dir: &'d str) -> Result<Option<Manifest<'d>>, Error>
+    where
+        'm: 'd,
+    {
+        let path = format!("{dir}Cargo.toml");
+        let Some(text) = self.manifests.get(&path) else {
+            return Ok(None);
         };
-        let package_name = package
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or_default();
-        let mut add = |relative: &str, content| {
-            let relative = relative.trim_start_matches("./");
-            stubs.push(Stub {
-                path: format!("{dir}{relative}"),
-                content,
-            });
-        };
-        let lib_path = table_path(manifest.get("lib")).unwrap_or("src/lib.rs");
-        add(lib_path, LIB_STUB);
-        add("src/main.rs", MAIN_STUB);
-        bins.insert(package_name.to_owned());
-        packages.insert(package_name.to_owned());
-        if let Some(build) = package.get("build").and_then(|b| b.as_str()) {
-            add(build, MAIN_STUB);
-        }
-        for (section, dir_name) in [
-            ("bin", "src/bin"),
-            ("example", "examples"),
-            ("test", "tests"),
-            ("bench", "benches"),
-        ] {
-            for target in manifest
-                .get(section)
-                .and_then(|t| t.as_array())
-                .into_iter()
-                .flatten()
-            {
-                let name = target
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or(package_name);
-                let default = if section == "bin" && name == package_name {
-                    "src/main.rs".to_owned()
-                } else {
-                    format!("{dir_name}/{name}.rs")
-                };
-                add(table_path(Some(target)).unwrap_or(&default), MAIN_STUB);
-                if section == "bin" {
-                    bins.insert(name.to_owned());
-                }
+        match DeTable::parse(text) {
+            Ok(table) => Ok(Some(Manifest {
+                path,
+                text,
+                dir,
+                table: table.into_inner(),
+            })),
+            Err(error) => {
+                let offset = error.span().map_or(0, |span| span.start);
+                Err(Error::Manifest {
+                    position: Position::at_offset(text, offset),
+                    path,
+                    message: format!("invalid manifest: {}", error.message().trim_end()),
+                })
             }
         }
     }
-    stubs.sort();
-    stubs.dedup_by(|a, b| a.path == b.path);
-    Ok(StubPlan {
-        files: stubs,
-        bins,
-        packages,
-    })
+
+    /// The directories of the members `workspace` lists (globs, less `exclude`) that hold a
+    /// manifest in the project.
+    fn members(&self, root: &Manifest<'_>, workspace: &DeTable<'_>) -> Result<Vec<String>, Error> {
+        let strings = |key: &str| -> Vec<&str> {
+            let values = workspace.get(key).and_then(|v| v.get_ref().as_array());
+            values
+                .into_iter()
+                .flat_map(|values| values.iter())
+                .filter_map(|value| value.get_ref().as_str())
+                .collect()
+        };
+        let patterns: Vec<Vec<&str>> = strings("members")
+            .into_iter()
+            .map(|pattern| components(pattern).collect())
+            .collect();
+        let excluded: Vec<Vec<&str>> = strings("exclude")
+            .into_iter()
+            .map(|path| components(path).collect())
+            .collect();
+        let mut budget = GLOB_BUDGET;
+        let mut members = Vec::new();
+        for dir in self.manifests.keys().filter_map(|path| {
+            path.strip_prefix(&self.root)?
+                .strip_suffix("Cargo.toml")
+                .filter(|dir| dir.ends_with('/'))
+        }) {
+            let path: Vec<&str> = components(dir).collect();
+            match is_member(&path, &patterns, &excluded, &mut budget) {
+                Some(true) => members.push(format!("{}{dir}", self.root)),
+                Some(false) => {}
+                None => {
+                    let span = workspace.get("members").map_or(0..0, Spanned::span);
+                    return Err(root.error(
+                        span,
+                        "`workspace.members` takes too long to match; list the members with fewer or simpler patterns".to_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(members)
+    }
+
+    /// The directories of the `path` dependencies `table` declares (in its dependency tables,
+    /// per-target ones and `workspace.dependencies`, `patch` and `replace`) that are inside the
+    /// project; cargo reads those too.
+    fn path_dependencies(&self, manifest: &Manifest<'_>, table: &DeTable<'_>) -> Vec<String> {
+        let mut tables: Vec<&DeTable<'_>> = DEPENDENCY_TABLES
+            .iter()
+            .filter_map(|name| table_of(table, name))
+            .collect();
+        for targets in [table_of(table, "target")].into_iter().flatten() {
+            for (_, target) in targets.iter() {
+                tables.extend(DEPENDENCY_TABLES.iter().filter_map(|name| {
+                    target
+                        .get_ref()
+                        .as_table()
+                        .and_then(|target| table_of(target, name))
+                }));
+            }
+        }
+        for sources in [table_of(table, "patch")].into_iter().flatten() {
+            tables.extend(sources.iter().filter_map(|(_, s)| s.get_ref().as_table()));
+        }
+        tables.extend(table_of(table, "replace"));
+        tables
+            .into_iter()
+            .flat_map(|dependencies| dependencies.iter())
+            .filter_map(|(_, dependency)| dependency.get_ref().get("path")?.get_ref().as_str())
+            .filter_map(|path| self.inside(manifest.dir, path))
+            .map(|dir| match dir.as_str() {
+                "" => self.root.clone(),
+                dir => format!("{}{dir}/", self.root),
+            })
+            .collect()
+    }
+
+    /// The stubs, binaries and name of the package `manifest` declares, added to `plan`.
+    fn package_stubs(&self, manifest: &Manifest<'_>, plan: &mut StubPlan) -> Result<(), Error> {
+        let Some(package) = manifest.table("package") else {
+            return Ok(()); // a virtual workspace manifest has no targets
+        };
+        let package_name = string(package.get("name")).unwrap_or_default();
+        plan.bins.insert(package_name.to_owned());
+        plan.packages.insert(package_name.to_owned());
+        let lib_path = manifest.table("lib").and_then(|lib| lib.get("path"));
+        let lib = string(lib_path).unwrap_or("src/lib.rs");
+        plan.files.extend([
+            self.stub(manifest, lib_path, "`[lib] path`", lib, LIB_STUB)?,
+            self.stub(manifest, None, "", "src/main.rs", MAIN_STUB)?,
+        ]);
+        let build = package.get("build");
+        if let Some(path) = string(build) {
+            plan.files
+                .push(self.stub(manifest, build, "`package.build`", path, MAIN_STUB)?);
+        }
+        for (section, default_dir) in TARGET_SECTIONS {
+            let targets = manifest
+                .table
+                .get(section)
+                .and_then(|t| t.get_ref().as_array());
+            for target in targets.into_iter().flat_map(|targets| targets.iter()) {
+                let name = target.get_ref().get("name");
+                let name_text = string(name).unwrap_or(package_name);
+                let default = if section == "bin" && name_text == package_name {
+                    "src/main.rs".to_owned()
+                } else {
+                    format!("{default_dir}/{name_text}.rs")
+                };
+                let path = target.get_ref().get("path");
+                let stub = match string(path) {
+                    Some(written) => {
+                        let what = format!("`[[{section}]] path`");
+                        self.stub(manifest, path, &what, written, MAIN_STUB)?
+                    }
+                    // The default path is made of the name: it is where a bad one points.
+                    None => {
+                        let what = format!("`[[{section}]] name`");
+                        self.stub(manifest, name, &what, &default, MAIN_STUB)?
+                    }
+                };
+                plan.files.push(stub);
+                if section == "bin" {
+                    plan.bins.insert(name_text.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stub at `path` of `manifest`, or an error at `written` (the value behind the path,
+    /// `what` the manifest calls it) when the path is not a file inside the project.
+    fn stub(
+        &self,
+        manifest: &Manifest<'_>,
+        written: Option<&Spanned<DeValue<'_>>>,
+        what: &str,
+        path: &str,
+        content: &'static str,
+    ) -> Result<Stub, Error> {
+        match self.inside(manifest.dir, path).filter(|path| !path.is_empty()) {
+            Some(relative) => Ok(Stub {
+                path: format!("{}{relative}", self.root),
+                content,
+            }),
+            None => Err(manifest.error(
+                written.map_or(0..0, Spanned::span),
+                format!(
+                    "{what} `{path}` is not a file inside the cargo project `{}`; the dependency layer writes stubs only there",
+                    self.name
+                ),
+            )),
+        }
+    }
+
+    /// The path of `path`, written in a manifest in `dir`, relative to the project (`""` for
+    /// its directory); `None` when it is absolute or leaves the project.
+    fn inside(&self, dir: &str, path: &str) -> Option<String> {
+        if path.starts_with('/') {
+            return None;
+        }
+        let in_context = syntax::context_path(&format!("{dir}{path}")).ok()?;
+        match self.root.strip_suffix('/') {
+            None => Some(in_context),
+            Some(root) if in_context == root => Some(String::new()),
+            Some(_) => in_context.strip_prefix(&self.root).map(str::to_owned),
+        }
+    }
 }
 
-fn table_path(table: Option<&toml::Value>) -> Option<&str> {
-    table?.get("path")?.as_str()
+impl Manifest<'_> {
+    /// The table under `key`, when it is one.
+    fn table(&self, key: &str) -> Option<&DeTable<'_>> {
+        table_of(&self.table, key)
+    }
+
+    /// An error at byte `span` of this manifest.
+    fn error(&self, span: Range<usize>, message: String) -> Error {
+        Error::Manifest {
+            path: self.path.clone(),
+            position: Position::at_offset(self.text, span.start),
+            message,
+        }
+    }
+}
+
+/// The text of `value`, when it is a string.
+fn string<'v>(value: Option<&'v Spanned<DeValue<'_>>>) -> Option<&'v str> {
+    value?.get_ref().as_str()
+}
+
+fn table_of<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t DeTable<'i>> {
+    table.get(key)?.get_ref().as_table()
+}
+
+/// The components of a path as a manifest writes it, without empty and `.` ones.
+fn components(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter(|component| !component.is_empty() && *component != ".")
+}
+
+/// Whether the project directory `path` is a workspace member: one of `patterns` matches it
+/// and none of the `excluded` paths holds it; `None` once `budget` is spent.
+fn is_member(
+    path: &[&str],
+    patterns: &[Vec<&str>],
+    excluded: &[Vec<&str>],
+    budget: &mut u64,
+) -> Option<bool> {
+    *budget = budget.checked_sub(excluded.len() as u64)?;
+    if excluded.iter().any(|exclude| path.starts_with(exclude)) {
+        return Some(false);
+    }
+    for pattern in patterns {
+        if glob_matches(pattern, path, budget)? {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Whether the glob `pattern` matches all of `path`, component by component as cargo's glob
+/// crate does (`**` is any number of components); `None` once `budget` is spent.
+fn glob_matches(pattern: &[&str], path: &[&str], budget: &mut u64) -> Option<bool> {
+    // matches[i][j]: pattern[i..] matches path[j..]. Filled from the end, so that many `**`
+    // cost no more than one.
+    let mut matches = vec![vec![false; path.len() + 1]; pattern.len() + 1];
+    matches[pattern.len()][path.len()] = true;
+    for i in (0..pattern.len()).rev() {
+        for j in (0..=path.len()).rev() {
+            *budget = budget.checked_sub(1)?;
+            matches[i][j] = if pattern[i] == "**" {
+                matches[i + 1][j] || (j < path.len() && matches[i][j + 1])
+            } else {
+                j < path.len()
+                    && matches[i + 1][j + 1]
+                    && component_matches(pattern[i], path[j], budget)?
+            };
+        }
+    }
+    Some(matches[0][0])
+}
+
+/// Whether the glob `pattern` (`*`, `?`, `[…]` with `!` or `^` and ranges) matches `name`;
+/// `None` once `budget` is spent.
+fn component_matches(pattern: &str, name: &str, budget: &mut u64) -> Option<bool> {
+    *budget = budget.checked_sub((pattern.len() + name.len()) as u64)?;
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let (mut p, mut n) = (0, 0);
+    // Where the last `*` was, and the name position it was last tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        *budget = budget.checked_sub(1)?;
+        let width = match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, n));
+                p += 1;
+                continue;
+            }
+            Some('?') => Some(1),
+            Some('[') if class_end(&pattern[p..]).is_some() => {
+                let end = class_end(&pattern[p..]).unwrap_or_default();
+                class_matches(&pattern[p + 1..p + end - 1], name[n]).then_some(end)
+            }
+            Some(c) => (*c == name[n]).then_some(1),
+            None => None,
+        };
+        match (width, star) {
+            (Some(width), _) => {
+                p += width;
+                n += 1;
+            }
+            (None, Some((star_p, star_n))) => {
+                star = Some((star_p, star_n + 1));
+                p = star_p + 1;
+                n = star_n + 1;
+            }
+            (None, None) => return Some(false),
+        }
+    }
+    Some(pattern[p..].iter().all(|c| *c == '*'))
+}
+
+/// The width of the character class `[…]` at the start of `pattern`; `None` when the `[` is
+/// not closed, and so a literal, as in the glob crate. A `]` right after the `[` is a member.
+fn class_end(pattern: &[char]) -> Option<usize> {
+    Some(pattern.iter().skip(2).position(|c| *c == ']')? + 3)
+}
+
+/// Whether the body of a character class (between its brackets) holds `c`.
+fn class_matches(body: &[char], c: char) -> bool {
+    let (negated, body) = match body.first() {
+        Some('!' | '^') => (true, &body[1..]),
+        _ => (false, body),
+    };
+    let mut found = false;
+    let mut i = 0;
+    while i < body.len() {
+        if i + 2 < body.len() && body[i + 1] == '-' {
+            found |= (body[i]..=body[i + 2]).contains(&c);
+            i += 3;
+        } else {
+            found |= body[i] == c;
+            i += 1;
+        }
+    }
+    found != negated
 }
 
 #[cfg(test)]
@@ -144,7 +484,10 @@ mod tests {
     #[test]
     fn stubs_every_declared_and_default_target() {
         let files = manifests(&[
-            ("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"),
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"crates/*\"]\n[workspace.dependencies]\nagent = { path = \"agent\" }\n",
+            ),
             ("Cargo.lock", "version = 4\n"),
             (
                 "crates/core/Cargo.toml",
@@ -161,6 +504,16 @@ mod tests {
         assert_eq!(bins, ["agent", "cli", "core", "tool", "x"]);
         let packages: Vec<&str> = root.packages.iter().map(String::as_str).collect();
         assert_eq!(packages, ["agent", "cli", "core"]);
+        assert_eq!(
+            root.manifests,
+            [
+                "Cargo.lock",
+                "Cargo.toml",
+                "agent/Cargo.toml",
+                "crates/cli/Cargo.toml",
+                "crates/core/Cargo.toml"
+            ]
+        );
         let root = root.files;
         assert_eq!(
             paths(&root),
@@ -184,21 +537,115 @@ mod tests {
                 .content,
             ""
         );
+        let agent = stubs(&files, "agent").unwrap();
         assert_eq!(
-            paths(&stubs(&files, "agent").unwrap().files),
+            paths(&agent.files),
             ["agent/src/lib.rs", "agent/src/main.rs"]
+        );
+        assert_eq!(agent.manifests, ["agent/Cargo.toml"]);
+    }
+
+    #[test]
+    fn only_the_projects_packages_count() {
+        let files = manifests(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"app\"\n[dependencies]\nlocal = { path = \"./libs/local/\" }\n[target.'cfg(unix)'.dev-dependencies]\nunix = { path = \"unix\" }\n[workspace]\nmembers = [\"crates/**\", \"tools/[ab]?\"]\nexclude = [\"crates/skip\"]\n",
+            ),
+            ("libs/local/Cargo.toml", "[package]\nname = \"local\"\n"),
+            ("unix/Cargo.toml", "[package]\nname = \"unix\"\n"),
+            (
+                "crates/deep/er/Cargo.toml",
+                "[package]\nname = \"deeper\"\n",
+            ),
+            ("crates/skip/Cargo.toml", "not toml ["),
+            ("tools/a1/Cargo.toml", "[package]\nname = \"a1\"\n"),
+            ("tools/c1/Cargo.toml", "[package\n"),
+            ("tests/fixtures/broken/Cargo.toml", "[package\n"),
+            ("nested/Cargo.toml", "[workspace]\nmembers = [\"x\"]\n"),
+        ]);
+        let plan = stubs(&files, ".").unwrap();
+        let packages: Vec<&str> = plan.packages.iter().map(String::as_str).collect();
+        assert_eq!(packages, ["a1", "app", "deeper", "local", "unix"]);
+        assert_eq!(stubs(&files, "nested").unwrap().packages.len(), 0);
+        assert_eq!(
+            stubs(&files, "nowhere").unwrap(),
+            StubPlan::default(),
+            "no root manifest, no dependency layer"
         );
     }
 
     #[test]
-    fn a_broken_manifest_is_named() {
-        let files = manifests(&[("Cargo.toml", "[package\nname = 1")]);
-        let error = stubs(&files, ".").unwrap_err();
+    fn a_broken_member_manifest_is_located() {
+        let files = manifests(&[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nedition = 2021\"\n",
+            ),
+        ]);
+        let error = stubs(&files, ".").unwrap_err().to_string();
         assert!(
-            error
-                .to_string()
-                .starts_with("Cargo.toml: invalid manifest: "),
+            error.starts_with("a/Cargo.toml:3:11: invalid manifest: "),
             "{error}"
         );
+    }
+
+    #[test]
+    fn manifest_paths_stay_inside_the_project() {
+        let error = |manifest: &str, project: &str| {
+            let path = format!("{project}/Cargo.toml").replace("./", "");
+            stubs(&manifests(&[(&path, manifest)]), project)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(
+                "[package]\nname = \"a\"\n[lib]\npath = \"../../../../etc/passwd\"\n",
+                "."
+            ),
+            "Cargo.toml:4:8: `[lib] path` `../../../../etc/passwd` is not a file inside the cargo project `.`; the dependency layer writes stubs only there"
+        );
+        assert!(
+            error("[package]\nname = \"a\"\nbuild = \"/etc/x\"\n", ".")
+                .starts_with("Cargo.toml:3:9: `package.build` `/etc/x`")
+        );
+        assert!(
+            error("[package]\nname = \"a\"\n[[bin]]\nname = \"b\"\npath = \"../x.rs\"\n", "tool")
+                .starts_with("tool/Cargo.toml:5:8: `[[bin]] path` `../x.rs` is not a file inside the cargo project `tool`")
+        );
+        assert!(
+            error(
+                "[package]\nname = \"a\"\n[[test]]\nname = \"../../../x\"\n",
+                "."
+            )
+            .starts_with("Cargo.toml:4:8: `[[test]] name` `tests/../../../x.rs`")
+        );
+        assert!(
+            error("[package]\nname = \"a\"\n[lib]\npath = \"src/..\"\n", ".")
+                .starts_with("Cargo.toml:4:8: `[lib] path` `src/..` is not a file")
+        );
+    }
+
+    #[test]
+    fn globs_match_per_component() {
+        let matches = |pattern: &str, path: &str| {
+            let pattern: Vec<&str> = components(pattern).collect();
+            let path: Vec<&str> = components(path).collect();
+            glob_matches(&pattern, &path, &mut GLOB_BUDGET.clone()).unwrap()
+        };
+        assert!(matches("crates/*", "crates/core"));
+        assert!(!matches("crates/*", "crates/core/inner"));
+        assert!(matches("crates/**", "crates/core/inner"));
+        assert!(matches("**/x", "x"));
+        assert!(matches("c?r[a-z]*", "core"));
+        assert!(!matches("[!c]*", "core"));
+        assert!(matches("a[", "a["));
+        assert!(matches("./crates/core/", "crates/core"));
+        // Backtracking after a star is quadratic: the budget stops it.
+        let stars = format!("*{}b", "a".repeat(100));
+        let name = "a".repeat(1000);
+        let mut budget = 10_000;
+        assert_eq!(glob_matches(&[&stars], &[&name], &mut budget), None);
     }
 }

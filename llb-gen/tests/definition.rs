@@ -85,6 +85,14 @@ fn exec_args(definition: &pb::Definition) -> Vec<String> {
         .collect()
 }
 
+/// Each exec's env, in op order.
+fn exec_envs(definition: &pb::Definition) -> Vec<Vec<String>> {
+    execs(definition)
+        .into_iter()
+        .filter_map(|exec| Some(exec.meta?.env))
+        .collect()
+}
+
 fn sources(definition: &pb::Definition) -> Vec<String> {
     ops(definition)
         .into_iter()
@@ -150,10 +158,16 @@ fn compile_path_builds_dependencies_then_the_workspace() {
     // The layer keeps the registry it built from; the build seeds the registry cache with it.
     assert!(execs[0].contains("cp -a \"$CARGO_HOME/registry/.\" /flotilla/registry/"));
     assert!(execs[1].contains("cp -a -u /flotilla/deps-registry/. \"$CARGO_HOME/registry\"/"));
-    assert!(execs[1].contains(
-        "cp /flotilla/target/root/release/hello /flotilla/target/root/release/hello-gateway /flotilla-out/flotilla/bin/"
-    ));
+    assert!(execs[1].contains("for b in $FLOTILLA_BINARIES; do cp \"$built/$b\" \"$out/\"; done"));
     assert!(execs[1].contains("cargo build did not produce these binaries:$missing"));
+    let env = &exec_envs(&definition)[1];
+    for entry in [
+        "FLOTILLA_PROFILE_DIR=release",
+        "FLOTILLA_BINARIES=hello\nhello-gateway",
+        "CARGO_TARGET_DIR=/flotilla/target/%2E",
+    ] {
+        assert!(env.contains(&entry.to_owned()), "{entry} in {env:?}");
+    }
     assert_eq!(
         sources(&definition),
         [
@@ -185,7 +199,7 @@ fn dependency_layer_sees_only_the_manifests() {
             .as_ref()
             .unwrap()
             .env
-            .contains(&"CARGO_TARGET_DIR=/flotilla/target/root".to_owned())
+            .contains(&"CARGO_TARGET_DIR=/flotilla/target/%2E".to_owned())
     );
     let stubs: Vec<String> = file_actions(&definition)
         .into_iter()
@@ -217,7 +231,7 @@ fn compile_uses_locked_cache_mounts_per_platform() {
     assert_eq!(
         dests,
         [
-            "/flotilla/target/root",
+            "/flotilla/target/%2E",
             "/usr/local/cargo/git",
             "/usr/local/cargo/registry"
         ]
@@ -239,7 +253,7 @@ fn compile_uses_locked_cache_mounts_per_platform() {
         .iter()
         .find(|m| m.dest == "/flotilla/deps")
         .unwrap();
-    assert!(deps.readonly && deps.selector == "/flotilla/target/root");
+    assert!(deps.readonly && deps.selector == "/flotilla/target/%2E");
 }
 
 /// The id of the cache mount at `dest` in the compile exec of `definition`.
@@ -254,7 +268,7 @@ fn the_target_dir_is_the_projects_own_whatever_its_lockfile_says() {
     let target_dir = |manifests| {
         cache_id(
             &definition_with("hello", &[], manifests),
-            "/flotilla/target/root",
+            "/flotilla/target/%2E",
         )
     };
     let own = target_dir(manifests());
@@ -598,11 +612,8 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
         script.contains("--bin app --target aarch64-unknown-linux-gnu"),
         "{script}"
     );
-    assert!(
-        script.contains("/flotilla/target/root/aarch64-unknown-linux-gnu/release/app"),
-        "{script}"
-    );
     let env = &root_build.meta.as_ref().unwrap().env;
+    assert!(env.contains(&"FLOTILLA_PROFILE_DIR=aarch64-unknown-linux-gnu/release".to_owned()));
     assert!(env.contains(
         &"CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc".to_owned()
     ));

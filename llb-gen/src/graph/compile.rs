@@ -25,6 +25,11 @@ const DEPS_MOUNT: &str = "/flotilla/deps";
 const LAYER_REGISTRY: &str = "/flotilla/registry";
 /// Where the compile step sees the dependency layer's registry.
 const DEPS_REGISTRY_MOUNT: &str = "/flotilla/deps-registry";
+/// The build step's variable holding the directory, under the target dir, of the profile's
+/// output (the triple's, when cross-compiling).
+const PROFILE_DIR_VAR: &str = "FLOTILLA_PROFILE_DIR";
+/// The build step's variable holding the binaries to hand over, one a line.
+const BINARIES_VAR: &str = "FLOTILLA_BINARIES";
 /// CARGO_HOME of the official rust images, used when the toolchain image sets none.
 const DEFAULT_CARGO_HOME: &str = "/usr/local/cargo";
 
@@ -151,19 +156,13 @@ impl Toolchain<'_> {
     /// One project: its dependency layer (when its manifests are known), then its binaries.
     fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
         let workdir = &self.spec.builder.workdir.value;
-        let (stage, dir, slug) = match project.path {
-            "." => ("builder".to_owned(), workdir.clone(), "root".to_owned()),
-            path => (
-                format!("builder:{path}"),
-                format!("{workdir}/{path}"),
-                path.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-            ),
+        let (stage, dir) = match project.path {
+            "." => ("builder".to_owned(), workdir.clone()),
+            path => (format!("builder:{path}"), format!("{workdir}/{path}")),
         };
+        let slug = cache_keys::project_slug(project.path);
         let target_dir = format!("{TARGET_ROOT}/{slug}");
         let plan = stubs::stubs(&self.facts.manifests, project.path)?;
-        let manifests: Vec<String> = stubs::project_manifests(&self.facts.manifests, project.path)
-            .map(|(path, _)| path.clone())
-            .collect();
         let mut env = self.env.clone();
         env.extend(
             project
@@ -194,20 +193,20 @@ impl Toolchain<'_> {
             caches: self.facts.cache_mounts().cargo(&self.cargo_home),
             plan,
         };
-        let deps = (!manifests.is_empty()).then(|| self.dependency_layer(&project, &manifests));
+        let deps = (!project.plan.manifests.is_empty()).then(|| self.dependency_layer(&project));
         Ok(self.build(project, deps))
     }
 
-    /// The dependency layer: the project's `manifests` and stub sources built, so that its
+    /// The dependency layer: the project's manifests and stub sources built, so that its
     /// cache key moves only with them, not with every source change. It keeps its target dir
     /// at the project's `CARGO_TARGET_DIR` and the registry it built from at [`LAYER_REGISTRY`].
-    fn dependency_layer(&self, project: &Project<'_>, manifests: &[String]) -> State {
+    fn dependency_layer(&self, project: &Project<'_>) -> State {
         let Project { stage, plan, .. } = project;
         let platform = &self.run_platform;
         let workdir = &self.spec.builder.workdir.value;
         let manifest_tree = context_source(
             self.facts,
-            cache_keys::context_files(manifests),
+            cache_keys::context_files(&plan.manifests),
             format!("[{stage}] load Cargo manifests"),
         );
         let mut actions = vec![FileAction::Copy(Copy {
@@ -241,14 +240,17 @@ impl Toolchain<'_> {
                 format!("[{stage}] stub sources from Cargo manifests"),
             ),
         );
-        let deps_cargo = cargo_command(project.project, project.triple, |name| {
+        let deps_cargo = cargo_words(project.project, project.triple, |name| {
             plan.bins.contains(name)
         });
         let exec = Exec {
             // The target dir must exist for the build step's bind mount, whatever cargo did.
-            args: shell(format!(
-                "set -eu\n{deps_cargo}\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
-            )),
+            args: shell(
+                format!(
+                    "set -eu\n\"$@\"\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
+                ),
+                &deps_cargo,
+            ),
             env: project.env.clone(),
             cwd: project.dir.clone(),
             user: String::new(),
@@ -260,7 +262,10 @@ impl Toolchain<'_> {
                 platform,
                 at_builder(
                     self.spec,
-                    format!("[{stage}] {deps_cargo} (dependencies only)"),
+                    format!(
+                        "[{stage}] {} (dependencies only)",
+                        command_line(&deps_cargo)
+                    ),
                 ),
             )
             .root
@@ -281,7 +286,7 @@ impl Toolchain<'_> {
             plan,
         } = project;
         let workdir = &self.spec.builder.workdir.value;
-        let cargo = cargo_command(project, triple, |_| true);
+        let cargo = cargo_words(project, triple, |_| true);
         // Cargo puts a cross build's output under the target triple.
         let profile_dir = match triple {
             Some(triple) => format!("{triple}/{}", profile_dir(&project.cargo.profile.value)),
@@ -292,7 +297,11 @@ impl Toolchain<'_> {
             .iter()
             .map(|b| b.value.name.as_str())
             .collect();
-        let built = |binary: &&str| shell_quote(&format!("{target_dir}/{profile_dir}/{binary}"));
+        let mut env = env;
+        env.extend([
+            format!("{PROFILE_DIR_VAR}={profile_dir}"),
+            format!("{BINARIES_VAR}={}", binaries.join("\n")),
+        ]);
         let mut script = String::from("set -eu\n");
         let mut mounts = caches;
         mounts.push(self.facts.cache_mounts().target_dir(
@@ -323,19 +332,19 @@ impl Toolchain<'_> {
             });
         }
         // Binaries left in the target cache by an earlier build must not pass for this one's.
+        // The binaries come one a line and are split on newlines only, never globbed.
         script.push_str(&format!(
-            "rm -f {sources}\n{cargo}\nmissing=''\nfor b in {names}; do [ -x \"$CARGO_TARGET_DIR/{profile_dir}/$b\" ] || missing=\"$missing $b\"; done\n\
+            "built=\"$CARGO_TARGET_DIR/${PROFILE_DIR_VAR}\"\nout={OUT_MOUNT}{ARTIFACT_DIR}\nIFS='\n'\nset -f\n\
+             for b in ${BINARIES_VAR}; do rm -f \"$built/$b\"; done\n\"$@\"\nmissing=''\n\
+             for b in ${BINARIES_VAR}; do [ -x \"$built/$b\" ] || missing=\"$missing $b\"; done\n\
              if [ -n \"$missing\" ]; then echo \"flotilla: cargo build did not produce these binaries:$missing\" >&2; exit 1; fi\n\
-             mkdir -p {out}\ncp {sources} {out}/\n",
-            names = binaries.iter().map(|b| shell_quote(b)).collect::<Vec<_>>().join(" "),
-            out = shell_quote(&format!("{OUT_MOUNT}{ARTIFACT_DIR}")),
-            sources = binaries.iter().map(built).collect::<Vec<_>>().join(" "),
+             mkdir -p \"$out\"\nfor b in ${BINARIES_VAR}; do cp \"$built/$b\" \"$out/\"; done\n"
         ));
         mounts.push(Mount::Output {
             dest: OUT_MOUNT.to_owned(),
         });
         let exec = Exec {
-            args: shell(script),
+            args: shell(script, &cargo),
             env,
             cwd: dir,
             user: String::new(),
@@ -344,31 +353,31 @@ impl Toolchain<'_> {
         let result = self.workspace.run(
             exec,
             &self.run_platform,
-            at_builder(self.spec, format!("[{stage}] {cargo}")),
+            at_builder(self.spec, format!("[{stage}] {}", command_line(&cargo))),
         );
         result.outputs.into_iter().next().unwrap_or_default()
     }
 }
 
-/// The `cargo build` command line of a project, for target `triple` when cross-compiling;
-/// `select` picks the binaries passed as `--bin`.
-fn cargo_command(
+/// The `cargo build` argv of a project, for target `triple` when cross-compiling; `select`
+/// picks the binaries passed as `--bin`.
+fn cargo_words(
     project: ProjectRef<'_>,
     triple: Option<&str>,
     select: impl Fn(&str) -> bool,
-) -> String {
+) -> Vec<String> {
     let cargo = project.cargo;
     let mut words = vec!["cargo".to_owned(), "build".to_owned()];
     if cargo.locked {
         words.push("--locked".to_owned());
     }
-    words.extend(["--profile".to_owned(), shell_quote(&cargo.profile.value)]);
+    words.extend(["--profile".to_owned(), cargo.profile.value.clone()]);
     if cargo.no_default_features {
         words.push("--no-default-features".to_owned());
     }
     if !cargo.features.is_empty() {
         let features: Vec<&str> = cargo.features.iter().map(|f| f.value.as_str()).collect();
-        words.extend(["--features".to_owned(), shell_quote(&features.join(","))]);
+        words.extend(["--features".to_owned(), features.join(",")]);
     }
     let packages: BTreeSet<&str> = project
         .binaries
@@ -376,20 +385,36 @@ fn cargo_command(
         .filter_map(|b| b.value.package.as_deref())
         .collect();
     for package in packages {
-        words.extend(["-p".to_owned(), shell_quote(package)]);
+        words.extend(["-p".to_owned(), package.to_owned()]);
     }
     for binary in project.binaries.iter().filter(|b| select(&b.value.name)) {
-        words.extend(["--bin".to_owned(), shell_quote(&binary.value.name)]);
+        words.extend(["--bin".to_owned(), binary.value.name.clone()]);
     }
     if let Some(triple) = triple {
-        words.extend(["--target".to_owned(), shell_quote(triple)]);
+        words.extend(["--target".to_owned(), triple.to_owned()]);
     }
-    words.extend(cargo.args.iter().map(|arg| shell_quote(&arg.value)));
-    words.join(" ")
+    words.extend(cargo.args.iter().map(|arg| arg.value.clone()));
+    words
 }
 
-fn shell(script: String) -> Vec<String> {
-    vec!["/bin/sh".to_owned(), "-c".to_owned(), script]
+/// `words` as a shell would read them, for progress names.
+fn command_line(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `script` with `/bin/sh`, `args` as its positional parameters (`"$@"`): no value is
+/// ever part of the script's text.
+fn shell(script: String, args: &[String]) -> Vec<String> {
+    ["/bin/sh", "-c"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([script, "sh".to_owned()])
+        .chain(args.iter().cloned())
+        .collect()
 }
 
 fn at_builder(spec: &Spec, name: String) -> Describe {
