@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::context;
+use crate::error::Error;
 use crate::llb::{CacheSharing, LocalOptions, Mount};
 use crate::platform::Platform;
 use crate::spec::{CacheMount, Sharing};
@@ -57,14 +58,24 @@ pub struct CacheNamespace(String);
 
 impl CacheNamespace {
     /// Reads the build arg, declared or not: it names caches and is not a spec arg. Unset means
-    /// empty, as in docker/dockerfile. Every string is a valid namespace.
-    pub fn from_build_args(build_args: &BTreeMap<String, String>) -> Self {
-        Self(
-            build_args
-                .get(CACHE_MOUNT_NS_ARG)
-                .cloned()
-                .unwrap_or_default(),
-        )
+    /// empty, as in docker/dockerfile. A namespace holds no `/`, so that `<ns>/<id>` tells the
+    /// namespace from the id (`a` and `b/c` would otherwise share `a/b` and `c`'s cache), and
+    /// no control character.
+    pub fn from_build_args(build_args: &BTreeMap<String, String>) -> Result<Self, Error> {
+        let namespace = build_args
+            .get(CACHE_MOUNT_NS_ARG)
+            .cloned()
+            .unwrap_or_default();
+        if namespace.contains('/') || namespace.contains(char::is_control) {
+            return Err(Error::InvalidOption {
+                option: format!("build-arg:{CACHE_MOUNT_NS_ARG}"),
+                message: format!(
+                    "`{}` holds a `/` or a control character; a cache namespace is one name, such as `ci-42`",
+                    namespace.escape_debug()
+                ),
+            });
+        }
+        Ok(Self(namespace))
     }
 }
 
@@ -262,7 +273,7 @@ mod tests {
 
     fn namespace(ns: Option<&str>) -> CacheNamespace {
         let args = ns.map(|ns| (CACHE_MOUNT_NS_ARG.to_owned(), ns.to_owned()));
-        CacheNamespace::from_build_args(&args.into_iter().collect())
+        CacheNamespace::from_build_args(&args.into_iter().collect()).unwrap()
     }
 
     fn id(mount: &Mount) -> &str {
@@ -354,6 +365,18 @@ mod tests {
             assert!(unprefixed[4].starts_with("flotilla-target-linux-amd64-"));
             assert_eq!(unprefixed[5..], ["npm", "/root/.cache/pip"]);
         }
+    }
+
+    #[test]
+    fn a_namespace_is_one_name() {
+        let error = CacheNamespace::from_build_args(
+            &[(CACHE_MOUNT_NS_ARG.to_owned(), "a/b".to_owned())].into(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "option build-arg:BUILDKIT_CACHE_MOUNT_NS: `a/b` holds a `/` or a control character; a cache namespace is one name, such as `ci-42`"
+        );
     }
 
     #[test]

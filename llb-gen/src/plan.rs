@@ -40,7 +40,7 @@ impl BuildRequest {
     pub fn new(target: Option<String>, args: ArgValues) -> Result<Self, Error> {
         Ok(Self {
             epoch: SourceDateEpoch::from_build_args(&args.build_args)?,
-            cache_namespace: CacheNamespace::from_build_args(&args.build_args),
+            cache_namespace: CacheNamespace::from_build_args(&args.build_args)?,
             target,
             args,
             builder_context: None,

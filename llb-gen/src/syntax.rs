@@ -1,5 +1,6 @@
-//! The small value syntaxes of the spec (modes, ports, durations, signals, package names and
-//! context paths), read the same way by validation and by the graph.
+//! The small value syntaxes of the spec (modes, ports, durations, signals, package names,
+//! context paths, and the names and ids BuildKit, cargo or a shell would misread), read the
+//! same way by validation and by the graph.
 
 /// An octal file mode such as `0755` or `644`.
 pub fn octal_mode(text: &str) -> Option<u32> {
@@ -92,6 +93,95 @@ pub fn is_package(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ".+-:=~_".contains(c))
 }
 
+/// What is wrong with an environment variable name, if anything: BuildKit passes each entry as
+/// `NAME=value`, so a name with `=` sets another variable, and one with a control character
+/// (NUL, a newline) cannot be passed to a process or is misread by whoever lists the env.
+pub fn env_name(name: &str) -> Result<(), &'static str> {
+    plain(name)?;
+    if name.contains('=') {
+        return Err("contains `=`, which ends a name in `NAME=value`");
+    }
+    Ok(())
+}
+
+/// What is wrong with a cargo profile name, if anything, as cargo's own check says
+/// (`validate_profile_name`): letters, digits, `_` and `-`, and none of the names it reserves.
+pub fn profile_name(name: &str) -> Result<(), String> {
+    const RESERVED: [&str; 21] = [
+        "debug",
+        "build-override",
+        "build",
+        "check",
+        "clean",
+        "config",
+        "fetch",
+        "fix",
+        "install",
+        "metadata",
+        "package",
+        "publish",
+        "report",
+        "root",
+        "run",
+        "rust",
+        "rustc",
+        "rustdoc",
+        "target",
+        "tmp",
+        "uninstall",
+    ];
+    if name.is_empty() {
+        return Err("empty cargo profile".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_alphanumeric() && !"_-".contains(*c))
+    {
+        return Err(format!(
+            "invalid character `{}` in cargo profile `{}`",
+            c.escape_debug(),
+            name.escape_debug()
+        ));
+    }
+    let lower = name.to_lowercase();
+    if RESERVED.contains(&lower.as_str()) || lower.starts_with("cargo") {
+        return Err(format!("cargo reserves the profile name `{name}`"));
+    }
+    Ok(())
+}
+
+/// A secret id: a name, since it also names the secret's default file `/run/secrets/<id>`.
+pub fn is_secret_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// What is wrong with a cache mount id, if anything. Ids may look like paths, as the default
+/// one (the target) does, but none may climb with `..` or hold a control character.
+pub fn cache_id(id: &str) -> Result<(), &'static str> {
+    plain(id)?;
+    if id.split('/').any(|part| part == "." || part == "..") {
+        return Err("has a `.` or `..` component");
+    }
+    Ok(())
+}
+
+/// What is wrong with a name that processes and BuildKit must read as written, if anything:
+/// it is empty, or it holds a control character.
+fn plain(text: &str) -> Result<(), &'static str> {
+    if text.is_empty() {
+        Err("is empty")
+    } else if text.contains(char::is_control) {
+        Err("contains a control character")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +251,41 @@ mod tests {
         }
         for bad in ["", "-y", "--allow-unauthenticated", "a b", "jq;rm", "$(x)"] {
             assert!(!is_package(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_ids_nothing_would_misread() {
+        assert_eq!(env_name("RUST_LOG"), Ok(()));
+        assert_eq!(env_name("my.var"), Ok(()));
+        for bad in ["", "A=B", "A\nB", "A\0"] {
+            assert!(env_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["release", "dev", "dist-2", "profil_é"] {
+            assert_eq!(profile_name(good), Ok(()), "{good}");
+        }
+        assert_eq!(profile_name("").unwrap_err(), "empty cargo profile");
+        assert_eq!(
+            profile_name("release$(id)").unwrap_err(),
+            "invalid character `$` in cargo profile `release$(id)`"
+        );
+        assert!(profile_name("..").is_err());
+        assert_eq!(
+            profile_name("Debug").unwrap_err(),
+            "cargo reserves the profile name `Debug`"
+        );
+        assert!(profile_name("cargo-x").is_err());
+        for good in ["npmrc", "GIT_AUTH_TOKEN", "aws.creds"] {
+            assert!(is_secret_id(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "../../etc/passwd", "a b"] {
+            assert!(!is_secret_id(bad), "{bad}");
+        }
+        for good in ["npm", "/root/.npm", "go/build"] {
+            assert_eq!(cache_id(good), Ok(()), "{good}");
+        }
+        for bad in ["", "..", "a/../b", "./a", "a\n"] {
+            assert!(cache_id(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -215,6 +215,49 @@ fn dependency_layer_sees_only_the_manifests() {
 }
 
 #[test]
+fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
+    let hostile = "$(touch /pwned)";
+    let spec_text = HELLO.replace("  cargo: { profile: release, features: [], locked: true }\n", "").replace(
+        "  binaries: [hello, hello-gateway]\n",
+        &format!(
+            "  binaries: [hello, hello-gateway]\n  cargo: {{ profile: dist, features: ['{hostile}'], args: ['\"; {hostile}'], env: {{ X: '{hostile}' }} }}\n  projects:\n    'tool {hostile}':\n      binaries: [{{ name: tool, package: '{hostile}' }}]\n"
+        ),
+    );
+    let spec = load(&spec_text, "flotilla.yaml").unwrap();
+    let platform = Platform::linux("amd64");
+    let values = ArgValues::native(BTreeMap::new(), &platform);
+    let target = target::select(&spec, Some("artifact"), &values, None).unwrap();
+    let mut manifests = manifests();
+    manifests.insert(
+        format!("tool {hostile}/Cargo.toml"),
+        format!(
+            "[package]\nname = \"{hostile}\"\n[[bin]]\nname = \"tool\"\npath = \"{hostile}.rs\"\n"
+        ),
+    );
+    let facts = BuildFacts {
+        manifests,
+        ..BuildFacts::native(platform)
+    };
+    let graph = graph::build(&spec, &target, &facts).unwrap();
+    let definition = marshal(&graph.state, MarshalOptions::default());
+    let execs = execs(&definition);
+    assert_eq!(execs.len(), 4, "two projects, each with a dependency layer");
+    for exec in execs {
+        let args = exec.meta.unwrap().args;
+        let [sh, c, script, name, cargo @ ..] = &args[..] else {
+            panic!("{args:?}")
+        };
+        assert_eq!([sh, c, name], ["/bin/sh", "-c", "sh"]);
+        assert!(
+            !script.contains(hostile) && !script.contains("dist"),
+            "{script}"
+        );
+        assert_eq!(cargo[..2], ["cargo", "build"]);
+        assert!(cargo.iter().any(|word| word.contains(hostile)), "{cargo:?}");
+    }
+}
+
+#[test]
 fn compile_uses_locked_cache_mounts_per_platform() {
     let definition = definition("hello", &[]);
     let exec = execs(&definition).pop().unwrap();

@@ -52,7 +52,7 @@ fn build_spec(
     let facts = BuildFacts {
         session_id: Some("s".to_owned()),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
-        cache_namespace: CacheNamespace::from_build_args(&values.build_args),
+        cache_namespace: CacheNamespace::from_build_args(&values.build_args)?,
         ..BuildFacts::native(platform)
     };
     let graph = graph::build(&spec, &target, &facts)?;

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use super::{Errors, is_binary_name};
 use crate::platform::Platform;
-use crate::spec::{Spec, position};
+use crate::spec::{Cargo, Spec, position};
+use crate::syntax;
 
 /// Checks the builder and returns the names of the binaries it builds.
 pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s str> {
@@ -19,7 +20,9 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
             Some("name the binaries cargo builds, e.g. `binaries: [myapp]`".to_owned()),
         );
     }
+    cargo(&builder.cargo, errors);
     for (path, project) in builder.projects.iter() {
+        cargo(&project.cargo, errors);
         let escapes = path.value.starts_with('/')
             || path
                 .value
@@ -47,11 +50,14 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
         if let Err(error) = platform.value.parse::<Platform>() {
             errors.at(position(platform), error.to_string(), None);
         }
+        errors.env_names(&cross.env);
         let triple = &cross.target.value;
-        if triple.split('-').count() < 3 || triple.contains(char::is_whitespace) {
+        // It names the linker's variable (`CARGO_TARGET_<TRIPLE>_LINKER`) and a directory.
+        let word = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if triple.split('-').count() < 3 || !triple.chars().all(word) {
             errors.at(
                 position(&cross.target),
-                format!("`{triple}` is not a rust target triple"),
+                format!("`{}` is not a rust target triple", triple.escape_debug()),
                 Some(
                     "e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`)".to_owned(),
                 ),
@@ -77,6 +83,21 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
         }
     }
     built
+}
+
+/// The cargo settings of one project: a profile cargo accepts, env names a process gets.
+fn cargo(cargo: &Cargo, errors: &mut Errors<'_>) {
+    if let Err(message) = syntax::profile_name(&cargo.profile.value) {
+        errors.at(
+            position(&cargo.profile),
+            message,
+            Some(
+                "profile names use letters, digits, `_` and `-`, e.g. `release` or `dist`"
+                    .to_owned(),
+            ),
+        );
+    }
+    errors.env_names(&cargo.env);
 }
 
 #[cfg(test)]
@@ -134,6 +155,22 @@ mod tests {
             [
                 "f.yaml:7:5: invalid platform `arm64`: expected os/arch[/variant], e.g. linux/amd64",
                 "f.yaml:7:21: `aarch64` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
+            ]
+        );
+    }
+
+    #[test]
+    fn profiles_env_names_and_triples_are_what_cargo_and_buildkit_read() {
+        let builder = "  binaries: [a]\n  cargo: {profile: 'release$(id)', env: {'A=B': x, '': y}}\n  projects:\n    p: {cargo: {profile: '..'}, binaries: [b]}\n  cross:\n    linux/arm64: {target: 'a-b-c=x', env: {\"C\\n\": z}}\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:5:20: invalid character `$` in cargo profile `release$(id)` (hint: profile names use letters, digits, `_` and `-`, e.g. `release` or `dist`)",
+                "f.yaml:5:42: invalid environment variable name `A=B`: contains `=`, which ends a name in `NAME=value` (hint: environment variable names are such as `RUST_LOG`)",
+                "f.yaml:5:52: invalid environment variable name ``: is empty (hint: environment variable names are such as `RUST_LOG`)",
+                "f.yaml:7:26: invalid character `.` in cargo profile `..` (hint: profile names use letters, digits, `_` and `-`, e.g. `release` or `dist`)",
+                "f.yaml:9:27: `a-b-c=x` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
+                "f.yaml:9:44: invalid environment variable name `C\\n`: contains a control character (hint: environment variable names are such as `RUST_LOG`)",
             ]
         );
     }

@@ -3,7 +3,8 @@
 
 use crate::diagnostic::{Diagnostic, Position};
 use crate::reference;
-use crate::spec::{Spanned, Spec, position};
+use crate::spec::{NamedMap, Spanned, Spec, position};
+use crate::syntax;
 
 mod builder;
 mod variant;
@@ -67,6 +68,22 @@ impl Errors<'_> {
                 format!("{what} `{}` is not an absolute path", path.value),
                 None,
             );
+        }
+    }
+
+    /// The names of an `env` mapping: each must reach the process as the spec writes it.
+    pub(crate) fn env_names<T>(&mut self, env: &NamedMap<T>) {
+        for (name, _) in env.iter() {
+            if let Err(reason) = syntax::env_name(&name.value) {
+                self.at(
+                    position(name),
+                    format!(
+                        "invalid environment variable name `{}`: {reason}",
+                        name.value.escape_debug()
+                    ),
+                    Some("environment variable names are such as `RUST_LOG`".to_owned()),
+                );
+            }
         }
     }
 

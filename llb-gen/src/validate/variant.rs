@@ -42,6 +42,10 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         for (arg, _) in variant.args.iter() {
             arg_name(arg, errors);
         }
+        errors.env_names(&variant.env);
+        for step in &variant.run {
+            errors.env_names(&step.env);
+        }
         match resolve::merged(spec, &name.value) {
             Err(diagnostic) => errors.found.push(diagnostic),
             Ok(merged) if !merged.is_abstract => {
@@ -115,13 +119,23 @@ fn fields(
         command(&step.command, "run", &mut rule);
         for cache in &step.cache {
             absolute(&cache.target, "cache target", &mut rule);
+            if let Some(id) = &cache.id {
+                let valid = syntax::cache_id(&id.value);
+                let reason = valid.err().unwrap_or_default();
+                let message = format!("cache id `{}` {reason}", id.value.escape_debug());
+                rule(id, valid.is_ok(), message, None);
+            }
         }
         for secret in &step.secrets {
+            let message = match secret.id.value.as_str() {
+                "" => "empty secret id".to_owned(),
+                id => format!("invalid secret id `{}`", id.escape_debug()),
+            };
             rule(
                 &secret.id,
-                !secret.id.value.is_empty(),
-                "empty secret id".to_owned(),
-                None,
+                syntax::is_secret_id(&secret.id.value),
+                message,
+                Some("secret ids are names of letters, digits, `-`, `_` and `.`, such as `npmrc`"),
             );
             if let Some(target) = &secret.target {
                 absolute(target, "secret target", &mut rule);
