@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -79,6 +82,10 @@ pub struct Daemon {
     pub pong: Result<PongResponse, Status>,
     /// RPCs, by method name (`ReadFile`), answered with a broken message instead.
     pub garbled: BTreeMap<&'static str, Garbage>,
+    /// A directory served as every local's files instead of `file` and `stats`: ReadDir,
+    /// StatFile and ReadFile answer from it as BuildKit does from a synced local, a link
+    /// reported as a link.
+    pub context: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -101,6 +108,16 @@ impl Daemon {
                 llb_caps: LLB_CAPS.into_iter().map(cap).collect(),
             }),
             garbled: BTreeMap::new(),
+            context: None,
+        }
+    }
+
+    /// A healthy daemon serving directory `dir` (whose `flotilla.yaml` is the spec) for every
+    /// local.
+    pub fn serving(dir: &Path) -> Self {
+        Self {
+            context: Some(dir.to_path_buf()),
+            ..Self::holding("")
         }
     }
 }
@@ -189,17 +206,34 @@ impl LlbBridge for Fake {
 
     async fn read_file(
         &self,
-        _: Request<ReadFileRequest>,
+        request: Request<ReadFileRequest>,
     ) -> Result<Response<ReadFileResponse>, Status> {
-        let data = self.daemon.file.clone()?;
+        let request = request.into_inner();
+        let data = match &self.daemon.context {
+            Some(dir) => served_file(dir, &request)?,
+            None => self.daemon.file.clone()?,
+        };
         Ok(Response::new(ReadFileResponse { data }))
     }
 
     async fn read_dir(
         &self,
-        _: Request<ReadDirRequest>,
+        request: Request<ReadDirRequest>,
     ) -> Result<Response<ReadDirResponse>, Status> {
-        Err(Status::unimplemented("read_dir"))
+        let Some(dir) = &self.daemon.context else {
+            return Err(Status::unimplemented("read_dir"));
+        };
+        let path = dir.join(request.into_inner().dir_path);
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&path).map_err(|e| io_status(&path, &e))? {
+            let entry = entry.map_err(|e| io_status(&path, &e))?;
+            let metadata = entry.metadata().map_err(|e| io_status(&path, &e))?;
+            entries.push(Stat {
+                path: entry.file_name().to_string_lossy().into_owned(),
+                ..stat(&metadata)
+            });
+        }
+        Ok(Response::new(ReadDirResponse { entries }))
     }
 
     async fn stat_file(
@@ -207,6 +241,16 @@ impl LlbBridge for Fake {
         request: Request<StatFileRequest>,
     ) -> Result<Response<StatFileResponse>, Status> {
         let path = request.into_inner().path;
+        if let Some(dir) = &self.daemon.context {
+            let metadata = std::fs::symlink_metadata(dir.join(&path))
+                .map_err(|e| io_status(Path::new(&path), &e))?;
+            return Ok(Response::new(StatFileResponse {
+                stat: Some(Stat {
+                    path,
+                    ..stat(&metadata)
+                }),
+            }));
+        }
         match self.daemon.stats.get(&path) {
             Some(answer) => Ok(Response::new(StatFileResponse {
                 stat: Some(answer.clone()?),
@@ -233,6 +277,65 @@ impl LlbBridge for Fake {
 
     async fn inputs(&self, _: Request<InputsRequest>) -> Result<Response<InputsResponse>, Status> {
         Err(Status::unimplemented("inputs"))
+    }
+}
+
+/// A served file's bytes, as much as `request`'s range asks for. Only regular files are read:
+/// BuildKit would follow a link inside the local, but the frontend never asks for one.
+fn served_file(dir: &Path, request: &ReadFileRequest) -> Result<Vec<u8>, Status> {
+    let path = dir.join(&request.file_path);
+    let metadata = std::fs::symlink_metadata(&path).map_err(|e| io_status(&path, &e))?;
+    if !metadata.is_file() {
+        return Err(Status::invalid_argument(format!(
+            "{}: the fake reads regular files only",
+            request.file_path
+        )));
+    }
+    let length = request
+        .range
+        .as_ref()
+        .map_or(u64::MAX, |range| u64::try_from(range.length).unwrap_or(0));
+    let mut data = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|file| file.take(length).read_to_end(&mut data))
+        .map_err(|e| io_status(&path, &e))?;
+    Ok(data)
+}
+
+/// A served file's Stat (without its name) as BuildKit reports it: Go's os.FileMode bits,
+/// a link as a link.
+fn stat(metadata: &std::fs::Metadata) -> Stat {
+    let file_type = metadata.file_type();
+    let kind = if file_type.is_dir() {
+        1 << 31
+    } else if file_type.is_symlink() {
+        1 << 27
+    } else if file_type.is_fifo() {
+        1 << 25
+    } else if file_type.is_socket() {
+        1 << 24
+    } else if file_type.is_char_device() {
+        1 << 26 | 1 << 21
+    } else if file_type.is_block_device() {
+        1 << 26
+    } else {
+        0
+    };
+    Stat {
+        mode: kind | (metadata.permissions().mode() & 0o777),
+        size: i64::try_from(metadata.len()).unwrap_or(i64::MAX),
+        ..Default::default()
+    }
+}
+
+/// An I/O error on a served path, as BuildKit words a missing file.
+fn io_status(path: &Path, error: &std::io::Error) -> Status {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => Status::not_found(format!(
+            "stat {}: no such file or directory",
+            path.display()
+        )),
+        _ => Status::internal(format!("{}: {error}", path.display())),
     }
 }
 

@@ -4,10 +4,12 @@
 //! Modules import only downwards (`scripts/module-cycles` checks it):
 //! `main` → `pipeline`, `subrequests`, `warnings` → `prebuilt`, `spec_file` → `resolver`,
 //! `client_files` → `error` → `bridge`, `options`, `errdefs` → `outcome`, `gateway_pb`.
-//! `fake_bridge`, `daemon_faults` and `parity` are tests only.
+//! `fake_bridge`, `context_fixtures`, `daemon_faults` and `parity` are tests only.
 
 mod bridge;
 mod client_files;
+#[cfg(test)]
+mod context_fixtures;
 #[cfg(test)]
 mod daemon_faults;
 mod errdefs;
