@@ -168,14 +168,7 @@ impl<'m> Project<'m> {
                 .filter_map(|value| value.get_ref().as_str())
                 .collect()
         };
-        let patterns: Vec<Vec<&str>> = strings("members")
-            .into_iter()
-            .map(|pattern| components(pattern).collect())
-            .collect();
-        let excluded: Vec<Vec<&str>> = strings("exclude")
-            .into_iter()
-            .map(|path| components(path).collect())
-            .collect();
+        let rule = MemberRule::new(strings("members"), strings("exclude"));
         let mut budget = GLOB_BUDGET;
         let mut members = Vec::new();
         for dir in self.manifests.keys().filter_map(|path| {
@@ -184,7 +177,7 @@ impl<'m> Project<'m> {
                 .filter(|dir| dir.ends_with('/'))
         }) {
             let path: Vec<&str> = components(dir).collect();
-            match is_member(&path, &patterns, &excluded, &mut budget) {
+            match rule.holds(&path, &mut budget) {
                 Some(true) => members.push(format!("{}{dir}", self.root)),
                 Some(false) => {}
                 None => {
@@ -357,24 +350,48 @@ fn components(path: &str) -> impl Iterator<Item = &str> {
         .filter(|component| !component.is_empty() && *component != ".")
 }
 
-/// Whether the project directory `path` is a workspace member: one of `patterns` matches it
-/// and none of the `excluded` paths holds it; `None` once `budget` is spent.
-fn is_member(
-    path: &[&str],
-    patterns: &[Vec<&str>],
-    excluded: &[Vec<&str>],
-    budget: &mut u64,
-) -> Option<bool> {
-    *budget = budget.checked_sub(excluded.len() as u64)?;
-    if excluded.iter().any(|exclude| path.starts_with(exclude)) {
-        return Some(false);
-    }
-    for pattern in patterns {
-        if glob_matches(pattern, path, budget)? {
-            return Some(true);
+/// A workspace's `members` and `exclude`, ready to test directories against.
+struct MemberRule<'t> {
+    /// The members written without a glob character, their components joined by `/`.
+    literal: BTreeSet<String>,
+    /// The others, as components.
+    globs: Vec<Vec<&'t str>>,
+    /// The excluded paths, their components joined by `/`.
+    excluded: BTreeSet<String>,
+}
+
+impl<'t> MemberRule<'t> {
+    fn new(members: Vec<&'t str>, exclude: Vec<&'t str>) -> Self {
+        let joined = |path: &str| components(path).collect::<Vec<_>>().join("/");
+        let (globs, literal): (Vec<&str>, Vec<&str>) = members
+            .into_iter()
+            .partition(|member| member.contains(['*', '?', '[']));
+        Self {
+            literal: literal.into_iter().map(joined).collect(),
+            globs: globs
+                .into_iter()
+                .map(|glob| components(glob).collect())
+                .collect(),
+            excluded: exclude.into_iter().map(joined).collect(),
         }
     }
-    Some(false)
+
+    /// Whether the project directory `path` is a member: a member names it and no excluded
+    /// path holds it; `None` once `budget` is spent.
+    fn holds(&self, path: &[&str], budget: &mut u64) -> Option<bool> {
+        if (1..=path.len()).any(|end| self.excluded.contains(&path[..end].join("/"))) {
+            return Some(false);
+        }
+        if self.literal.contains(&path.join("/")) {
+            return Some(true);
+        }
+        for glob in &self.globs {
+            if glob_matches(glob, path, budget)? {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
 }
 
 /// Whether the glob `pattern` matches all of `path`, component by component as cargo's glob
@@ -382,11 +399,12 @@ fn is_member(
 fn glob_matches(pattern: &[&str], path: &[&str], budget: &mut u64) -> Option<bool> {
     // matches[i][j]: pattern[i..] matches path[j..]. Filled from the end, so that many `**`
     // cost no more than one.
+    let cells = (pattern.len() + 1).saturating_mul(path.len() + 1);
+    *budget = budget.checked_sub(cells as u64)?;
     let mut matches = vec![vec![false; path.len() + 1]; pattern.len() + 1];
     matches[pattern.len()][path.len()] = true;
     for i in (0..pattern.len()).rev() {
         for j in (0..=path.len()).rev() {
-            *budget = budget.checked_sub(1)?;
             matches[i][j] = if pattern[i] == "**" {
                 matches[i + 1][j] || (j < path.len() && matches[i][j + 1])
             } else {
@@ -550,10 +568,11 @@ mod tests {
         let files = manifests(&[
             (
                 "Cargo.toml",
-                "[package]\nname = \"app\"\n[dependencies]\nlocal = { path = \"./libs/local/\" }\n[target.'cfg(unix)'.dev-dependencies]\nunix = { path = \"unix\" }\n[workspace]\nmembers = [\"crates/**\", \"tools/[ab]?\"]\nexclude = [\"crates/skip\"]\n",
+                "[package]\nname = \"app\"\n[dependencies]\nlocal = { path = \"./libs/local/\" }\n[target.'cfg(unix)'.dev-dependencies]\nunix = { path = \"unix\" }\n[workspace]\nmembers = [\"crates/**\", \"tools/[ab]?\", \"./single/\"]\nexclude = [\"crates/skip\"]\n",
             ),
             ("libs/local/Cargo.toml", "[package]\nname = \"local\"\n"),
             ("unix/Cargo.toml", "[package]\nname = \"unix\"\n"),
+            ("single/Cargo.toml", "[package]\nname = \"single\"\n"),
             (
                 "crates/deep/er/Cargo.toml",
                 "[package]\nname = \"deeper\"\n",
@@ -566,7 +585,7 @@ mod tests {
         ]);
         let plan = stubs(&files, ".").unwrap();
         let packages: Vec<&str> = plan.packages.iter().map(String::as_str).collect();
-        assert_eq!(packages, ["a1", "app", "deeper", "local", "unix"]);
+        assert_eq!(packages, ["a1", "app", "deeper", "local", "single", "unix"]);
         assert_eq!(stubs(&files, "nested").unwrap().packages.len(), 0);
         assert_eq!(
             stubs(&files, "nowhere").unwrap(),
