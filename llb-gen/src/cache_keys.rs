@@ -94,8 +94,6 @@ pub(crate) struct TargetDir<'a> {
     pub(crate) workdir: &'a str,
     /// The project's path in the context (`.` for the root).
     pub(crate) path: &'a str,
-    /// The project's path as a readable id part (`root` for `.`).
-    pub(crate) slug: &'a str,
     /// The project's own package names: what tells one repository from another.
     pub(crate) packages: &'a BTreeSet<String>,
 }
@@ -130,7 +128,7 @@ impl CacheMounts<'_> {
             "flotilla-target-{}-{}-{}",
             self.platform.slug(),
             &hash[..12],
-            project.slug
+            project_slug(project.path)
         );
         self.mount(dest, &id, CacheSharing::Locked)
     }
@@ -299,7 +297,6 @@ mod tests {
             toolchain,
             workdir: "/build",
             path: ".",
-            slug: "root",
             packages,
         };
         id(&mounts.target_dir("/t".to_owned(), &project)).to_owned()
@@ -310,7 +307,7 @@ mod tests {
         let app = packages(&["app", "app-core"]);
         let key = target_id("linux/amd64", "rust:1", &app);
         assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
-        assert!(key.ends_with("-root"), "{key}");
+        assert!(key.ends_with("-%2E"), "{key}");
         // Another repository with the same toolchain and workdir keeps its own target dir.
         assert_ne!(
             key,
@@ -335,7 +332,6 @@ mod tests {
                 toolchain: "rust:1",
                 workdir: "/build",
                 path: ".",
-                slug: "root",
                 packages: &packages(&["app"]),
             };
             let all: Vec<Mount> = mounts

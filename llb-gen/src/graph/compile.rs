@@ -138,8 +138,6 @@ struct Project<'p> {
     stage: String,
     /// Where cargo runs: the project's directory under the workdir.
     dir: String,
-    /// The project's path as one path component, for its target dir and cache id.
-    slug: String,
     /// Its `CARGO_TARGET_DIR`, one per project so that projects do not share build output.
     target_dir: String,
     /// The cross-compiling target triple, when cross-compiling.
@@ -160,8 +158,7 @@ impl Toolchain<'_> {
             "." => ("builder".to_owned(), workdir.clone()),
             path => (format!("builder:{path}"), format!("{workdir}/{path}")),
         };
-        let slug = cache_keys::project_slug(project.path);
-        let target_dir = format!("{TARGET_ROOT}/{slug}");
+        let target_dir = format!("{TARGET_ROOT}/{}", cache_keys::project_slug(project.path));
         let plan = stubs::stubs(&self.facts.manifests, project.path)?;
         let mut env = self.env.clone();
         env.extend(
@@ -186,7 +183,6 @@ impl Toolchain<'_> {
             project,
             stage,
             dir,
-            slug,
             target_dir,
             triple: self.cross.map(|cross| cross.target.value.as_str()),
             env,
@@ -278,7 +274,6 @@ impl Toolchain<'_> {
             project,
             stage,
             dir,
-            slug,
             target_dir,
             triple,
             env,
@@ -310,7 +305,6 @@ impl Toolchain<'_> {
                 toolchain: self.reference,
                 workdir,
                 path: project.path,
-                slug: &slug,
                 packages: &plan.packages,
             },
         ));
