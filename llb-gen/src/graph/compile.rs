@@ -276,7 +276,7 @@ impl Toolchain<'_> {
             dir,
             target_dir,
             triple,
-            env,
+            mut env,
             caches,
             plan,
         } = project;
@@ -292,7 +292,6 @@ impl Toolchain<'_> {
             .iter()
             .map(|b| b.value.name.as_str())
             .collect();
-        let mut env = env;
         env.extend([
             format!("{PROFILE_DIR_VAR}={profile_dir}"),
             format!("{BINARIES_VAR}={}", binaries.join("\n")),
