@@ -147,7 +147,7 @@ impl Request<'_> {
             None => None,
         };
         let base = match plan.base_image() {
-            Some(image) => resolver.config(&image).await?,
+            Some(image) => resolver.config(image).await?,
             None => ImageConfig::scratch(&platform),
         };
         let facts = BuildFacts {

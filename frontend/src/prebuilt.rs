@@ -70,7 +70,7 @@ pub async fn check(
         Some(variant) => variant
             .binaries
             .iter()
-            .map(|(name, _)| (name.value.as_str(), spec_position(name)))
+            .map(|binary| (binary.name.value.as_str(), spec_position(&binary.name)))
             .collect(),
         None => spec
             .builder

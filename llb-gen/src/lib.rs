@@ -2,7 +2,8 @@
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 //!
 //! Modules import only downwards (`scripts/module-cycles` checks it): `plan`, `subrequest`,
-//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
+//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `model`, `resolve` → `args`,
+//! `syntax`,
 //! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
 //! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
@@ -17,6 +18,7 @@ pub mod graph;
 pub mod image;
 pub mod llb;
 pub mod matrix;
+pub mod model;
 pub mod plan;
 pub mod platform;
 pub mod reference;

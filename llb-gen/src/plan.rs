@@ -94,7 +94,7 @@ impl Plan<'_> {
     }
 
     /// The base image whose config the variant builds on; `None` for the artifact (scratch).
-    pub fn base_image(&self) -> Option<String> {
+    pub fn base_image(&self) -> Option<&str> {
         self.target.base_image()
     }
 
@@ -137,5 +137,41 @@ impl Plan<'_> {
             definition,
             changes: graph.changes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::platform::Platform;
+    use crate::{load, pb};
+    use prost::Message;
+
+    #[test]
+    fn a_scratch_variant_starts_empty_and_pulls_nothing() {
+        let text = "version: 1\nbuilder: {image: rust, binaries: [app]}\nvariants:\n  v:\n    from: scratch\n    binaries: {app: /app}\n";
+        let spec = load(text, "f.yaml").unwrap();
+        let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
+        let request =
+            BuildRequest::new(None, ArgValues::native(args, &Platform::linux("amd64"))).unwrap();
+        let plan = plan(&spec, &request).unwrap();
+        assert_eq!(plan.base_image(), None, "no config to fetch");
+        let source = SourceFile {
+            name: "f.yaml",
+            data: text.as_bytes(),
+        };
+        let built = plan.build(&plan.known_facts(), source).unwrap();
+        let images: Vec<String> = built
+            .definition
+            .def
+            .iter()
+            .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).unwrap().op {
+                Some(pb::op::Op::Source(source)) => Some(source.identifier),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(images, ["docker-image://docker.io/library/b:1"]);
     }
 }

@@ -124,7 +124,8 @@ fn scope(
     scope
 }
 
-fn located(spec: &Spec, position: Position, error: SubstituteError) -> Diagnostic {
+/// A substitution error at `position` of the spec.
+pub(crate) fn located(spec: &Spec, position: Position, error: SubstituteError) -> Diagnostic {
     let diagnostic = spec.document.error(position, error.message);
     match error.hint {
         Some(hint) => diagnostic.with_hint(hint),

@@ -34,6 +34,23 @@ pub fn context_path(text: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
+/// An absolute path in an image, cleaned as Go's `path.Clean` does (`//usr/./bin/../lib/` ->
+/// `/usr/lib`; `..` stops at `/`), so two spellings of one path compare equal.
+pub fn absolute_path(text: &str) -> Option<String> {
+    let rest = text.strip_prefix('/')?;
+    let mut parts: Vec<&str> = Vec::new();
+    for part in rest.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
 /// An exposed port as the image config keys it: `8080` -> `8080/tcp`, `53/udp` stays.
 pub fn port(text: &str) -> Option<String> {
     let (number, protocol) = text.split_once('/').unwrap_or((text, "tcp"));
@@ -104,6 +121,21 @@ mod tests {
         for bad in ["", "8", "0x1ff", "rwx", "77777", "-1"] {
             assert_eq!(octal_mode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn absolute_paths_are_cleaned() {
+        for (written, clean) in [
+            ("/usr/local/bin/app", "/usr/local/bin/app"),
+            ("//usr/./local/bin//app", "/usr/local/bin/app"),
+            ("/usr/lib/../bin/app/", "/usr/bin/app"),
+            ("/../../etc", "/etc"),
+            ("/", "/"),
+        ] {
+            assert_eq!(absolute_path(written).as_deref(), Some(clean), "{written}");
+        }
+        assert_eq!(absolute_path("usr/bin"), None);
+        assert_eq!(absolute_path(""), None);
     }
 
     #[test]

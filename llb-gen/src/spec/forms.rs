@@ -129,7 +129,7 @@ impl<T: JsonSchema> JsonSchema for BoolOr<T> {
 
 /// The schema of a value the parser reads as text: YAML writes `expose: [8080]` or
 /// `user: 1001` unquoted, and a number or boolean there is taken as its text.
-pub(crate) enum Scalar {}
+pub enum Scalar {}
 
 impl JsonSchema for Scalar {
     fn inline_schema() -> bool {

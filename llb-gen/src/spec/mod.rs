@@ -25,8 +25,8 @@ pub use input::{
 };
 pub use serde_saphyr::Spanned;
 pub use variant::{
-    BinaryInstall, CacheMount, Command, CopyStep, Healthcheck, RunStep, SecretMount, Sharing,
-    SshMount, Variant,
+    BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId, RunStep,
+    SecretMount, Sharing, SshMount, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.

@@ -159,31 +159,62 @@ pub enum Sharing {
     Locked,
 }
 
-/// A secret mount of a run step (`RUN --mount=type=secret`).
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+/// A file the client provides to one run step: a secret (`RUN --mount=type=secret`) or an ssh
+/// agent socket (`RUN --mount=type=ssh`). The two are one shape; `Id` is what differs (a
+/// secret names its id, an ssh socket defaults to `default`).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecretMount {
-    /// Secret id, as in `docker build --secret id=…`.
-    #[schemars(with = "Scalar")]
-    pub id: Spanned<String>,
-    /// Where the secret file appears (default: `/run/secrets/<id>`).
+#[schemars(bound = "Id: MountId")]
+pub struct ClientMount<Id: MountId> {
+    /// The id the client names it by: `docker build --secret id=…` or `--ssh <id>=…`.
+    #[schemars(with = "Id::Written")]
+    pub id: Id,
+    /// Where it appears (default: `/run/secrets/<id>` for a secret,
+    /// `/run/buildkit/ssh_agent.<index>` for a socket).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub target: Option<Spanned<String>>,
     /// Fail when the client does not provide it.
     #[serde(default)]
     pub required: bool,
-    /// Owner uid of the secret file (default 0), for steps that run as another user.
+    /// Owner uid (default 0), for steps that run as another user.
     #[serde(default)]
     pub uid: u32,
-    /// Owner gid of the secret file (default 0).
+    /// Owner gid (default 0).
     #[serde(default)]
     pub gid: u32,
-    /// Octal mode of the secret file (default `0400`).
+    /// Octal mode (default `0400` for a secret, `0600` for a socket).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
 }
+
+/// How a client mount's id is written.
+pub trait MountId {
+    /// The id's JSON Schema.
+    type Written: JsonSchema;
+    /// The id as written, if it is.
+    fn written(&self) -> Option<&Spanned<String>>;
+}
+
+impl MountId for Spanned<String> {
+    type Written = Scalar;
+    fn written(&self) -> Option<&Spanned<String>> {
+        Some(self)
+    }
+}
+
+impl MountId for Option<Spanned<String>> {
+    type Written = Option<Scalar>;
+    fn written(&self) -> Option<&Spanned<String>> {
+        self.as_ref()
+    }
+}
+
+/// A secret: its id is required.
+pub type SecretMount = ClientMount<Spanned<String>>;
+/// An ssh agent socket: its id defaults to `default`.
+pub type SshMount = ClientMount<Option<Spanned<String>>>;
 
 /// A read-only mount of build-context files (`RUN --mount=type=bind`): what a step reads from
 /// the context (a downloaded-file stand-in, an install script) without copying it into a layer.
@@ -196,33 +227,6 @@ pub struct BindMount {
     /// Absolute mount point.
     #[schemars(with = "Scalar")]
     pub target: Spanned<String>,
-}
-
-/// An ssh agent socket of a run step (`RUN --mount=type=ssh`).
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SshMount {
-    /// Agent id, as in `docker build --ssh <id>=…` (default: `default`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub id: Option<Spanned<String>>,
-    /// Where the socket appears (default: `/run/buildkit/ssh_agent.<index>`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub target: Option<Spanned<String>>,
-    /// Fail when the client forwards no such agent.
-    #[serde(default)]
-    pub required: bool,
-    /// Owner uid of the socket (default 0), for steps that run as another user.
-    #[serde(default)]
-    pub uid: u32,
-    /// Owner gid of the socket (default 0).
-    #[serde(default)]
-    pub gid: u32,
-    /// Octal mode of the socket (default `0600`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub mode: Option<Spanned<String>>,
 }
 
 /// One `copy:` item: files from the build context.

@@ -8,7 +8,7 @@ use crate::spec::{Spanned, Spec, position};
 mod builder;
 mod variant;
 
-pub use variant::check_resolved;
+pub use variant::{SCRATCH, read_variant};
 
 /// The one spec version this frontend reads.
 pub const SPEC_VERSION: u32 = 1;
