@@ -2,9 +2,8 @@
 //! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
 //!
 //! Modules import only downwards (`scripts/module-cycles` checks it): `plan`, `subrequest`,
-//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `model`, `resolve` → `args`,
-//! `syntax`,
-//! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
+//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `model`,
+//! `resolve` → `args`, `syntax`, `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
 //! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
 pub mod args;
