@@ -158,8 +158,8 @@ impl Request<'_> {
             base_config: Some(base.clone()),
             ..plan.known_facts()
         };
-        if plan.needs_prebuilt_check() {
-            prebuilt::check(bridge, &resolver, spec, &plan.target, &facts).await?;
+        if let Some(check) = plan.prebuilt_check(&facts)? {
+            prebuilt::check(bridge, &resolver, check, &platform).await?;
         }
         let source = SourceFile {
             name: &self.spec_file.filename,

@@ -4,13 +4,14 @@
 //! go through it, so `llb-gen llb` prints what the frontend solves for the same options.
 
 use crate::cache_keys::CacheNamespace;
+use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
 use crate::image::{ConfigChanges, SourceDateEpoch};
 use crate::llb::{ExecNetwork, MarshalOptions, NoCache, SourceFile, check_size, marshal};
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
-use crate::spec::Spec;
+use crate::spec::{Spec, position};
 use crate::target::{self, BinariesSource, Target};
 
 /// What a build is asked, each value parsed once.
@@ -69,6 +70,22 @@ pub struct Built {
     pub changes: ConfigChanges,
 }
 
+/// A prebuilt builder's check: resolve the image for the platform, then solve its filesystem
+/// and stat each binary under `dir`.
+#[derive(Debug)]
+pub struct PrebuiltCheck {
+    /// `image <ref>` or `context <name>`, for messages.
+    pub source_name: String,
+    /// The prebuilt image, whose platform is checked first; `None` for a local directory.
+    pub image: Option<String>,
+    /// The builder's filesystem.
+    pub definition: Definition,
+    /// The directory of `definition` holding the binaries (empty: its root).
+    pub dir: String,
+    /// Each binary the target needs, with where the spec asks for it.
+    pub binaries: Vec<(String, Position)>,
+}
+
 /// Selects the target `request` asks for and decides where its binaries come from.
 pub fn plan<'a>(spec: &'a Spec, request: &'a BuildRequest) -> Result<Plan<'a>, Error> {
     let target = target::select(
@@ -103,9 +120,37 @@ impl Plan<'_> {
         self.toolchain_image().is_some()
     }
 
-    /// Whether the prebuilt builder must be checked before the build is solved.
-    pub fn needs_prebuilt_check(&self) -> bool {
-        self.toolchain_image().is_none()
+    /// What to check of a prebuilt builder before the build is solved, so that a missing or
+    /// non-executable binary is named rather than failing a copy; `None` when compiling.
+    pub fn prebuilt_check(&self, facts: &BuildFacts) -> Result<Option<PrebuiltCheck>, Error> {
+        let (source_name, image) = match &self.target.binaries {
+            BinariesSource::Compile { .. } => return Ok(None),
+            BinariesSource::Prebuilt { image } => (format!("image {image}"), Some(image.clone())),
+            BinariesSource::Local { name } => (format!("context {name}"), None),
+        };
+        let root = graph::binaries_root(self.spec, &self.target.binaries, facts)?;
+        // Each binary with where the target asks for it: the variant's `binaries` entry, or
+        // the builder's list for the artifact.
+        let binaries = match &self.target.variant {
+            Some(variant) => variant
+                .binaries
+                .iter()
+                .map(|binary| (binary.name.value.clone(), position(&binary.name)))
+                .collect(),
+            None => self
+                .spec
+                .builder
+                .binaries()
+                .map(|binary| (binary.value.name.clone(), position(binary)))
+                .collect(),
+        };
+        Ok(Some(PrebuiltCheck {
+            source_name,
+            image,
+            definition: marshal(&root.state, MarshalOptions::default()),
+            dir: root.dir,
+            binaries,
+        }))
     }
 
     /// The facts the request itself gives (platforms, cache namespace); the caller adds what
