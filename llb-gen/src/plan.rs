@@ -7,7 +7,7 @@ use crate::cache_keys::CacheNamespace;
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
-use crate::image::{ConfigChanges, SourceDateEpoch};
+use crate::image::{ImageConfig, SourceDateEpoch};
 use crate::llb::{ExecNetwork, MarshalOptions, NoCache, SourceFile, check_size, marshal};
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
@@ -61,13 +61,13 @@ pub struct Plan<'a> {
     pub target: Target<'a>,
 }
 
-/// What a plan builds: the Definition to solve and the changes to the base image's config.
+/// What a plan builds: the Definition to solve and the image's config.
 #[derive(Debug)]
 pub struct Built {
     /// The marshaled graph, with network and no-cache applied and its size checked.
     pub definition: Definition,
-    /// The config changes, with the request's labels and date.
-    pub changes: ConfigChanges,
+    /// The base image's config with the target's changes, the request's labels and date.
+    pub config: ImageConfig,
 }
 
 /// A prebuilt builder's check: resolve the image for the platform, then solve its filesystem
@@ -163,7 +163,8 @@ impl Plan<'_> {
         }
     }
 
-    /// The Definition and config changes of the target, from `facts`; `source` is the spec,
+    /// The Definition and image config of the target, from `facts` (its base config among
+    /// them); `source` is the spec,
     /// so BuildKit can show the line behind a failing op.
     pub fn build(&self, facts: &BuildFacts, source: SourceFile<'_>) -> Result<Built, Error> {
         let request = self.request;
@@ -178,9 +179,13 @@ impl Plan<'_> {
         check_size(&definition, self.target.name)?;
         graph.changes.labels.extend(request.labels.iter().cloned());
         graph.changes.created = request.epoch;
+        let base = facts
+            .base_config
+            .clone()
+            .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
         Ok(Built {
             definition,
-            changes: graph.changes,
+            config: base.apply(&graph.changes).for_platform(&facts.platform),
         })
     }
 }
