@@ -31,6 +31,8 @@ pub struct Variant {
     pub workdir: Option<Spanned<String>>,
     /// Debian packages, each a valid apt argument.
     pub packages: Vec<Spanned<String>>,
+    /// The apt repositories they may come from.
+    pub apt_repositories: Vec<AptRepository>,
     /// Commands run in the image, in order.
     pub run: Vec<RunStep>,
     /// Files from the build context.
@@ -109,4 +111,30 @@ pub struct BinaryCopy {
     pub dest: String,
     /// Mode and owner.
     pub options: CopyOptions,
+}
+
+/// A third-party apt repository, every part checked for apt's one-line format.
+#[derive(Clone, Debug)]
+pub struct AptRepository {
+    /// Names its files; where it is written locates the apt step.
+    pub name: Spanned<String>,
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// The suite.
+    pub suite: String,
+    /// The components.
+    pub components: Vec<String>,
+    /// Where its signing key comes from.
+    pub key: KeySource,
+    /// Where the key is installed: `/etc/apt/keyrings/<name>.gpg` or `.asc`.
+    pub keyring: String,
+}
+
+/// A file read by the build: from the build context, or fetched by BuildKit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// A path in the build context, normalized.
+    Context(String),
+    /// An `https://` URL.
+    Url(String),
 }

@@ -207,6 +207,8 @@ fn inherit(base: &mut Variant, over: &Variant) {
             .filter(|package| packages.insert(package.value.clone()))
             .cloned(),
     );
+    base.apt_repositories
+        .extend(over.apt_repositories.iter().cloned());
     base.run.extend(over.run.iter().cloned());
     base.check.extend(over.check.iter().cloned());
     base.copy.extend(over.copy.iter().cloned());

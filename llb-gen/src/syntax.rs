@@ -109,6 +109,28 @@ pub fn is_package(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ".+-:=~_".contains(c))
 }
 
+/// An apt repository URL: `http://` or `https://`, with nothing that would end the field in
+/// a sources line (spaces, brackets) or a shell word.
+pub fn is_apt_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#@!$&'()*+,;=%".contains(c))
+    })
+}
+
+/// An apt suite or component: letters, digits and `-._/`, not starting with `-` or `/`.
+pub fn is_apt_word(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +142,25 @@ mod tests {
         assert_eq!(octal_mode("0o4755"), Some(0o4755));
         for bad in ["", "8", "0x1ff", "rwx", "77777", "-1"] {
             assert_eq!(octal_mode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn apt_sources_parts_are_one_field_each() {
+        assert!(is_apt_url("https://cli.github.com/packages"));
+        assert!(is_apt_url("http://deb.debian.org/debian"));
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://a]",
+            "cli.github.com",
+        ] {
+            assert!(!is_apt_url(bad), "{bad}");
+        }
+        assert!(is_apt_word("stable") && is_apt_word("bookworm-updates") && is_apt_word("main"));
+        for bad in ["", "-x", "/x", "a b", "a]", "a$b"] {
+            assert!(!is_apt_word(bad), "{bad}");
         }
     }
 

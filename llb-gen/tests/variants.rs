@@ -188,11 +188,16 @@ fn packages_use_locked_apt_caches_and_leave_no_lists() {
     for part in [
         "rm -f /etc/apt/apt.conf.d/docker-clean",
         "apt-get update\n",
-        "apt-get install -y --no-install-recommends jq tini\n",
+        "apt-get install -y --no-install-recommends \"$@\"\n",
         "rm -rf /var/lib/apt/lists/*",
     ] {
         assert!(script.contains(part), "{part} in {script}");
     }
+    assert_eq!(
+        meta.args[3..],
+        ["apt-install", "0", "jq", "tini"],
+        "the packages are arguments, not script text"
+    );
     assert_eq!(meta.user, "root", "apt runs as root whatever the base user");
     assert!(
         meta.env

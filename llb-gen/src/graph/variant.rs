@@ -8,16 +8,41 @@ use crate::cache_keys;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
-use crate::model::{Base, FileCopy, RunStep, Variant};
+use crate::model::{Base, FileCopy, KeySource, RunStep, Variant};
 use crate::resolve::located;
 use crate::spec::{Command, NamedMap, Spanned, Spec, position};
 
-/// Debian images delete downloaded packages after each install; the cache mount needs them.
-const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
+/// The apt step. Its arguments are the number of repositories, five words for each (name,
+/// keyring path, URL, suite, components), then the packages: values reach the shell as
+/// arguments, never as script text. Debian images delete downloaded packages after each
+/// install; the cache mount needs them kept.
+const APT_INSTALL: &str = r#"set -eu
+rm -f /etc/apt/apt.conf.d/docker-clean
+echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache
+repositories=$1
+shift
+while [ "$repositories" -gt 0 ]; do
+  install -d -m 0755 /etc/apt/keyrings
+  install -m 0644 "/run/flotilla/apt-keys/$1" "$2"
+  printf 'deb [signed-by=%s] %s %s %s\n' "$2" "$3" "$4" "$5" > "/etc/apt/sources.list.d/$1.list"
+  shift 5
+  repositories=$((repositories - 1))
+done
+if [ "$#" -gt 0 ]; then
+  apt-get update
+  apt-get install -y --no-install-recommends "$@"
+fi
+rm -rf /var/lib/apt/lists/*
+"#;
+/// Where the apt step finds each repository's key, `<dir>/<name>`.
+const APT_KEYS_DIR: &str = "/run/flotilla/apt-keys";
+/// The name a fetched key has in its HTTP source.
+const APT_KEY_FILE: &str = "key";
 /// One op-making step of the variant, before it is numbered.
 enum Step<'v> {
     Workdir(&'v Spanned<String>),
-    Packages(&'v [Spanned<String>]),
+    /// The packages and repositories, located at the first of them.
+    Packages(&'v Spanned<String>),
     Run(&'v RunStep),
     Copy(&'v [FileCopy]),
     /// Every binary, in one op located at the first one's name.
@@ -37,8 +62,9 @@ pub(super) fn graph(
 ) -> Result<Graph, Error> {
     let mut steps = Vec::new();
     steps.extend(variant.workdir.as_ref().map(Step::Workdir));
-    if !variant.packages.is_empty() {
-        steps.push(Step::Packages(&variant.packages));
+    let repositories = variant.apt_repositories.iter().map(|r| &r.name);
+    if let Some(first) = variant.packages.iter().chain(repositories).next() {
+        steps.push(Step::Packages(first));
     }
     steps.extend(variant.run.iter().map(Step::Run));
     if !variant.copy.is_empty() {
@@ -138,7 +164,7 @@ impl VariantBuilder<'_> {
                 platform,
                 describe,
             ),
-            Step::Packages(packages) => state.run(self.packages(packages), platform, describe).root,
+            Step::Packages(_) => state.run(self.packages(), platform, describe).root,
             Step::Run(step) => state.run(self.run(step), platform, describe).root,
             Step::Copy(copies) => self.copy(state, copies, describe),
             Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
@@ -150,9 +176,9 @@ impl VariantBuilder<'_> {
     fn summary(&self, step: &Step<'_>) -> (String, SpecRange, &'static str) {
         match step {
             Step::Workdir(path) => (format!("WORKDIR {}", path.value), range(path), "workdir"),
-            Step::Packages(packages) => (
-                format!("apt-get install {}", words(packages)),
-                range(&packages[0]),
+            Step::Packages(first) => (
+                format!("apt-get install {}", words(&self.variant.packages)),
+                range(first),
                 "packages",
             ),
             Step::Run(step) => (
@@ -188,20 +214,55 @@ impl VariantBuilder<'_> {
     }
 
     /// `apt-get install` with apt's caches on locked cache mounts, and no lists in the layer.
-    fn packages(&self, packages: &[Spanned<String>]) -> Exec {
-        let script = format!(
-            "set -eu\n{APT_KEEP_DOWNLOADS}\napt-get update\napt-get install -y --no-install-recommends {}\nrm -rf /var/lib/apt/lists/*\n",
-            words(packages)
-        );
+    fn packages(&self) -> Exec {
+        let repositories = &self.variant.apt_repositories;
+        let mut args = shell(APT_INSTALL.to_owned());
+        args.push("apt-install".to_owned());
+        args.push(repositories.len().to_string());
+        for repository in repositories {
+            args.extend([
+                repository.name.value.clone(),
+                repository.keyring.clone(),
+                repository.url.clone(),
+                repository.suite.clone(),
+                repository.components.join(" "),
+            ]);
+        }
+        args.extend(self.variant.packages.iter().map(|p| p.value.clone()));
+        let keys = repositories.iter().map(|repository| {
+            let dest = format!("{APT_KEYS_DIR}/{}", repository.name.value);
+            match &repository.key {
+                KeySource::Context(path) => Mount::Bind {
+                    dest,
+                    from: context_source(
+                        self.facts,
+                        cache_keys::context_paths(std::slice::from_ref(path)),
+                        format!("[{}] load build context: {path}", self.name),
+                    ),
+                    selector: path.clone(),
+                },
+                KeySource::Url(url) => Mount::Bind {
+                    dest,
+                    from: State::http(url, APT_KEY_FILE, format!("[{}] fetch {url}", self.name)),
+                    selector: APT_KEY_FILE.to_owned(),
+                },
+            }
+        });
         let frontend = [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
         Exec {
-            args: shell(script),
+            args,
             // Not the variant's env: apt needs none of it, and without it every variant on the
             // same base with the same packages shares this layer.
             env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
-            mounts: self.facts.cache_mounts().apt(),
+            mounts: self
+                .facts
+                .cache_mounts()
+                .apt()
+                .into_iter()
+                .chain(keys)
+                .collect(),
         }
     }
 
@@ -410,4 +471,105 @@ fn words(list: &[Spanned<String>]) -> String {
         .map(|word| word.value.as_str())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use prost::Message;
+
+    use crate::llb::SourceFile;
+    use crate::pb::{self, op::Op as Payload};
+    use crate::plan::{BuildRequest, plan};
+    use crate::platform::Platform;
+    use crate::resolve::ArgValues;
+
+    const SPEC: &str = "version: 1
+builder: {image: rust, binaries: [app]}
+variants:
+  v:
+    from: debian
+    packages: [gh, curl]
+    apt_repositories:
+      - {name: gh, url: 'https://cli.github.com/packages', suite: stable, key: keys/gh.gpg}
+      - name: other
+        url: http://apt.example.com/debian
+        suite: bookworm
+        components: [main, contrib]
+        key: https://apt.example.com/key.asc
+    binaries: {app: /app}
+";
+
+    fn ops() -> Vec<pb::Op> {
+        let spec = crate::load(SPEC, "f.yaml").unwrap();
+        let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
+        let platform = Platform::linux("amd64");
+        let request = BuildRequest::new(None, ArgValues::native(args, &platform)).unwrap();
+        let plan = plan(&spec, &request).unwrap();
+        let source = SourceFile {
+            name: "f.yaml",
+            data: SPEC.as_bytes(),
+        };
+        let built = plan.build(&plan.known_facts(), source).unwrap();
+        built
+            .definition
+            .def
+            .iter()
+            .map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn apt_repositories_reach_the_shell_as_arguments_with_their_keys_mounted() {
+        let ops = ops();
+        let (exec, inputs) = ops
+            .iter()
+            .find_map(|op| match &op.op {
+                Some(Payload::Exec(exec)) => Some((exec, &op.inputs)),
+                _ => None,
+            })
+            .expect("the apt step");
+        let meta = exec.meta.as_ref().unwrap();
+        assert_eq!(meta.args[2], super::APT_INSTALL, "the script is fixed text");
+        assert_eq!(
+            meta.args[3..],
+            [
+                "apt-install",
+                "2",
+                "gh",
+                "/etc/apt/keyrings/gh.gpg",
+                "https://cli.github.com/packages",
+                "stable",
+                "main",
+                "other",
+                "/etc/apt/keyrings/other.asc",
+                "http://apt.example.com/debian",
+                "bookworm",
+                "main contrib",
+                "gh",
+                "curl",
+            ]
+        );
+        let source_of = |dest: &str| {
+            let mount = exec.mounts.iter().find(|m| m.dest == dest).unwrap();
+            let input = &inputs[usize::try_from(mount.input).unwrap()];
+            let bytes = ops
+                .iter()
+                .find(|op| crate::llb::digest_of(&op.encode_to_vec()) == input.digest)
+                .unwrap();
+            match &bytes.op {
+                Some(Payload::Source(source)) => (source.clone(), mount.selector.clone()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (context, selector) = source_of("/run/flotilla/apt-keys/gh");
+        assert_eq!(context.identifier, "local://context");
+        assert_eq!(context.attrs["local.includepattern"], r#"["keys/gh.gpg"]"#);
+        assert_eq!(selector, "keys/gh.gpg");
+        let (http, selector) = source_of("/run/flotilla/apt-keys/other");
+        assert_eq!(http.identifier, "https://apt.example.com/key.asc");
+        assert_eq!(http.attrs["http.filename"], "key");
+        assert_eq!(selector, "key");
+    }
 }

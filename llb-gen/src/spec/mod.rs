@@ -25,8 +25,8 @@ pub use input::{
 };
 pub use serde_saphyr::Spanned;
 pub use variant::{
-    BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId, RunStep,
-    SecretMount, Sharing, SshMount, Variant,
+    AptRepository, BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId,
+    RunStep, SecretMount, Sharing, SshMount, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.

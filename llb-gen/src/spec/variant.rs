@@ -36,6 +36,10 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Vec<Scalar>")]
     pub packages: Vec<Spanned<String>>,
+    /// Third-party apt repositories that `packages` may install from, added in the install's
+    /// layer; their keys and sources lines stay in the image, their package lists do not.
+    #[serde(default)]
+    pub apt_repositories: Vec<AptRepository>,
     /// Commands run in the image, in order.
     #[serde(default, deserialize_with = "run_steps")]
     #[schemars(with = "Vec<StringOr<RunStep>>")]
@@ -157,6 +161,30 @@ pub enum Sharing {
     Shared,
     /// Concurrent builds wait for each other.
     Locked,
+}
+
+/// An apt repository besides the base image's: `deb [signed-by=KEY] URL SUITE COMPONENTS`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AptRepository {
+    /// Names its files, `/etc/apt/keyrings/<name>.gpg` (`.asc` for an armored key) and
+    /// `/etc/apt/sources.list.d/<name>.list`.
+    #[schemars(with = "Scalar")]
+    pub name: Spanned<String>,
+    /// The repository's `http://` or `https://` URL.
+    #[schemars(with = "Scalar")]
+    pub url: Spanned<String>,
+    /// The suite, e.g. `stable` or `bookworm`.
+    #[schemars(with = "Scalar")]
+    pub suite: Spanned<String>,
+    /// Its components (default: `[main]`).
+    #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
+    pub components: Vec<Spanned<String>>,
+    /// The signing key: a path in the build context, or an `https://` URL that BuildKit
+    /// fetches; binary, or ASCII-armored when it ends in `.asc`.
+    #[schemars(with = "Scalar")]
+    pub key: Spanned<String>,
 }
 
 /// A file the client provides to one run step: a secret (`RUN --mount=type=secret`) or an ssh
@@ -380,6 +408,14 @@ impl Variant {
         let mut all: Vec<&mut Spanned<String>> = Vec::new();
         all.extend(self.from.as_mut());
         all.extend(self.packages.iter_mut());
+        for repository in &mut self.apt_repositories {
+            all.extend([
+                &mut repository.url,
+                &mut repository.suite,
+                &mut repository.key,
+            ]);
+            all.extend(repository.components.iter_mut());
+        }
         for step in &mut self.run {
             all.extend(step.command.strings_mut());
             all.extend(step.env.0.iter_mut().map(|(_, value)| value));

@@ -10,12 +10,12 @@ use crate::args::is_arg_name;
 use crate::diagnostic::Diagnostic;
 use crate::image::Healthcheck;
 use crate::llb::{ClientMount, CopyOptions, Owner};
-use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy};
+use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource};
 use crate::reference;
 use crate::resolve;
 use crate::spec::{
-    ARTIFACT_TARGET, ClientMount as WrittenMount, Command, MountId, NamedMap, Spanned, Spec,
-    Variant, position,
+    ARTIFACT_TARGET, AptRepository, ClientMount as WrittenMount, Command, MountId, NamedMap,
+    Spanned, Spec, Variant, position,
 };
 use crate::syntax;
 
@@ -195,6 +195,7 @@ impl Reader<'_, '_> {
                 }
             });
         }
+        let apt_repositories = self.apt_repositories(&variant.apt_repositories);
         let run = variant.run.iter().map(|step| self.run_step(step)).collect();
         let copy = variant
             .copy
@@ -291,6 +292,7 @@ impl Reader<'_, '_> {
             from,
             workdir: variant.workdir.clone(),
             packages: variant.packages.clone(),
+            apt_repositories,
             run,
             copy,
             binaries,
@@ -304,6 +306,72 @@ impl Reader<'_, '_> {
             stop_signal: value(&variant.stopsignal),
             check: variant.check.clone(),
         })
+    }
+
+    fn apt_repositories(&mut self, written: &[AptRepository]) -> Vec<model::AptRepository> {
+        let mut names = BTreeSet::new();
+        written
+            .iter()
+            .map(|repository| {
+                let name = &repository.name;
+                self.rule(
+                    name,
+                    is_variant_name(&name.value),
+                    format!("invalid apt repository name `{}`", name.value),
+                    Some("repository names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+                );
+                self.rule(
+                    name,
+                    names.insert(name.value.as_str()),
+                    format!("apt repository `{}` is listed twice", name.value),
+                    None,
+                );
+                let url = self.read(&repository.url, |text| {
+                    apt_part(text, syntax::is_apt_url, "URL", "https://cli.github.com/packages")
+                });
+                let suite = self.read(&repository.suite, |text| {
+                    apt_part(text, syntax::is_apt_word, "suite", "stable")
+                });
+                let mut components: Vec<String> = repository
+                    .components
+                    .iter()
+                    .map(|component| {
+                        self.read(component, |text| {
+                            apt_part(text, syntax::is_apt_word, "component", "main")
+                        })
+                    })
+                    .collect();
+                if components.is_empty() {
+                    components.push("main".to_owned());
+                }
+                let key = self.read(&repository.key, |text| {
+                    if text.starts_with("https://") && syntax::is_apt_url(text) {
+                        Ok(Some(KeySource::Url(text.to_owned())))
+                    } else {
+                        match syntax::context_path(text) {
+                            Ok(path) if !path.is_empty() => Ok(Some(KeySource::Context(path))),
+                            _ => Err(broken(
+                                format!("apt repository key `{text}` is neither a file in the build context nor an https:// URL"),
+                                Some("write a path such as `keys/repo.gpg`, or the key's https:// URL"),
+                            )),
+                        }
+                    }
+                });
+                let armored = repository.key.value.ends_with(".asc");
+                model::AptRepository {
+                    keyring: format!(
+                        "/etc/apt/keyrings/{}.{}",
+                        name.value,
+                        if armored { "asc" } else { "gpg" }
+                    ),
+                    name: name.clone(),
+                    url,
+                    suite,
+                    components,
+                    key: key.unwrap_or(KeySource::Context(String::new())),
+                }
+            })
+            .collect()
     }
 
     fn run_step(&mut self, step: &crate::spec::RunStep) -> model::RunStep {
@@ -513,6 +581,23 @@ fn base(text: &str) -> Result<Option<Base>, Broken> {
                 Some("write an image reference such as `debian:bookworm-slim`"),
             )
         })
+}
+
+/// One part of an apt sources line, checked by `valid`.
+fn apt_part(
+    text: &str,
+    valid: fn(&str) -> bool,
+    what: &str,
+    example: &str,
+) -> Result<String, Broken> {
+    if valid(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(broken(
+            format!("invalid apt repository {what} `{text}`"),
+            Some(&format!("write a {what} such as `{example}`")),
+        ))
+    }
 }
 
 fn duration_ns(text: &str) -> Result<u64, Broken> {
