@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -19,6 +21,7 @@ use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status};
 
 use crate::bridge::Bridge;
+use crate::client_files::MODE_DIR;
 use crate::gateway_pb::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use crate::gateway_pb::{
     self, Any, ApiCap, InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest,
@@ -64,6 +67,9 @@ pub enum Garbage {
 pub struct Daemon {
     /// ReadFile's answer, whatever the path.
     pub file: Result<Vec<u8>, Status>,
+    /// A directory on disk whose files ReadFile, ReadDir and StatFile answer with instead of
+    /// `file` and `stats`, whatever the ref: it holds the spec and is the context.
+    pub dir: Option<PathBuf>,
     /// How many Solves succeed before `solve_error` (when set) answers the rest.
     pub solves_ok: usize,
     /// What Solve fails with after `solves_ok` successes.
@@ -91,6 +97,7 @@ impl Daemon {
         };
         Self {
             file: Ok(spec.as_bytes().to_vec()),
+            dir: None,
             solves_ok: 0,
             solve_error: None,
             failing_step: None,
@@ -189,17 +196,36 @@ impl LlbBridge for Fake {
 
     async fn read_file(
         &self,
-        _: Request<ReadFileRequest>,
+        request: Request<ReadFileRequest>,
     ) -> Result<Response<ReadFileResponse>, Status> {
-        let data = self.daemon.file.clone()?;
+        let data = match &self.daemon.dir {
+            Some(dir) => {
+                let path = request.into_inner().file_path;
+                std::fs::read(dir.join(&path)).map_err(|error| unreadable(&path, &error))?
+            }
+            None => self.daemon.file.clone()?,
+        };
         Ok(Response::new(ReadFileResponse { data }))
     }
 
     async fn read_dir(
         &self,
-        _: Request<ReadDirRequest>,
+        request: Request<ReadDirRequest>,
     ) -> Result<Response<ReadDirResponse>, Status> {
-        Err(Status::unimplemented("read_dir"))
+        let Some(dir) = &self.daemon.dir else {
+            return Err(Status::unimplemented("read_dir"));
+        };
+        let path = request.into_inner().dir_path;
+        let listed =
+            std::fs::read_dir(dir.join(&path)).map_err(|error| unreadable(&path, &error))?;
+        let mut entries = listed
+            .map(|entry| {
+                let entry = entry.map_err(|error| unreadable(&path, &error))?;
+                stat(&entry.path(), &entry.file_name().to_string_lossy())
+            })
+            .collect::<Result<Vec<Stat>, Status>>()?;
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Response::new(ReadDirResponse { entries }))
     }
 
     async fn stat_file(
@@ -207,13 +233,16 @@ impl LlbBridge for Fake {
         request: Request<StatFileRequest>,
     ) -> Result<Response<StatFileResponse>, Status> {
         let path = request.into_inner().path;
+        if let Some(dir) = &self.daemon.dir {
+            return Ok(Response::new(StatFileResponse {
+                stat: Some(stat(&dir.join(&path), &path)?),
+            }));
+        }
         match self.daemon.stats.get(&path) {
             Some(answer) => Ok(Response::new(StatFileResponse {
                 stat: Some(answer.clone()?),
             })),
-            None => Err(Status::not_found(format!(
-                "stat {path}: no such file or directory"
-            ))),
+            None => Err(missing(&path)),
         }
     }
 
@@ -233,6 +262,31 @@ impl LlbBridge for Fake {
 
     async fn inputs(&self, _: Request<InputsRequest>) -> Result<Response<InputsResponse>, Status> {
         Err(Status::unimplemented("inputs"))
+    }
+}
+
+/// A file on disk as BuildKit's ReadDir and StatFile report it, named `name`.
+fn stat(file: &Path, name: &str) -> Result<Stat, Status> {
+    let metadata = std::fs::metadata(file).map_err(|error| unreadable(name, &error))?;
+    let kind = if metadata.is_dir() { MODE_DIR } else { 0 };
+    Ok(Stat {
+        path: name.to_owned(),
+        mode: kind | (metadata.permissions().mode() & 0o7777),
+        size: i64::try_from(metadata.len()).unwrap_or(i64::MAX),
+        ..Default::default()
+    })
+}
+
+/// A file that does not exist, worded as BuildKit words it: the frontend tells it by that.
+fn missing(path: &str) -> Status {
+    Status::not_found(format!("stat {path}: no such file or directory"))
+}
+
+/// A failed read of `path` on disk, as BuildKit reports it.
+fn unreadable(path: &str, error: &std::io::Error) -> Status {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => missing(path),
+        _ => Status::internal(format!("{path}: {error}")),
     }
 }
 

@@ -1,7 +1,6 @@
 //! `llb-gen`: the spec → LLB compiler on the command line, no daemon needed.
 //! `llb-gen llb flotilla.yaml --target hello | buildctl build --local context=. …`
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,12 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
-use llb_gen::graph::BuildFacts;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
+use llb_gen::{Error, context_dir, dot, load, matrix, schema, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -231,9 +229,6 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     });
-    let context_excludes = std::fs::read_to_string(context_dir.join(".dockerignore"))
-        .map(|text| dockerignore::patterns(&text))
-        .unwrap_or_default();
     let spec = load(&source, &file)?;
     let args = ArgValues {
         build_args: build_args.into_iter().collect(),
@@ -251,54 +246,12 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         ..BuildRequest::new(target, args)?
     };
     let plan = plan::plan(&spec, &request)?;
-    let manifests = if plan.needs_manifests() {
-        read_manifests(&context_dir, &context_excludes)?
-    } else {
-        BTreeMap::new()
-    };
-    let facts = BuildFacts {
-        manifests,
-        context_excludes,
-        ..plan.known_facts()
-    };
+    let facts = context_dir::facts(&plan, &context_dir)?;
     let source = SourceFile {
         name: &file,
         data: source.as_bytes(),
     };
     Ok(plan.build(&facts, source)?.definition)
-}
-
-/// Every `Cargo.toml` and `Cargo.lock` under `dir`, by path relative to `dir`. Skips `target`,
-/// hidden directories and directories `.dockerignore` names literally (BuildKit applies its
-/// full pattern rules when the frontend reads the context).
-fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, Error> {
-    let unreadable = |path: &Path, error: std::io::Error| Error::Read {
-        file: path.display().to_string(),
-        message: error.to_string(),
-    };
-    let mut manifests = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|e| unreadable(&current, e))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned();
-            if path.is_dir() {
-                if name != "target" && !name.starts_with('.') && !excludes.contains(&relative) {
-                    pending.push(path);
-                }
-            } else if name == "Cargo.toml" || name == "Cargo.lock" {
-                let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))?;
-                manifests.insert(relative, text);
-            }
-        }
-    }
-    Ok(manifests)
 }
 
 /// The spec's text and its name for errors. A file over the size limit is not read whole.

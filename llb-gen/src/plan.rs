@@ -7,7 +7,7 @@ use crate::cache_keys::CacheNamespace;
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
-use crate::image::{ImageConfig, SourceDateEpoch};
+use crate::image::{ConfigChanges, ImageConfig, SourceDateEpoch};
 use crate::llb::{ExecNetwork, MarshalOptions, NoCache, SourceFile, check_size, marshal};
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
@@ -66,7 +66,9 @@ pub struct Plan<'a> {
 pub struct Built {
     /// The marshaled graph, with network and no-cache applied and its size checked.
     pub definition: Definition,
-    /// The base image's config with the target's changes, the request's labels and date.
+    /// What the target changes in its base image's config (labels and date included).
+    pub changes: ConfigChanges,
+    /// The base image's config with those changes.
     pub config: ImageConfig,
 }
 
@@ -186,6 +188,7 @@ impl Plan<'_> {
         Ok(Built {
             definition,
             config: base.apply(&graph.changes).for_platform(&facts.platform),
+            changes: graph.changes,
         })
     }
 }
@@ -195,9 +198,48 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::llb::MAX_DEFINITION_BYTES;
     use crate::platform::Platform;
     use crate::{load, pb};
     use prost::Message;
+
+    /// The build of `target` in a generated spec: variant `big` has a 400 KB env value and 12
+    /// run steps, variant `small` the same steps without the env.
+    fn generated(target: &str) -> Result<Built, Error> {
+        let steps: String = (0..12)
+            .map(|step| format!("      - echo {step}\n"))
+            .collect();
+        let source = format!(
+            "version: 1\nbuilder: {{image: rust, binaries: [app]}}\nvariants:\n  big:\n    from: debian\n    env: {{BLOB: {}}}\n    run:\n{steps}  small:\n    from: debian\n    run:\n{steps}",
+            "x".repeat(400 << 10)
+        );
+        let spec = crate::load(&source, "f.yaml")?;
+        let values = ArgValues::native(Default::default(), &Platform::linux("amd64"));
+        let request = BuildRequest::new(Some(target.to_owned()), values)?;
+        let plan = plan(&spec, &request)?;
+        let source = SourceFile {
+            name: "f.yaml",
+            data: source.as_bytes(),
+        };
+        plan.build(&plan.known_facts(), source)
+    }
+
+    #[test]
+    fn a_definition_over_the_message_limit_names_the_limit_and_the_target() {
+        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env.
+        let error = generated("big").unwrap_err();
+        let Error::DefinitionTooLarge(too_large) = &error else {
+            panic!("{error}")
+        };
+        assert!(too_large.size > MAX_DEFINITION_BYTES);
+        assert!(
+            error.to_string().starts_with(
+                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit ("
+            ),
+            "{error}"
+        );
+        assert!(generated("small").is_ok());
+    }
 
     #[test]
     fn a_scratch_variant_starts_empty_and_pulls_nothing() {
