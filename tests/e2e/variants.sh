@@ -211,8 +211,9 @@ expect_refused failing-check "$FAILING" "flotilla.yaml:$line:9: \`[check:kiro 3/
 expect_refused no-checks "$VARIANTS" 'target `check:slim` has nothing to run: variant `slim` has no `check:` commands' \
   "check target of a variant without checks: clear message" --target check:slim "${PREBUILT[@]}"
 
-# 10. Third-party apt repositories: the machine's Debian mirror, added as a repository of its own
-#     with its key from the build context; with a key that signs nothing, apt refuses it.
+# 10. Third-party apt repositories: the machine's Debian mirror's backports suite (which the base
+#     image does not list), added with its key from the build context; apt reads it. With a key
+#     that signs nothing, apt refuses it.
 APT=$(spec_dir variants-apt)
 mkdir -p "$APT/keys"
 mirror=$(in_image debian:bookworm-slim 'cat /etc/apt/sources.list.d/debian.sources' | awk '/^URIs:/ { print $2; exit }')
@@ -227,19 +228,20 @@ variants:
   apt-repo:
     from: debian:bookworm-slim
     apt_repositories:
-      - { name: mirror, url: "\${MIRROR}", suite: bookworm, key: keys/debian.gpg }
+      - { name: mirror, url: "\${MIRROR}", suite: bookworm-backports, key: keys/debian.gpg }
     packages: [jq]
     binaries: { hello: /usr/local/bin/hello }
   apt-wrong-key:
     from: debian:bookworm-slim
     apt_repositories:
-      - { name: wrong, url: "\${MIRROR}", suite: bookworm, key: keys/wrong.gpg }
+      - { name: wrong, url: "\${MIRROR}", suite: bookworm-backports, key: keys/wrong.gpg }
     packages: [jq]
 YAML
-if build apt-repo "$APT" --target apt-repo "${PREBUILT[@]}" --build-arg "MIRROR=$mirror" -t flotilla-e2e/apt-repo; then
+if build apt-repo "$APT" --target apt-repo --no-cache "${PREBUILT[@]}" --build-arg "MIRROR=$mirror" -t flotilla-e2e/apt-repo; then
   out=$(in_image flotilla-e2e/apt-repo 'cat /etc/apt/sources.list.d/mirror.list; stat -c %a /etc/apt/keyrings/mirror.gpg; cmp /etc/apt/keyrings/mirror.gpg /usr/share/keyrings/debian-archive-keyring.gpg && echo same-key; jq --version; ls /var/lib/apt/lists | grep -v -e ^lock -e ^partial | wc -l')
-  if [ "$out" = "deb [signed-by=/etc/apt/keyrings/mirror.gpg] $mirror bookworm main"$'\n644\nsame-key\njq-1.6\n0' ]; then
-    pass "apt repository: its key from the context and its sources line in the image, jq installed, no lists left"
+  if [ "$out" = "deb [signed-by=/etc/apt/keyrings/mirror.gpg] $mirror bookworm-backports main"$'\n644\nsame-key\njq-1.6\n0' ] \
+    && log_has apt-repo "bookworm-backports InRelease"; then
+    pass "apt repository: apt read it with its key from the context; key and sources line in the image, jq installed, no lists left"
   else
     fail "apt repository image" "$out"
   fi
