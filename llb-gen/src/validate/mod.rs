@@ -127,7 +127,7 @@ mod tests {
                 "f.yaml:1:10: unsupported spec version 2 (hint: this frontend reads `version: 1`)",
                 "f.yaml:6:3: `artifact` is a reserved target name (hint: the artifact target always exists; rename this variant)",
                 "f.yaml:8:3: invalid variant name `Bad` (hint: variant names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit)",
-                "f.yaml:9:11: invalid image reference `Not A Ref`: invalid reference format (hint: write an image reference such as `debian:bookworm-slim`)",
+                "f.yaml:9:11: invalid image reference `Not A Ref`: the repository `Not A Ref` is not `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `__` or dashes (hint: write an image reference such as `debian:bookworm-slim`)",
                 "f.yaml:10:23: binary destination `usr/bin/hello` is not an absolute path",
                 "f.yaml:10:38: variant `Bad` takes binary `nope`, which the builder does not build (hint: builder binaries: hello)",
             ]

@@ -438,7 +438,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "f.yaml:4:32: invalid image reference `Not A Ref`: invalid reference format",
+                "f.yaml:4:32: invalid image reference `Not A Ref`: the repository `Not A Ref` is not `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `__` or dashes",
                 "f.yaml:7:17: `ghost` is extended but not defined",
                 "f.yaml:8:3: variant `d` has no `from`",
                 "f.yaml:9:16: `extends` cycle: f -> e -> f",
