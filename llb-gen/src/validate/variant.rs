@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Errors, is_variant_name};
+use super::{Errors, VARIANT_NAMES};
 use crate::args::is_arg_name;
 use crate::diagnostic::Diagnostic;
 use crate::llb::Owner;
@@ -31,7 +31,7 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         arg_name(name, errors);
     }
     for (name, variant) in spec.variants.value.iter() {
-        errors.name(name, "variant", is_variant_name);
+        errors.name(position(name), &name.value, "variant", &VARIANT_NAMES);
         if name.value == ARTIFACT_TARGET {
             errors.at(
                 position(name),
@@ -108,7 +108,9 @@ fn fields(
             package,
             syntax::is_package(&package.value),
             format!("invalid package name `{}`", package.value),
-            Some("write apt package names such as `ca-certificates` or `jq=1.6*`"),
+            Some(
+                "a package is `name`, `name=version` or `name:arch` in letters, digits and `.+-:=~_`, starting with a letter or digit, such as `jq=1.6-2.1`",
+            ),
         );
     }
     for step in &variant.run {
