@@ -421,7 +421,8 @@ impl<'s> Schemas<'s> {
         })
     }
 
-    /// The alternatives a schema allows, each with its references followed.
+    /// The alternatives a schema allows, each with its references followed (schemars writes
+    /// `allOf` only around one reference, to give it a description).
     fn branches(&self, schema: &'s Value) -> Vec<&'s Value> {
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
             let name = reference.trim_start_matches("#/definitions/");
@@ -488,7 +489,8 @@ impl<'s> Schemas<'s> {
             return vec![format!("`{}`", constant.as_str().unwrap_or_default())];
         }
         if takes(branch, "string") {
-            // A scalar the parser reads as text: numbers and booleans are taken too.
+            // A text field, or a scalar field that also takes numbers and booleans as text:
+            // either way the user writes a string.
             return vec![number.pick("a string", "strings").to_owned()];
         }
         let mut phrases = Vec::new();
