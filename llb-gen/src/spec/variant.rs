@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-use super::forms::{BoolOr, Scalar, StringOr, split};
+use super::forms::{BoolOr, LongForm, Scalar, StringOr, split};
 use super::{NamedMap, Spanned, position};
 use crate::diagnostic::Position;
 
@@ -134,6 +134,11 @@ pub struct RunStep {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub workdir: Option<Spanned<String>>,
+}
+
+/// The long form of a run step is a mapping; `run: [[prog, arg]]` is no step.
+impl LongForm for RunStep {
+    const IS_LIST: bool = false;
 }
 
 /// A cache mount of a run step (`RUN --mount=type=cache`).
@@ -292,6 +297,11 @@ pub struct BinaryInstall {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
+}
+
+/// The long form of a binary's install is a mapping; `[/bin/app]` is no path.
+impl LongForm for BinaryInstall {
+    const IS_LIST: bool = false;
 }
 
 /// Docker's `HEALTHCHECK`.
@@ -540,9 +550,21 @@ mod tests {
         );
         let error =
             variant("    run: [{run: x, cache: [{target: /c, sharing: private}]}]\n").unwrap_err();
-        assert!(error.contains("unknown variant `private`"), "{error}");
+        assert!(
+            error.ends_with(
+                "`variants.v.run[0].cache[0].sharing` must be `shared` or `locked`, not the string `private`"
+            ),
+            "{error}"
+        );
         let error = variant("    extends: {a: b}\n").unwrap_err();
         assert!(error.starts_with("f.yaml:5:"), "{error}");
+        for (one_element, long) in [("run: [[make]]", "run"), ("binaries: {a: [/a]}", "path")] {
+            let error = variant(&format!("    {one_element}\n")).unwrap_err();
+            assert!(
+                error.contains(&format!("a mapping with `{long}:`, not a list")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Errors, is_variant_name};
+use super::{Errors, VARIANT_NAMES};
 use crate::args::is_arg_name;
 use crate::diagnostic::Diagnostic;
 use crate::image::Healthcheck;
@@ -47,7 +47,7 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         arg_name(name, errors);
     }
     for (name, variant) in spec.variants.value.iter() {
-        errors.name(name, "variant", is_variant_name);
+        errors.name(position(name), &name.value, "variant", &VARIANT_NAMES);
         if name.value == ARTIFACT_TARGET {
             errors.at(
                 position(name),
@@ -190,7 +190,7 @@ impl Reader<'_, '_> {
                 } else {
                     Err(broken(
                         format!("invalid package name `{text}`"),
-                        Some("write apt package names such as `ca-certificates` or `jq=1.6*`"),
+                        Some("a package is `name`, `name=version` or `name:arch` in letters, digits and `.+-:=~_`, starting with a letter or digit, such as `jq=1.6-2.1`"),
                     ))
                 }
             });
@@ -314,12 +314,9 @@ impl Reader<'_, '_> {
             .iter()
             .map(|repository| {
                 let name = &repository.name;
-                self.rule(
-                    name,
-                    is_variant_name(&name.value),
-                    format!("invalid apt repository name `{}`", name.value),
-                    Some("repository names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
-                );
+                if (self.known)(&name.value) {
+                    self.errors.name(position(name), &name.value, "apt repository", &VARIANT_NAMES);
+                }
                 self.rule(
                     name,
                     names.insert(name.value.as_str()),
@@ -793,7 +790,7 @@ variants:
         assert_eq!(
             errors,
             [
-                "f.yaml:4:32: invalid image reference `Not A Ref`: invalid reference format",
+                "f.yaml:4:32: invalid image reference `Not A Ref`: the repository `Not A Ref` is not `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `__` or dashes",
                 "f.yaml:7:17: `ghost` is extended but not defined",
                 "f.yaml:8:3: variant `d` has no `from`",
                 "f.yaml:9:16: `extends` cycle: f -> e -> f",
