@@ -220,6 +220,7 @@ fn inherit(base: &mut Variant, over: &Variant) {
     replace(&mut base.entrypoint, &over.entrypoint);
     replace(&mut base.cmd, &over.cmd);
     replace(&mut base.user, &over.user);
+    replace(&mut base.owner, &over.owner);
     replace(&mut base.workdir, &over.workdir);
     merge_map(&mut base.labels, &over.labels);
     base.expose.extend(over.expose.iter().cloned());

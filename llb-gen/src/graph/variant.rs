@@ -501,15 +501,15 @@ variants:
     binaries: {app: /app}
 ";
 
-    fn ops() -> Vec<pb::Op> {
-        let spec = crate::load(SPEC, "f.yaml").unwrap();
+    fn ops(text: &str) -> Vec<pb::Op> {
+        let spec = crate::load(text, "f.yaml").unwrap();
         let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
         let platform = Platform::linux("amd64");
         let request = BuildRequest::new(None, ArgValues::native(args, &platform)).unwrap();
         let plan = plan(&spec, &request).unwrap();
         let source = SourceFile {
             name: "f.yaml",
-            data: SPEC.as_bytes(),
+            data: text.as_bytes(),
         };
         let built = plan.build(&plan.known_facts(), source).unwrap();
         built
@@ -522,7 +522,7 @@ variants:
 
     #[test]
     fn apt_repositories_reach_the_shell_as_arguments_with_their_keys_mounted() {
-        let ops = ops();
+        let ops = ops(SPEC);
         let (exec, inputs) = ops
             .iter()
             .find_map(|op| match &op.op {
@@ -571,5 +571,50 @@ variants:
         assert_eq!(http.identifier, "https://apt.example.com/key.asc");
         assert_eq!(http.attrs["http.filename"], "key");
         assert_eq!(selector, "key");
+    }
+
+    #[test]
+    fn copies_and_binaries_take_the_inherited_owner_unless_they_set_their_own() {
+        let text = "version: 1
+builder: {image: rust, binaries: [app, tool]}
+variants:
+  base: {abstract: true, from: debian, owner: 'agent:agent'}
+  v:
+    extends: base
+    copy: [{src: a.toml, dest: /etc/a.toml}]
+    binaries: {app: /usr/bin/app, tool: {path: /usr/bin/tool, owner: '0:0'}}
+";
+        let user = |user: Option<pb::UserOpt>| match user.and_then(|user| user.user) {
+            Some(pb::user_opt::User::ByName(named)) => named.name,
+            Some(pb::user_opt::User::ById(id)) => id.to_string(),
+            None => String::new(),
+        };
+        let owners: Vec<(String, String)> = ops(text)
+            .into_iter()
+            .filter_map(|op| match op.op {
+                Some(Payload::File(file)) => Some(file.actions),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|action| match action.action {
+                Some(pb::file_action::Action::Copy(copy)) => {
+                    let owner = copy.owner?;
+                    Some((
+                        copy.dest,
+                        format!("{}:{}", user(owner.user), user(owner.group)),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        let pair = |dest: &str, owner: &str| (dest.to_owned(), owner.to_owned());
+        assert_eq!(
+            owners,
+            [
+                pair("/etc/a.toml", "agent:agent"),
+                pair("/usr/bin/app", "agent:agent"),
+                pair("/usr/bin/tool", "0:0"),
+            ]
+        );
     }
 }

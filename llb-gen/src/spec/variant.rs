@@ -67,6 +67,11 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
+    /// Owner (`user[:group]`, as `--chown`) of the variant's copies and binaries that set
+    /// none of their own; inherited, so a parent can set it once for every child.
+    #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
+    pub owner: Option<Spanned<String>>,
     /// Working directory of the container, created in the image.
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
@@ -462,6 +467,7 @@ impl Variant {
         all.extend(self.entrypoint.iter_mut().flatten());
         all.extend(self.cmd.iter_mut().flatten());
         all.extend(self.user.as_mut());
+        all.extend(self.owner.as_mut());
         all.extend(self.workdir.as_mut());
         all.extend(self.labels.0.iter_mut().map(|(_, value)| value));
         all.extend(self.expose.iter_mut());

@@ -204,7 +204,11 @@ impl Reader<'_, '_> {
                 src: copy.src.clone(),
                 source: self.context_source(&copy.src, "copy source"),
                 dest: self.absolute(&copy.dest, "copy destination"),
-                options: self.copy_options(true, copy.owner.as_ref(), copy.mode.as_ref()),
+                options: self.copy_options(
+                    true,
+                    copy.owner.as_ref().or(variant.owner.as_ref()),
+                    copy.mode.as_ref(),
+                ),
             })
             .collect::<Vec<_>>();
         let binaries = variant
@@ -225,7 +229,7 @@ impl Reader<'_, '_> {
                     dest: self.absolute(&install.path, "binary destination"),
                     options: self.copy_options(
                         false,
-                        install.owner.as_ref(),
+                        install.owner.as_ref().or(variant.owner.as_ref()),
                         install.mode.as_ref(),
                     ),
                 }
