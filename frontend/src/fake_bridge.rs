@@ -22,6 +22,7 @@ use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status};
 
 use crate::bridge::Bridge;
+use crate::client_files::MODE_DIR;
 use crate::gateway_pb::llb_bridge_server::{LlbBridge, LlbBridgeServer};
 use crate::gateway_pb::{
     self, Any, ApiCap, InputsRequest, InputsResponse, PingRequest, PongResponse, ReadDirRequest,
@@ -67,6 +68,9 @@ pub enum Garbage {
 pub struct Daemon {
     /// ReadFile's answer, whatever the path.
     pub file: Result<Vec<u8>, Status>,
+    /// A directory on disk whose files ReadFile, ReadDir and StatFile answer with instead of
+    /// `file` and `stats`, whatever the ref: it holds the spec and is the context.
+    pub dir: Option<PathBuf>,
     /// How many Solves succeed before `solve_error` (when set) answers the rest.
     pub solves_ok: usize,
     /// What Solve fails with after `solves_ok` successes.
@@ -82,10 +86,6 @@ pub struct Daemon {
     pub pong: Result<PongResponse, Status>,
     /// RPCs, by method name (`ReadFile`), answered with a broken message instead.
     pub garbled: BTreeMap<&'static str, Garbage>,
-    /// A directory served as every local's files instead of `file` and `stats`: ReadDir,
-    /// StatFile and ReadFile answer from it as BuildKit does from a synced local, a link
-    /// reported as a link.
-    pub context: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -98,6 +98,7 @@ impl Daemon {
         };
         Self {
             file: Ok(spec.as_bytes().to_vec()),
+            dir: None,
             solves_ok: 0,
             solve_error: None,
             failing_step: None,
@@ -108,16 +109,6 @@ impl Daemon {
                 llb_caps: LLB_CAPS.into_iter().map(cap).collect(),
             }),
             garbled: BTreeMap::new(),
-            context: None,
-        }
-    }
-
-    /// A healthy daemon serving directory `dir` (whose `flotilla.yaml` is the spec) for every
-    /// local.
-    pub fn serving(dir: &Path) -> Self {
-        Self {
-            context: Some(dir.to_path_buf()),
-            ..Self::holding("")
         }
     }
 }
@@ -208,9 +199,8 @@ impl LlbBridge for Fake {
         &self,
         request: Request<ReadFileRequest>,
     ) -> Result<Response<ReadFileResponse>, Status> {
-        let request = request.into_inner();
-        let data = match &self.daemon.context {
-            Some(dir) => served_file(dir, &request)?,
+        let data = match &self.daemon.dir {
+            Some(dir) => served_file(dir, &request.into_inner())?,
             None => self.daemon.file.clone()?,
         };
         Ok(Response::new(ReadFileResponse { data }))
@@ -220,19 +210,19 @@ impl LlbBridge for Fake {
         &self,
         request: Request<ReadDirRequest>,
     ) -> Result<Response<ReadDirResponse>, Status> {
-        let Some(dir) = &self.daemon.context else {
+        let Some(dir) = &self.daemon.dir else {
             return Err(Status::unimplemented("read_dir"));
         };
-        let path = dir.join(request.into_inner().dir_path);
-        let mut entries = Vec::new();
-        for entry in std::fs::read_dir(&path).map_err(|e| io_status(&path, &e))? {
-            let entry = entry.map_err(|e| io_status(&path, &e))?;
-            let metadata = entry.metadata().map_err(|e| io_status(&path, &e))?;
-            entries.push(Stat {
-                path: entry.file_name().to_string_lossy().into_owned(),
-                ..stat(&metadata)
-            });
-        }
+        let path = request.into_inner().dir_path;
+        let listed =
+            std::fs::read_dir(dir.join(&path)).map_err(|error| unreadable(&path, &error))?;
+        let mut entries = listed
+            .map(|entry| {
+                let entry = entry.map_err(|error| unreadable(&path, &error))?;
+                stat(&entry.path(), &entry.file_name().to_string_lossy())
+            })
+            .collect::<Result<Vec<Stat>, Status>>()?;
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Response::new(ReadDirResponse { entries }))
     }
 
@@ -241,23 +231,16 @@ impl LlbBridge for Fake {
         request: Request<StatFileRequest>,
     ) -> Result<Response<StatFileResponse>, Status> {
         let path = request.into_inner().path;
-        if let Some(dir) = &self.daemon.context {
-            let metadata = std::fs::symlink_metadata(dir.join(&path))
-                .map_err(|e| io_status(Path::new(&path), &e))?;
+        if let Some(dir) = &self.daemon.dir {
             return Ok(Response::new(StatFileResponse {
-                stat: Some(Stat {
-                    path,
-                    ..stat(&metadata)
-                }),
+                stat: Some(stat(&dir.join(&path), &path)?),
             }));
         }
         match self.daemon.stats.get(&path) {
             Some(answer) => Ok(Response::new(StatFileResponse {
                 stat: Some(answer.clone()?),
             })),
-            None => Err(Status::not_found(format!(
-                "stat {path}: no such file or directory"
-            ))),
+            None => Err(missing(&path)),
         }
     }
 
@@ -280,34 +263,13 @@ impl LlbBridge for Fake {
     }
 }
 
-/// A served file's bytes, as much as `request`'s range asks for. Only regular files are read:
-/// BuildKit would follow a link inside the local, but the frontend never asks for one.
-fn served_file(dir: &Path, request: &ReadFileRequest) -> Result<Vec<u8>, Status> {
-    let path = dir.join(&request.file_path);
-    let metadata = std::fs::symlink_metadata(&path).map_err(|e| io_status(&path, &e))?;
-    if !metadata.is_file() {
-        return Err(Status::invalid_argument(format!(
-            "{}: the fake reads regular files only",
-            request.file_path
-        )));
-    }
-    let length = request
-        .range
-        .as_ref()
-        .map_or(u64::MAX, |range| u64::try_from(range.length).unwrap_or(0));
-    let mut data = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|file| file.take(length).read_to_end(&mut data))
-        .map_err(|e| io_status(&path, &e))?;
-    Ok(data)
-}
-
-/// A served file's Stat (without its name) as BuildKit reports it: Go's os.FileMode bits,
-/// a link as a link.
-fn stat(metadata: &std::fs::Metadata) -> Stat {
+/// A file on disk as BuildKit's ReadDir and StatFile report it, named `name`: Go's
+/// os.FileMode bits, a link as a link.
+fn stat(file: &Path, name: &str) -> Result<Stat, Status> {
+    let metadata = std::fs::symlink_metadata(file).map_err(|error| unreadable(name, &error))?;
     let file_type = metadata.file_type();
     let kind = if file_type.is_dir() {
-        1 << 31
+        MODE_DIR
     } else if file_type.is_symlink() {
         1 << 27
     } else if file_type.is_fifo() {
@@ -321,21 +283,46 @@ fn stat(metadata: &std::fs::Metadata) -> Stat {
     } else {
         0
     };
-    Stat {
-        mode: kind | (metadata.permissions().mode() & 0o777),
+    Ok(Stat {
+        path: name.to_owned(),
+        mode: kind | (metadata.permissions().mode() & 0o7777),
         size: i64::try_from(metadata.len()).unwrap_or(i64::MAX),
         ..Default::default()
-    }
+    })
 }
 
-/// An I/O error on a served path, as BuildKit words a missing file.
-fn io_status(path: &Path, error: &std::io::Error) -> Status {
+/// A file on disk, as much as `request`'s range asks for. Only regular files are read:
+/// BuildKit would follow a link inside the local, but the frontend never asks for one.
+fn served_file(dir: &Path, request: &ReadFileRequest) -> Result<Vec<u8>, Status> {
+    let name = &request.file_path;
+    let path = dir.join(name);
+    let metadata = std::fs::symlink_metadata(&path).map_err(|error| unreadable(name, &error))?;
+    if !metadata.is_file() {
+        return Err(Status::invalid_argument(format!(
+            "{name}: the fake reads regular files only"
+        )));
+    }
+    let length = request
+        .range
+        .as_ref()
+        .map_or(u64::MAX, |range| u64::try_from(range.length).unwrap_or(0));
+    let mut data = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|file| file.take(length).read_to_end(&mut data))
+        .map_err(|error| unreadable(name, &error))?;
+    Ok(data)
+}
+
+/// A file that does not exist, worded as BuildKit words it: the frontend tells it by that.
+fn missing(path: &str) -> Status {
+    Status::not_found(format!("stat {path}: no such file or directory"))
+}
+
+/// A failed read of `path` on disk, as BuildKit reports it.
+fn unreadable(path: &str, error: &std::io::Error) -> Status {
     match error.kind() {
-        std::io::ErrorKind::NotFound => Status::not_found(format!(
-            "stat {}: no such file or directory",
-            path.display()
-        )),
-        _ => Status::internal(format!("{}: {error}", path.display())),
+        std::io::ErrorKind::NotFound => missing(path),
+        _ => Status::internal(format!("{path}: {error}")),
     }
 }
 

@@ -1,17 +1,19 @@
 //! Test: for the same options, llb-gen's plan builds byte for byte the Definition the frontend
-//! solves, so what `llb-gen llb` prints is what a build runs.
+//! solves, so what `llb-gen llb` prints is what a build runs: for a prebuilt target with the
+//! options that change the Definition, and for a compiled one from the context's manifests.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use llb_gen::dockerignore;
 use llb_gen::graph::BuildFacts;
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
 use llb_gen::pb::Definition;
-use llb_gen::plan::{self, BuildRequest};
+use llb_gen::plan::{self, BuildRequest, Plan};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::spec::DEFAULT_FILENAME;
+use llb_gen::{context_dir, dockerignore};
 use prost::Message;
 
 use crate::fake_bridge::{Daemon, run_recording};
@@ -19,6 +21,8 @@ use crate::gateway_pb::Stat;
 use crate::options::Options;
 
 const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
+/// examples/hello: the spec, a `.dockerignore` and a Cargo workspace of two crates.
+const HELLO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello");
 const BUILDER_IMAGE: &str = "localhost:5000/hello-artifact:1";
 const SESSION_ID: &str = "session-1";
 /// A prebuilt gateway (no manifests to read) with labels, a network and no-cache.
@@ -31,23 +35,29 @@ const OPTS: [&str; 6] = [
     "no-cache=",
 ];
 
-/// What llb-gen's plan builds for `request` from the facts the fake daemon gives: its image
-/// config, the session, and its one file (the spec) read as the context's `.dockerignore`, as
-/// the frontend does; the prebuilt graph uses neither session nor context today.
-fn planned(request: &BuildRequest, image_config: &[u8]) -> Definition {
+/// What llb-gen's plan builds for `request` of the hello spec from the facts `facts` gives it.
+fn planned(request: &BuildRequest, facts: impl FnOnce(&Plan<'_>) -> BuildFacts) -> Definition {
     let spec = llb_gen::load(HELLO, DEFAULT_FILENAME).expect("the hello spec");
     let plan = plan::plan(&spec, request).expect("a plan");
-    let facts = BuildFacts {
-        session_id: Some(SESSION_ID.to_owned()),
-        context_excludes: dockerignore::patterns(HELLO),
-        base_config: Some(ImageConfig::from_json(image_config).expect("the fake's config")),
-        ..plan.known_facts()
-    };
     let source = SourceFile {
         name: DEFAULT_FILENAME,
         data: HELLO.as_bytes(),
     };
-    plan.build(&facts, source).expect("a build").definition
+    plan.build(&facts(&plan), source)
+        .expect("a build")
+        .definition
+}
+
+/// The facts the fake daemon gives: its image config, the session, and its one file (the spec)
+/// read as the context's `.dockerignore`, as the frontend does; the prebuilt graph uses neither
+/// session nor context today.
+fn daemon_facts(plan: &Plan<'_>, image_config: &[u8]) -> BuildFacts {
+    BuildFacts {
+        session_id: Some(SESSION_ID.to_owned()),
+        context_excludes: dockerignore::patterns(HELLO),
+        base_config: Some(ImageConfig::from_json(image_config).expect("the fake's config")),
+        ..plan.known_facts()
+    }
 }
 
 #[tokio::test]
@@ -89,7 +99,34 @@ async fn the_plan_builds_the_definition_the_frontend_solves() {
         no_cache: NoCache::All,
         ..plain.clone()
     };
-    assert_eq!(solved, planned(&asked, &image_config).encode_to_vec());
+    let facts = |plan: &Plan<'_>| daemon_facts(plan, &image_config);
+    assert_eq!(solved, planned(&asked, facts).encode_to_vec());
     // The options reached the Definition: without them the plan builds another.
-    assert_ne!(solved, planned(&plain, &image_config).encode_to_vec());
+    assert_ne!(solved, planned(&plain, facts).encode_to_vec());
+}
+
+#[tokio::test]
+async fn the_cli_builds_the_definition_the_frontend_solves_for_a_compiled_target() {
+    // The frontend reads the spec, `.dockerignore` and the Cargo manifests of examples/hello
+    // through the bridge; the toolchain's and the base image's configs are empty, no session.
+    let daemon = Daemon {
+        dir: Some(PathBuf::from(HELLO_DIR)),
+        ..Daemon::holding(HELLO)
+    };
+    let options = Options::from_opts(&["target=hello"]);
+    let (returned, solved) = run_recording(daemon, &options).await;
+    assert!(returned.error.is_none(), "{:?}", returned.error);
+    let solved = solved.last().expect("the build's Solve").encode_to_vec();
+
+    // `llb-gen llb flotilla.yaml --target hello`, run in examples/hello.
+    let args = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
+    let request = BuildRequest::new(Some("hello".to_owned()), args).expect("a request");
+    let cli = |plan: &Plan<'_>| context_dir::facts(plan, Path::new(HELLO_DIR)).expect("a context");
+    assert_eq!(solved, planned(&request, cli).encode_to_vec());
+    // The manifests reached the Definition: without them the plan builds another.
+    let without_manifests = |plan: &Plan<'_>| BuildFacts {
+        manifests: BTreeMap::new(),
+        ..cli(plan)
+    };
+    assert_ne!(solved, planned(&request, without_manifests).encode_to_vec());
 }

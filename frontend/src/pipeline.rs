@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use llb_gen::failure::failed_step;
 use llb_gen::graph::BuildFacts;
-use llb_gen::image::ImageConfig;
 use llb_gen::llb::{NetworkMode, NoCache, SourceFile};
 use llb_gen::pb::Definition;
 use llb_gen::plan::{self, BuildRequest};
@@ -146,20 +145,20 @@ impl Request<'_> {
             Some(toolchain) => resolver.config(toolchain).await?.config.env,
             None => None,
         };
-        let base = match plan.base_image() {
-            Some(image) => resolver.config(&image).await?,
-            None => ImageConfig::scratch(&platform),
+        let base_config = match plan.base_image() {
+            Some(image) => Some(resolver.config(image).await?),
+            None => None,
         };
         let facts = BuildFacts {
             session_id: options.session_id.clone(),
             toolchain_env,
             context_excludes: self.context_excludes.clone(),
             manifests: manifests.clone().unwrap_or_default(),
-            base_config: Some(base.clone()),
+            base_config,
             ..plan.known_facts()
         };
-        if plan.needs_prebuilt_check() {
-            prebuilt::check(bridge, &resolver, spec, &plan.target, &facts).await?;
+        if let Some(check) = plan.prebuilt_check(&facts)? {
+            prebuilt::check(bridge, &resolver, check, &platform).await?;
         }
         let source = SourceFile {
             name: &self.spec_file.filename,
@@ -182,11 +181,10 @@ impl Request<'_> {
         if plan.target.smoke_check {
             return Ok(None);
         }
-        let config = base.apply(&built.changes).for_platform(&platform);
         Ok(Some(PlatformImage {
             platform,
             reference,
-            config: config.to_json(),
+            config: built.config.to_json(),
         }))
     }
 

@@ -2,11 +2,8 @@
 //! the target platform, and every binary the target needs is in the builder (image or
 //! directory) and is executable.
 
-use llb_gen::Position;
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, marshal};
-use llb_gen::spec::{Spec, position as spec_position};
-use llb_gen::target::{BinariesSource, Target};
+use llb_gen::plan::PrebuiltCheck;
+use llb_gen::platform::Platform;
 
 use crate::bridge::{Bridge, BridgeError};
 use crate::client_files::MODE_DIR;
@@ -21,20 +18,15 @@ const NO_PLATFORM_MATCH: &str = "no match for platform in manifest";
 pub async fn check(
     bridge: &Bridge,
     resolver: &Resolver<'_>,
-    spec: &Spec,
-    target: &Target<'_>,
-    facts: &BuildFacts,
+    check: PrebuiltCheck,
+    platform: &Platform,
 ) -> Result<(), BuildError> {
-    let source_name = match &target.binaries {
-        BinariesSource::Prebuilt { image } => format!("image {image}"),
-        BinariesSource::Local { name } => format!("context {name}"),
-        BinariesSource::Compile { .. } => return Ok(()),
-    };
+    let source_name = check.source_name;
     let unusable = |reason: Unusable| BuildError::PrebuiltUnusable {
         source_name: source_name.clone(),
         reason,
     };
-    if let BinariesSource::Prebuilt { image } = &target.binaries {
+    if let Some(image) = &check.image {
         // An image for one platform only (a manifest, not an index) is pulled whatever the
         // platform asked for, so its config says which it is.
         let config = match resolver.try_config(image).await {
@@ -43,44 +35,29 @@ pub async fn check(
                 return Err(BuildError::PrebuiltPlatform {
                     image: image.clone(),
                     found: "other platforms only".to_owned(),
-                    wanted: facts.platform.to_string(),
+                    wanted: platform.to_string(),
                 });
             }
             resolved => resolved.map_err(unusable)?,
         };
         if let Some(found) = config.platform()
-            && !found.serves(&facts.platform)
+            && !found.serves(platform)
         {
             return Err(BuildError::PrebuiltPlatform {
                 image: image.clone(),
                 found: found.to_string(),
-                wanted: facts.platform.to_string(),
+                wanted: platform.to_string(),
             });
         }
     }
     let unreadable = |error: BridgeError| unusable(error.into());
-    let root = graph::binaries_root(spec, &target.binaries, facts)?;
     let reference = bridge
-        .solve(marshal(&root.state, MarshalOptions::default()), Vec::new())
+        .solve(check.definition, Vec::new())
         .await
         .map_err(unreadable)?;
-    // Each binary with where the target asks for it: the variant's `binaries` entry, or the
-    // builder's list for the artifact.
-    let needed: Vec<(&str, Position)> = match &target.variant {
-        Some(variant) => variant
-            .binaries
-            .iter()
-            .map(|(name, _)| (name.value.as_str(), spec_position(name)))
-            .collect(),
-        None => spec
-            .builder
-            .binaries()
-            .map(|binary| (binary.value.name.as_str(), spec_position(binary)))
-            .collect(),
-    };
     let mut problems = Vec::new();
-    for (binary, position) in needed {
-        let path = format!("{}/{binary}", root.dir);
+    for (binary, position) in check.binaries {
+        let path = format!("{}/{binary}", check.dir);
         let problem = match bridge
             .stat_file(&reference, path.trim_start_matches('/'))
             .await
@@ -91,7 +68,7 @@ pub async fn check(
             Some(_) => continue,
         };
         problems.push(BinaryProblem {
-            binary: binary.to_owned(),
+            binary,
             problem,
             position,
         });
@@ -101,10 +78,10 @@ pub async fn check(
     }
     Err(BuildError::PrebuiltBinaries {
         source_name,
-        dir: if root.dir.is_empty() {
+        dir: if check.dir.is_empty() {
             "/".to_owned()
         } else {
-            root.dir
+            check.dir
         },
         problems,
     })

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, marshal};
+use llb_gen::graph::BuildFacts;
+use llb_gen::llb::SourceFile;
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{load, stubs, target};
@@ -30,24 +30,20 @@ fuzz_target!(|data: &[u8]| {
         let _ = stubs::stubs(&manifests, project);
     }
     let spec = load(SPEC, "flotilla.yaml").expect("the fixture spec is valid");
-    let platform = Platform::linux("amd64");
-    let facts = BuildFacts {
-        platform: platform.clone(),
-        build_platform: platform.clone(),
-        session_id: None,
-        toolchain_env: None,
-        context_excludes: Vec::new(),
-        manifests,
-        base_config: None,
-        cache_namespace: CacheNamespace::default(),
-    };
-    let values = ArgValues::native(BTreeMap::new(), &platform);
+    let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
     for info in target::list(&spec) {
-        let Ok(target) = target::select(&spec, Some(&info.name), &values, None) else {
+        let request = BuildRequest::new(Some(info.name), values.clone()).expect("no build args");
+        let Ok(plan) = plan::plan(&spec, &request) else {
             continue;
         };
-        if let Ok(graph) = graph::build(&spec, &target, &facts) {
-            let _ = marshal(&graph.state, MarshalOptions::default());
-        }
+        let facts = BuildFacts {
+            manifests: manifests.clone(),
+            ..plan.known_facts()
+        };
+        let source = SourceFile {
+            name: "flotilla.yaml",
+            data: SPEC.as_bytes(),
+        };
+        let _ = plan.build(&facts, source);
     }
 });

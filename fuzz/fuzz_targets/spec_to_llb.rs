@@ -1,13 +1,13 @@
-//! Any bytes → parse, validate, then every target resolved, built and marshaled, both compiled
+//! Any bytes → parse, validate, then every target planned, built and marshaled, both compiled
 //! and from a prebuilt builder: an error is fine, a panic is a bug.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use llb_gen::cache_keys::CacheNamespace;
 use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::llb::SourceFile;
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{dot, load, target};
@@ -22,17 +22,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(spec) = load(source, "flotilla.yaml") else {
         return;
     };
-    let platform = Platform::linux("amd64");
-    let facts = BuildFacts {
-        platform: platform.clone(),
-        build_platform: Platform::linux("arm64"),
-        session_id: Some("fuzz".to_owned()),
-        toolchain_env: None,
-        context_excludes: vec!["target".to_owned()],
-        manifests: BTreeMap::from([("Cargo.toml".to_owned(), MANIFEST.to_owned())]),
-        base_config: None,
-        cache_namespace: CacheNamespace::default(),
-    };
     let prebuilt = BTreeMap::from([(
         "BUILDER_IMAGE".to_owned(),
         "localhost:5000/app-artifact:1".to_owned(),
@@ -40,25 +29,30 @@ fuzz_target!(|data: &[u8]| {
     for args in [BTreeMap::new(), prebuilt] {
         let values = ArgValues {
             build_args: args,
-            target_platform: platform.clone(),
-            build_platform: facts.build_platform.clone(),
+            target_platform: Platform::linux("amd64"),
+            build_platform: Platform::linux("arm64"),
         };
         for info in target::list(&spec) {
             for name in [info.name.clone(), format!("check:{}", info.name)] {
-                let Ok(target) = target::select(&spec, Some(&name), &values, None) else {
+                let Ok(request) = BuildRequest::new(Some(name), values.clone()) else {
                     continue;
                 };
-                let _ = graph::binaries_root(&spec, &target.binaries, &facts);
-                if let Ok(graph) = graph::build(&spec, &target, &facts) {
-                    let file = SourceFile {
-                        name: "flotilla.yaml",
-                        data,
-                    };
-                    let options = MarshalOptions {
-                        source: Some(file),
-                        no_cache: None,
-                    };
-                    let _ = dot::render(&marshal(&graph.state, options));
+                let Ok(plan) = plan::plan(&spec, &request) else {
+                    continue;
+                };
+                let facts = BuildFacts {
+                    session_id: Some("fuzz".to_owned()),
+                    context_excludes: vec!["target".to_owned()],
+                    manifests: BTreeMap::from([("Cargo.toml".to_owned(), MANIFEST.to_owned())]),
+                    ..plan.known_facts()
+                };
+                let _ = graph::binaries_root(&spec, &plan.target.binaries, &facts);
+                let file = SourceFile {
+                    name: "flotilla.yaml",
+                    data,
+                };
+                if let Ok(built) = plan.build(&facts, file) {
+                    let _ = dot::render(&built.definition);
                 }
             }
         }

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, marshal};
+use llb_gen::llb::SourceFile;
+use llb_gen::load;
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{load, target};
 
 const VARIANTS: usize = 50;
 
@@ -26,18 +26,21 @@ fn synthetic_spec() -> String {
     spec
 }
 
-/// Parses, validates, resolves, builds and marshals every variant once.
+/// Parses, validates, then plans, builds and marshals every variant once.
 fn generate_all(source: &str) -> usize {
     let spec = load(source, "flotilla.yaml").expect("valid spec");
-    let platform = Platform::linux("amd64");
-    let values = ArgValues::native(BTreeMap::new(), &platform);
-    let facts = BuildFacts::native(platform);
+    let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
     (0..VARIANTS)
         .map(|index| {
-            let name = format!("agent{index}");
-            let target = target::select(&spec, Some(&name), &values, None).expect("target");
-            let graph = graph::build(&spec, &target, &facts).expect("graph");
-            marshal(&graph.state, MarshalOptions::default()).def.len()
+            let target = Some(format!("agent{index}"));
+            let request = BuildRequest::new(target, values.clone()).expect("request");
+            let plan = plan::plan(&spec, &request).expect("target");
+            let file = SourceFile {
+                name: "flotilla.yaml",
+                data: source.as_bytes(),
+            };
+            let built = plan.build(&plan.known_facts(), file).expect("graph");
+            built.definition.def.len()
         })
         .sum()
 }

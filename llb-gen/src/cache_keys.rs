@@ -308,6 +308,11 @@ mod tests {
         let key = target_id("linux/amd64", "rust:1", &app);
         assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
         assert!(key.ends_with("-%2E"), "{key}");
+        // The same workspace built again, its packages found in another order: the same dir.
+        assert_eq!(
+            key,
+            target_id("linux/amd64", "rust:1", &packages(&["app-core", "app"]))
+        );
         // Another repository with the same toolchain and workdir keeps its own target dir.
         assert_ne!(
             key,

@@ -1,15 +1,18 @@
 //! Flotilla's pure core: a `flotilla.yaml` spec becomes a typed model, then an LLB graph,
-//! then a deterministic BuildKit `pb::Definition`. No daemon, no I/O.
+//! then a deterministic BuildKit `pb::Definition`. No daemon, and no I/O but `context_dir`'s
+//! reading of a context directory for the CLI.
 //!
-//! Modules import only downwards (`scripts/module-cycles` checks it): `plan`, `subrequest`,
-//! `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` → `resolve` → `args`, `syntax`,
-//! `reference` → `spec`, `image`, `stubs` → `error` → `llb`, `diagnostic` → `platform` → `pb`;
-//! `stubs` also reads `syntax`, `cache_keys` reads `context` (→ `error`); `dockerignore` stands
-//! alone. The crate root only declares them and re-exports.
+//! Modules import only downwards (`scripts/module-cycles` checks it): `context_dir` → `plan`,
+//! `subrequest`, `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` →
+//! `model`, `resolve` → `args`, `syntax`, `reference` → `spec`, `image`, `stubs` → `error` → `llb`,
+//! `diagnostic` → `platform` → `pb`; `stubs` also reads `syntax`, `cache_keys` and `context_dir`
+//! read `context` (→ `error`); `dockerignore` stands alone. The crate root only declares them and
+//! re-exports.
 
 pub mod args;
 pub mod cache_keys;
 pub mod context;
+pub mod context_dir;
 pub mod diagnostic;
 pub mod dockerignore;
 pub mod dot;
@@ -19,6 +22,7 @@ pub mod graph;
 pub mod image;
 pub mod llb;
 pub mod matrix;
+pub mod model;
 pub mod plan;
 pub mod platform;
 pub mod reference;

@@ -1,7 +1,6 @@
 //! `llb-gen`: the spec → LLB compiler on the command line, no daemon needed.
 //! `llb-gen llb flotilla.yaml --target hello | buildctl build --local context=. …`
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,13 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
-use llb_gen::context::{self, Entry, EntryKind, ManifestWalk};
-use llb_gen::graph::BuildFacts;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, dockerignore, dot, load, matrix, schema, spec, target, validate};
+use llb_gen::{Error, context_dir, dot, load, matrix, schema, spec, target, validate};
 
 #[derive(Parser)]
 #[command(
@@ -232,7 +229,6 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     });
-    let context_excludes = read_dockerignore(&context_dir)?;
     let spec = load(&source, &file)?;
     let args = ArgValues {
         build_args: build_args.into_iter().collect(),
@@ -250,16 +246,7 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         ..BuildRequest::new(target, args)?
     };
     let plan = plan::plan(&spec, &request)?;
-    let manifests = if plan.needs_manifests() {
-        read_manifests(&context_dir, &context_excludes)?
-    } else {
-        BTreeMap::new()
-    };
-    let facts = BuildFacts {
-        manifests,
-        context_excludes,
-        ..plan.known_facts()
-    };
+    let facts = context_dir::facts(&plan, &context_dir)?;
     let source = SourceFile {
         name: &file,
         data: source.as_bytes(),
@@ -267,82 +254,21 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     Ok(plan.build(&facts, source)?.definition)
 }
 
-/// Every Cargo manifest of the context at `dir`, by context-relative path, found as the
-/// frontend finds them through BuildKit ([`ManifestWalk`]): links are not followed and only
-/// regular files are read.
-fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, Error> {
-    let mut walk = ManifestWalk::new(excludes);
-    while let Some(relative) = walk.next_dir() {
-        for path in walk.visit(&relative, list_dir(&dir.join(&relative))?)? {
-            let bytes = read_head(&dir.join(&path), context::MAX_MANIFEST_BYTES)?;
-            walk.add(path, bytes)?;
-        }
-    }
-    Ok(walk.finish())
-}
-
-/// The entries of directory `dir`, each as `lstat` sees it: a link is a link.
-fn list_dir(dir: &Path) -> Result<Vec<Entry>, Error> {
-    let unreadable = |error| read_error(dir, error);
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
-        let entry = entry.map_err(unreadable)?;
-        let metadata = entry.metadata().map_err(unreadable)?;
-        entries.push(Entry {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            kind: entry_kind(&metadata.file_type()),
-            size: metadata.len(),
-        });
-    }
-    Ok(entries)
-}
-
-fn entry_kind(file_type: &std::fs::FileType) -> EntryKind {
-    if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_file() {
-        EntryKind::File
-    } else {
-        EntryKind::Other
-    }
-}
-
-/// At most `limit + 1` bytes of the file at `path`: a file over the limit is not read whole.
-fn read_head(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|opened| opened.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(|error| read_error(path, error))?;
-    Ok(bytes)
-}
-
-fn read_error(path: &Path, error: std::io::Error) -> Error {
-    Error::Read {
-        file: path.display().to_string(),
-        message: error.to_string(),
-    }
-}
-
-/// The exclude patterns of the context's `.dockerignore`, when it has one: a regular file
-/// under the size limit, as the frontend reads it.
-fn read_dockerignore(dir: &Path) -> Result<Vec<String>, Error> {
-    let path = dir.join(context::DOCKERIGNORE);
-    let metadata = match std::fs::symlink_metadata(&path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(read_error(&path, error)),
-    };
-    let limit = context::MAX_DOCKERIGNORE_BYTES;
-    let kind = entry_kind(&metadata.file_type());
-    context::check_readable(context::DOCKERIGNORE, kind, metadata.len(), limit)?;
-    let bytes = context::check_read(context::DOCKERIGNORE, read_head(&path, limit)?, limit)?;
-    Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
-}
-
 /// The spec's text and its name for errors. A file over the size limit is not read whole.
 fn read_spec(path: &Path) -> Result<(String, String), Error> {
     let file = path.display().to_string();
-    let bytes = read_head(path, spec::MAX_SPEC_BYTES as u64)?;
+    let unreadable = |error: std::io::Error| Error::Read {
+        file: file.clone(),
+        message: error.to_string(),
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|opened| {
+            opened
+                .take(spec::MAX_SPEC_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(unreadable)?;
     Ok((spec::decode(&file, bytes)?, file))
 }
 

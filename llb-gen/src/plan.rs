@@ -4,13 +4,14 @@
 //! go through it, so `llb-gen llb` prints what the frontend solves for the same options.
 
 use crate::cache_keys::CacheNamespace;
+use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
-use crate::image::{ConfigChanges, SourceDateEpoch};
+use crate::image::{ConfigChanges, ImageConfig, SourceDateEpoch};
 use crate::llb::{ExecNetwork, MarshalOptions, NoCache, SourceFile, check_size, marshal};
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
-use crate::spec::Spec;
+use crate::spec::{Spec, position};
 use crate::target::{self, BinariesSource, Target};
 
 /// What a build is asked, each value parsed once.
@@ -60,13 +61,31 @@ pub struct Plan<'a> {
     pub target: Target<'a>,
 }
 
-/// What a plan builds: the Definition to solve and the changes to the base image's config.
+/// What a plan builds: the Definition to solve and the image's config.
 #[derive(Debug)]
 pub struct Built {
     /// The marshaled graph, with network and no-cache applied and its size checked.
     pub definition: Definition,
-    /// The config changes, with the request's labels and date.
+    /// What the target changes in its base image's config (labels and date included).
     pub changes: ConfigChanges,
+    /// The base image's config with those changes.
+    pub config: ImageConfig,
+}
+
+/// A prebuilt builder's check: resolve the image for the platform, then solve its filesystem
+/// and stat each binary under `dir`.
+#[derive(Debug)]
+pub struct PrebuiltCheck {
+    /// `image <ref>` or `context <name>`, for messages.
+    pub source_name: String,
+    /// The prebuilt image, whose platform is checked first; `None` for a local directory.
+    pub image: Option<String>,
+    /// The builder's filesystem.
+    pub definition: Definition,
+    /// The directory of `definition` holding the binaries (empty: its root).
+    pub dir: String,
+    /// Each binary the target needs, with where the spec asks for it.
+    pub binaries: Vec<(String, Position)>,
 }
 
 /// Selects the target `request` asks for and decides where its binaries come from.
@@ -94,7 +113,7 @@ impl Plan<'_> {
     }
 
     /// The base image whose config the variant builds on; `None` for the artifact (scratch).
-    pub fn base_image(&self) -> Option<String> {
+    pub fn base_image(&self) -> Option<&str> {
         self.target.base_image()
     }
 
@@ -103,9 +122,37 @@ impl Plan<'_> {
         self.toolchain_image().is_some()
     }
 
-    /// Whether the prebuilt builder must be checked before the build is solved.
-    pub fn needs_prebuilt_check(&self) -> bool {
-        self.toolchain_image().is_none()
+    /// What to check of a prebuilt builder before the build is solved, so that a missing or
+    /// non-executable binary is named rather than failing a copy; `None` when compiling.
+    pub fn prebuilt_check(&self, facts: &BuildFacts) -> Result<Option<PrebuiltCheck>, Error> {
+        let (source_name, image) = match &self.target.binaries {
+            BinariesSource::Compile { .. } => return Ok(None),
+            BinariesSource::Prebuilt { image } => (format!("image {image}"), Some(image.clone())),
+            BinariesSource::Local { name } => (format!("context {name}"), None),
+        };
+        let root = graph::binaries_root(self.spec, &self.target.binaries, facts)?;
+        // Each binary with where the target asks for it: the variant's `binaries` entry, or
+        // the builder's list for the artifact.
+        let binaries = match &self.target.variant {
+            Some(variant) => variant
+                .binaries
+                .iter()
+                .map(|binary| (binary.name.value.clone(), position(&binary.name)))
+                .collect(),
+            None => self
+                .spec
+                .builder
+                .binaries()
+                .map(|binary| (binary.value.name.clone(), position(binary)))
+                .collect(),
+        };
+        Ok(Some(PrebuiltCheck {
+            source_name,
+            image,
+            definition: marshal(&root.state, MarshalOptions::default()),
+            dir: root.dir,
+            binaries,
+        }))
     }
 
     /// The facts the request itself gives (platforms, cache namespace); the caller adds what
@@ -118,7 +165,8 @@ impl Plan<'_> {
         }
     }
 
-    /// The Definition and config changes of the target, from `facts`; `source` is the spec,
+    /// The Definition and image config of the target, from `facts` (its base config among
+    /// them); `source` is the spec,
     /// so BuildKit can show the line behind a failing op.
     pub fn build(&self, facts: &BuildFacts, source: SourceFile<'_>) -> Result<Built, Error> {
         let request = self.request;
@@ -133,9 +181,89 @@ impl Plan<'_> {
         check_size(&definition, self.target.name)?;
         graph.changes.labels.extend(request.labels.iter().cloned());
         graph.changes.created = request.epoch;
+        let base = facts
+            .base_config
+            .clone()
+            .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
         Ok(Built {
             definition,
+            config: base.apply(&graph.changes).for_platform(&facts.platform),
             changes: graph.changes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::llb::MAX_DEFINITION_BYTES;
+    use crate::platform::Platform;
+    use crate::{load, pb};
+    use prost::Message;
+
+    /// The build of `target` in a generated spec: variant `big` has a 400 KB env value and 12
+    /// run steps, variant `small` the same steps without the env.
+    fn generated(target: &str) -> Result<Built, Error> {
+        let steps: String = (0..12)
+            .map(|step| format!("      - echo {step}\n"))
+            .collect();
+        let source = format!(
+            "version: 1\nbuilder: {{image: rust, binaries: [app]}}\nvariants:\n  big:\n    from: debian\n    env: {{BLOB: {}}}\n    run:\n{steps}  small:\n    from: debian\n    run:\n{steps}",
+            "x".repeat(400 << 10)
+        );
+        let spec = crate::load(&source, "f.yaml")?;
+        let values = ArgValues::native(Default::default(), &Platform::linux("amd64"));
+        let request = BuildRequest::new(Some(target.to_owned()), values)?;
+        let plan = plan(&spec, &request)?;
+        let source = SourceFile {
+            name: "f.yaml",
+            data: source.as_bytes(),
+        };
+        plan.build(&plan.known_facts(), source)
+    }
+
+    #[test]
+    fn a_definition_over_the_message_limit_names_the_limit_and_the_target() {
+        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env.
+        let error = generated("big").unwrap_err();
+        let Error::DefinitionTooLarge(too_large) = &error else {
+            panic!("{error}")
+        };
+        assert!(too_large.size > MAX_DEFINITION_BYTES);
+        assert!(
+            error.to_string().starts_with(
+                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit ("
+            ),
+            "{error}"
+        );
+        assert!(generated("small").is_ok());
+    }
+
+    #[test]
+    fn a_scratch_variant_starts_empty_and_pulls_nothing() {
+        let text = "version: 1\nbuilder: {image: rust, binaries: [app]}\nvariants:\n  v:\n    from: scratch\n    binaries: {app: /app}\n";
+        let spec = load(text, "f.yaml").unwrap();
+        let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
+        let request =
+            BuildRequest::new(None, ArgValues::native(args, &Platform::linux("amd64"))).unwrap();
+        let plan = plan(&spec, &request).unwrap();
+        assert_eq!(plan.base_image(), None, "no config to fetch");
+        let source = SourceFile {
+            name: "f.yaml",
+            data: text.as_bytes(),
+        };
+        let built = plan.build(&plan.known_facts(), source).unwrap();
+        let images: Vec<String> = built
+            .definition
+            .def
+            .iter()
+            .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).unwrap().op {
+                Some(pb::op::Op::Source(source)) => Some(source.identifier),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(images, ["docker-image://docker.io/library/b:1"]);
     }
 }

@@ -124,7 +124,8 @@ fn scope(
     scope
 }
 
-fn located(spec: &Spec, position: Position, error: SubstituteError) -> Diagnostic {
+/// A substitution error at `position` of the spec.
+pub(crate) fn located(spec: &Spec, position: Position, error: SubstituteError) -> Diagnostic {
     let diagnostic = spec.document.error(position, error.message);
     match error.hint {
         Some(hint) => diagnostic.with_hint(hint),
@@ -206,6 +207,8 @@ fn inherit(base: &mut Variant, over: &Variant) {
             .filter(|package| packages.insert(package.value.clone()))
             .cloned(),
     );
+    base.apt_repositories
+        .extend(over.apt_repositories.iter().cloned());
     base.run.extend(over.run.iter().cloned());
     base.check.extend(over.check.iter().cloned());
     base.copy.extend(over.copy.iter().cloned());
@@ -217,6 +220,7 @@ fn inherit(base: &mut Variant, over: &Variant) {
     replace(&mut base.entrypoint, &over.entrypoint);
     replace(&mut base.cmd, &over.cmd);
     replace(&mut base.user, &over.user);
+    replace(&mut base.owner, &over.owner);
     replace(&mut base.workdir, &over.workdir);
     merge_map(&mut base.labels, &over.labels);
     base.expose.extend(over.expose.iter().cloned());

@@ -35,6 +35,23 @@ pub fn context_path(text: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
+/// An absolute path in an image, cleaned as Go's `path.Clean` does (`//usr/./bin/../lib/` ->
+/// `/usr/lib`; `..` stops at `/`), so two spellings of one path compare equal.
+pub fn absolute_path(text: &str) -> Option<String> {
+    let rest = text.strip_prefix('/')?;
+    let mut parts: Vec<&str> = Vec::new();
+    for part in rest.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
 /// An exposed port as the image config keys it: `8080` -> `8080/tcp`, `53/udp` stays.
 pub fn port(text: &str) -> Option<String> {
     let (number, protocol) = text.split_once('/').unwrap_or((text, "tcp"));
@@ -182,6 +199,28 @@ fn plain(text: &str) -> Result<(), &'static str> {
     }
 }
 
+/// An apt repository URL: `http://` or `https://`, with nothing that would end the field in
+/// a sources line (spaces, brackets) or a shell word.
+pub fn is_apt_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#@!$&'()*+,;=%".contains(c))
+    })
+}
+
+/// An apt suite or component: letters, digits and `-._/`, not starting with `-` or `/`.
+pub fn is_apt_word(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +233,40 @@ mod tests {
         for bad in ["", "8", "0x1ff", "rwx", "77777", "-1"] {
             assert_eq!(octal_mode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn apt_sources_parts_are_one_field_each() {
+        assert!(is_apt_url("https://cli.github.com/packages"));
+        assert!(is_apt_url("http://deb.debian.org/debian"));
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://a]",
+            "cli.github.com",
+        ] {
+            assert!(!is_apt_url(bad), "{bad}");
+        }
+        assert!(is_apt_word("stable") && is_apt_word("bookworm-updates") && is_apt_word("main"));
+        for bad in ["", "-x", "/x", "a b", "a]", "a$b"] {
+            assert!(!is_apt_word(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn absolute_paths_are_cleaned() {
+        for (written, clean) in [
+            ("/usr/local/bin/app", "/usr/local/bin/app"),
+            ("//usr/./local/bin//app", "/usr/local/bin/app"),
+            ("/usr/lib/../bin/app/", "/usr/bin/app"),
+            ("/../../etc", "/etc"),
+            ("/", "/"),
+        ] {
+            assert_eq!(absolute_path(written).as_deref(), Some(clean), "{written}");
+        }
+        assert_eq!(absolute_path("usr/bin"), None);
+        assert_eq!(absolute_path(""), None);
     }
 
     #[test]

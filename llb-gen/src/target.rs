@@ -2,9 +2,10 @@
 //! decides where its binaries come from: a compile, or a prebuilt builder image.
 
 use crate::error::Error;
+use crate::model::{self, Base};
 use crate::reference;
 use crate::resolve::{self, ArgValues};
-use crate::spec::{ARTIFACT_TARGET, Spec, Variant};
+use crate::spec::{ARTIFACT_TARGET, Spec, position};
 use crate::validate;
 
 /// Where binaries sit in the artifact image (and are looked up in a prebuilt image).
@@ -63,8 +64,9 @@ impl BinariesSource {
 pub struct Target<'s> {
     /// The target's name (a variant name or `artifact`).
     pub name: &'s str,
-    /// The variant with `extends` merged and build args substituted; `None` for the artifact.
-    pub variant: Option<Variant>,
+    /// The variant with `extends` merged, build args substituted and its values read;
+    /// `None` for the artifact.
+    pub variant: Option<model::Variant>,
     /// Where the binaries come from.
     pub binaries: BinariesSource,
     /// A `check:<variant>` target: the variant's smoke checks run on its image, which is not
@@ -163,9 +165,7 @@ pub fn select<'s>(
     let (name, variant) = match key {
         Some((key, _)) => {
             let variant = resolve::resolve(spec, &key.value, values)?;
-            if let Some(diagnostic) = validate::check_resolved(spec, key, &variant) {
-                return Err(diagnostic.into());
-            }
+            let variant = validate::read_variant(spec, key, &variant)?;
             (key.value.as_str(), Some(variant))
         }
         None => (ARTIFACT_TARGET, None),
@@ -210,23 +210,25 @@ fn binaries_source(
     Ok(match (builder_context, builder_image) {
         (Some(named), _) => BinariesSource::from_named_context(named)?,
         (None, Some(image)) => BinariesSource::Prebuilt { image },
-        (None, None) => BinariesSource::Compile {
-            toolchain: normalized(&spec.builder.image.value),
-        },
+        (None, None) => {
+            let image = &spec.builder.image;
+            BinariesSource::Compile {
+                toolchain: reference::normalize(&image.value)
+                    .map_err(|error| spec.document.error(position(image), error.to_string()))?,
+            }
+        }
     })
 }
 
 impl Target<'_> {
-    /// The normalized base image of a variant target; `None` for the artifact.
-    pub fn base_image(&self) -> Option<String> {
-        let from = self.variant.as_ref()?.from.as_ref()?;
-        Some(normalized(&from.value))
+    /// The normalized base image of a variant target; `None` for the artifact and a variant
+    /// `from: scratch`.
+    pub fn base_image(&self) -> Option<&str> {
+        match &self.variant.as_ref()?.base {
+            Base::Image { reference } => Some(reference),
+            Base::Scratch => None,
+        }
     }
-}
-
-/// Normalizes a reference that validation already accepted.
-fn normalized(image: &str) -> String {
-    reference::normalize(image).unwrap_or_else(|_| image.to_owned())
 }
 
 fn unknown_target(spec: &Spec, wanted: &str) -> Error {
@@ -281,7 +283,7 @@ mod tests {
         let target = select(&spec, None, &args(&[]), None).unwrap();
         assert_eq!(target.name, "hello");
         assert_eq!(
-            target.base_image().as_deref(),
+            target.base_image(),
             Some("docker.io/library/debian:bookworm-slim")
         );
         assert_eq!(

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::graph::BuildFacts;
+use llb_gen::llb::SourceFile;
+use llb_gen::load;
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{load, target};
 use prost::Message;
 
 mod common;
@@ -22,40 +23,35 @@ const HELLO_PATH: &str = concat!(
 );
 
 fn definition(target_name: &str, args: &[(&str, &str)]) -> pb::Definition {
-    definition_with(target_name, args, manifests())
+    definition_of(HELLO, target_name, args, manifests())
 }
 
-/// `definition`, with the context holding `manifests`.
-fn definition_with(
+/// The Definition llb-gen's plan builds for `target_name` of the spec `text` with `args`, the
+/// context holding `manifests`.
+fn definition_of(
+    text: &str,
     target_name: &str,
     args: &[(&str, &str)],
     manifests: BTreeMap<String, String>,
 ) -> pb::Definition {
-    let spec = load(HELLO, "flotilla.yaml").unwrap();
+    let spec = load(text, "flotilla.yaml").unwrap();
     let args: BTreeMap<String, String> = args
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let platform = Platform::linux("amd64");
-    let values = ArgValues::native(args, &platform);
-    let target = target::select(&spec, Some(target_name), &values, None).unwrap();
+    let values = ArgValues::native(args, &Platform::linux("amd64"));
+    let request = BuildRequest::new(Some(target_name.to_owned()), values).unwrap();
+    let plan = plan::plan(&spec, &request).unwrap();
     let facts = BuildFacts {
         session_id: Some("session-1".to_owned()),
         manifests,
-        ..BuildFacts::native(platform)
+        ..plan.known_facts()
     };
-    let graph = graph::build(&spec, &target, &facts).unwrap();
     let source = SourceFile {
         name: "flotilla.yaml",
-        data: HELLO.as_bytes(),
+        data: text.as_bytes(),
     };
-    marshal(
-        &graph.state,
-        MarshalOptions {
-            source: Some(source),
-            no_cache: None,
-        },
-    )
+    plan.build(&facts, source).unwrap().definition
 }
 
 /// The hello example's manifests, as the frontend reads them from the context.
@@ -223,10 +219,6 @@ fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
             "  binaries: [hello, hello-gateway]\n  cargo: {{ profile: dist, features: ['{hostile}'], args: ['\"; {hostile}'], env: {{ X: '{hostile}' }} }}\n  projects:\n    'tool {hostile}':\n      binaries: [{{ name: tool, package: '{hostile}' }}]\n"
         ),
     );
-    let spec = load(&spec_text, "flotilla.yaml").unwrap();
-    let platform = Platform::linux("amd64");
-    let values = ArgValues::native(BTreeMap::new(), &platform);
-    let target = target::select(&spec, Some("artifact"), &values, None).unwrap();
     let mut manifests = manifests();
     manifests.insert(
         format!("tool {hostile}/Cargo.toml"),
@@ -234,12 +226,7 @@ fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
             "[package]\nname = \"{hostile}\"\n[[bin]]\nname = \"tool\"\npath = \"{hostile}.rs\"\n"
         ),
     );
-    let facts = BuildFacts {
-        manifests,
-        ..BuildFacts::native(platform)
-    };
-    let graph = graph::build(&spec, &target, &facts).unwrap();
-    let definition = marshal(&graph.state, MarshalOptions::default());
+    let definition = definition_of(&spec_text, "artifact", &[], manifests);
     let execs = execs(&definition);
     assert_eq!(execs.len(), 4, "two projects, each with a dependency layer");
     for exec in execs {
@@ -310,7 +297,7 @@ fn cache_id(definition: &pb::Definition, dest: &str) -> String {
 fn the_target_dir_is_the_projects_own_whatever_its_lockfile_says() {
     let target_dir = |manifests| {
         cache_id(
-            &definition_with("hello", &[], manifests),
+            &definition_of(HELLO, "hello", &[], manifests),
             "/flotilla/target/%2E",
         )
     };
@@ -561,19 +548,12 @@ fn prebuilt_path_is_where_variants_copy_from() {
         "  workdir: /build\n",
         "  workdir: /build\n  prebuilt_path: /build/target/release\n",
     );
-    let spec = load(&spec_text, "flotilla.yaml").unwrap();
-    let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "seed:1".to_owned())]);
-    let platform = Platform::linux("amd64");
-    let target = target::select(
-        &spec,
-        Some("hello"),
-        &ArgValues::native(args, &platform),
-        None,
-    )
-    .unwrap();
-    let facts = BuildFacts::native(platform);
-    let graph = graph::build(&spec, &target, &facts).unwrap();
-    let definition = marshal(&graph.state, MarshalOptions::default());
+    let definition = definition_of(
+        &spec_text,
+        "hello",
+        &[("BUILDER_IMAGE", "seed:1")],
+        BTreeMap::new(),
+    );
     let sources: Vec<String> = file_actions(&definition)
         .into_iter()
         .filter_map(|action| match action {

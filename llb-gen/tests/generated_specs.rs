@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llb_gen::graph::{self, BuildFacts};
-use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::graph::BuildFacts;
+use llb_gen::llb::SourceFile;
 use llb_gen::pb;
+use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{load, target};
+use llb_gen::spec::Spec;
+use llb_gen::{Error, load, target};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
@@ -228,42 +230,45 @@ impl Step {
 /// Every target of `source`, compiled and from a prebuilt builder, as marshaled bytes.
 fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
     let spec = load(source, "flotilla.yaml").unwrap_or_else(|error| panic!("{error}\n{source}"));
-    let platform = Platform::linux("amd64");
-    let facts = BuildFacts {
-        session_id: Some("session".to_owned()),
-        ..BuildFacts::native(platform.clone())
-    };
     let prebuilt = BTreeMap::from([(
         "BUILDER_IMAGE".to_owned(),
         "localhost:5000/app-artifact:1".to_owned(),
     )]);
     let mut out = Vec::new();
     for args in [BTreeMap::new(), prebuilt] {
-        let values = ArgValues::native(args, &platform);
+        let values = ArgValues::native(args, &Platform::linux("amd64"));
         for info in target::list(&spec) {
-            let target = target::select(&spec, Some(&info.name), &values, None)
-                .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));
-            let graph = graph::build(&spec, &target, &facts)
-                .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name));
-            let options = || MarshalOptions {
-                source: Some(SourceFile {
-                    name: "flotilla.yaml",
-                    data: source.as_bytes(),
-                }),
-                no_cache: None,
+            let build = || {
+                planned(&spec, source, &info.name, &values)
+                    .unwrap_or_else(|error| panic!("{}: {error}\n{source}", info.name))
             };
-            let definition = marshal(&graph.state, options());
+            let definition = build();
             let bytes = definition.encode_to_vec();
-            assert_eq!(
-                marshal(&graph.state, options()).encode_to_vec(),
-                bytes,
-                "{}: marshaled twice",
-                info.name
-            );
+            assert_eq!(build().encode_to_vec(), bytes, "{}: built twice", info.name);
             out.push((info.name, bytes, definition));
         }
     }
     out
+}
+
+/// The Definition llb-gen's plan builds for target `name` of `spec` (whose text is `source`).
+fn planned(
+    spec: &Spec,
+    source: &str,
+    name: &str,
+    values: &ArgValues,
+) -> Result<pb::Definition, Error> {
+    let request = BuildRequest::new(Some(name.to_owned()), values.clone())?;
+    let plan = plan::plan(spec, &request)?;
+    let facts = BuildFacts {
+        session_id: Some("session".to_owned()),
+        ..plan.known_facts()
+    };
+    let source = SourceFile {
+        name: "flotilla.yaml",
+        data: source.as_bytes(),
+    };
+    Ok(plan.build(&facts, source)?.definition)
 }
 
 proptest! {

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use llb_gen::cache_keys::CacheNamespace;
-use llb_gen::graph::{self, BuildFacts, Graph};
+use llb_gen::graph::BuildFacts;
 use llb_gen::image::ImageConfig;
-use llb_gen::llb::{MarshalOptions, SourceFile, marshal};
+use llb_gen::llb::SourceFile;
 use llb_gen::pb::{self, file_action::Action, op::Op as Payload};
+use llb_gen::plan::{self, BuildRequest, Built};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, load, target};
@@ -20,17 +20,13 @@ const OPENAB: &str = include_str!("../../examples/openab/flotilla.yaml");
 const PREBUILT: (&str, &str) = ("BUILDER_IMAGE", "localhost:5000/a:1");
 const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","LANG=C"],"User":"nobody","WorkingDir":"/home"}}"#;
 
-struct Built {
-    graph: Graph,
-    definition: pb::Definition,
-}
-
 fn build(target_name: &str, platform: &str, args: &[(&str, &str)]) -> Result<Built, Error> {
     let args: Vec<(&str, &str)> = args.iter().copied().chain([PREBUILT]).collect();
     build_spec(VARIANTS, target_name, platform, &args)
 }
 
-/// `text`'s target, compiled unless `args` name a `BUILDER_IMAGE`.
+/// `text`'s target as llb-gen's plan builds it on amd64, compiled unless `args` name a
+/// `BUILDER_IMAGE`.
 fn build_spec(
     text: &str,
     target_name: &str,
@@ -38,36 +34,27 @@ fn build_spec(
     args: &[(&str, &str)],
 ) -> Result<Built, Error> {
     let spec = load(text, "flotilla.yaml")?;
-    let platform: Platform = platform.parse().unwrap();
     let build_args: BTreeMap<String, String> = args
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let values = ArgValues {
         build_args,
-        target_platform: platform.clone(),
+        target_platform: platform.parse().unwrap(),
         build_platform: Platform::linux("amd64"),
     };
-    let target = target::select(&spec, Some(target_name), &values, None)?;
+    let request = BuildRequest::new(Some(target_name.to_owned()), values)?;
+    let plan = plan::plan(&spec, &request)?;
     let facts = BuildFacts {
         session_id: Some("s".to_owned()),
         base_config: Some(ImageConfig::from_json(BASE_CONFIG.as_bytes()).unwrap()),
-        cache_namespace: CacheNamespace::from_build_args(&values.build_args)?,
-        ..BuildFacts::native(platform)
+        ..plan.known_facts()
     };
-    let graph = graph::build(&spec, &target, &facts)?;
     let source = SourceFile {
         name: "flotilla.yaml",
         data: text.as_bytes(),
     };
-    let definition = marshal(
-        &graph.state,
-        MarshalOptions {
-            source: Some(source),
-            no_cache: None,
-        },
-    );
-    Ok(Built { graph, definition })
+    plan.build(&facts, source)
 }
 
 fn kiro() -> Built {
@@ -188,11 +175,16 @@ fn packages_use_locked_apt_caches_and_leave_no_lists() {
     for part in [
         "rm -f /etc/apt/apt.conf.d/docker-clean",
         "apt-get update\n",
-        "apt-get install -y --no-install-recommends jq tini\n",
+        "apt-get install -y --no-install-recommends \"$@\"\n",
         "rm -rf /var/lib/apt/lists/*",
     ] {
         assert!(script.contains(part), "{part} in {script}");
     }
+    assert_eq!(
+        meta.args[3..],
+        ["apt-install", "0", "jq", "tini"],
+        "the packages are arguments, not script text"
+    );
     assert_eq!(meta.user, "root", "apt runs as root whatever the base user");
     assert!(
         meta.env
@@ -520,7 +512,7 @@ fn the_artifact_makes_its_directory_0755_and_roots_before_copying_the_binaries()
 
 #[test]
 fn config_changes_and_history_follow_the_spec() {
-    let changes = kiro().graph.changes;
+    let changes = kiro().changes;
     assert_eq!(changes.history.len(), 9, "one entry per layer");
     assert_eq!(
         changes.history[0],
@@ -613,7 +605,7 @@ fn single_inheritance_builds_only_the_base() {
         .collect();
     assert_eq!(names, ["[slim 1/1] FROM debian:trixie-slim"]);
     assert_eq!(
-        built.graph.changes.env,
+        built.changes.env,
         [
             ("APP_HOME".to_owned(), "/srv/app".to_owned()),
             ("PATH".to_owned(), "/srv/app/bin:/usr/bin:/bin".to_owned()),
@@ -678,7 +670,7 @@ fn check_target_runs_the_smoke_checks_as_the_image_user_on_the_image() {
     }
     assert_eq!(checks[1].1.meta.as_ref().unwrap().args, ["hello"]);
     // The image itself is unchanged: the checks only add vertices on top of it.
-    assert_eq!(built.graph.changes.history, kiro().graph.changes.history);
+    assert_eq!(built.changes.history, kiro().changes.history);
 }
 
 #[test]
@@ -712,7 +704,7 @@ fn openab_has_eleven_agent_images_sharing_the_gateway_config() {
         ]
     );
     for (name, user, agent) in [("claude", "node", "claude"), ("kiro", "agent", "kiro-cli")] {
-        let changes = openab(name, "linux/amd64").graph.changes;
+        let changes = openab(name, "linux/amd64").changes;
         assert_eq!(changes.entrypoint.unwrap(), ["tini", "--"], "{name}");
         assert_eq!(
             changes.cmd.unwrap(),

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The compile subgraph on tests/fixtures/multi (two cargo projects with registry dependencies):
-# features, the dependency layer, .dockerignore, prebuilt builder layouts and their checks.
+# features, the dependency layer, .dockerignore, prebuilt builder layouts and their checks; and on
+# two copies of examples/hello, two repositories' separate target dirs on one daemon.
 
 MULTI=$(spec_dir multi "$ROOT/tests/fixtures/multi")
 # A large file in an ignored directory: if .dockerignore were not honoured it would be sent.
@@ -99,4 +100,59 @@ if wait "$app_job" && wait "$tool_job" \
   pass "two concurrent uncached builds on one daemon both succeed and run"
 else
   fail "two concurrent builds"; log_tail conc-app; log_tail conc-tool
+fi
+
+# 8. Two unrelated repositories on one daemon keep their own cargo target dirs. A is
+# examples/hello, B a copy whose packages and binaries are renamed `howdy`; each gets a greeting
+# unique to this run, so both compile for real. B's compile makes a target-dir cache mount of
+# its own (the daemon's build cache records the compile that made each one), and A, built again
+# after B, is answered whole from the cache.
+
+# target_dir_mounts BINARY: how many target-dir cache mounts on the daemon were made by a
+# compile that copies out BINARY.
+target_dir_mounts() {
+  "$DOCKER" system df -v --format '{{json .BuildCache}}' | python3 -c '
+import json, sys
+made_by = "/flotilla/target/root/release/" + sys.argv[1] + " "
+print(sum(1 for record in json.load(sys.stdin) or []
+          if record["CacheType"] == "exec.cachemount"
+          and record["Description"].startswith("cached mount /flotilla/target/root ")
+          and made_by in record["Description"]))' "$1"
+}
+
+REPO_A=$(spec_dir repo-a)
+REPO_B=$(spec_dir repo-b)
+sed -i "s/hello from {who}/repo-a $RUN_ID from {who}/" "$REPO_A/crates/hello/src/main.rs"
+sed -i "s/hello from {who}/howdy $RUN_ID from {who}/" "$REPO_B/crates/hello/src/main.rs"
+sed -i 's/^name = "hello/name = "howdy/' "$REPO_B/Cargo.lock" "$REPO_B"/crates/*/Cargo.toml
+sed -i -e 's/\[hello, hello-gateway\]/[howdy, howdy-gateway]/' -e 's/{ hello: /{ howdy: /' \
+  -e 's/{ hello-gateway: /{ howdy-gateway: /' "$REPO_B/flotilla.yaml"
+if build repo-a "$REPO_A" --target hello -t flotilla-e2e/repo-a \
+  && build repo-b "$REPO_B" --target hello -t flotilla-e2e/repo-b \
+  && build repo-a-again "$REPO_A" --target hello -t flotilla-e2e/repo-a-again; then
+  a=$("$DOCKER" run --rm flotilla-e2e/repo-a 2>&1)
+  b=$("$DOCKER" run --rm flotilla-e2e/repo-b 2>&1)
+  a_again=$("$DOCKER" run --rm flotilla-e2e/repo-a-again 2>&1)
+  if [ "$a" = "repo-a $RUN_ID from flotilla (x86_64)" ] && [ "$b" = "howdy $RUN_ID from flotilla (x86_64)" ] \
+    && [ "$a_again" = "$a" ] && log_has repo-a "Compiling hello v0.1.0" && log_has repo-b "Compiling howdy v0.1.0"; then
+    pass "two repositories on one daemon: both compile and their images run their own code"
+  else
+    fail "two repositories on one daemon" "repo A: $a; repo B: $b; repo A again: $a_again"
+  fi
+  mounts_a=$(target_dir_mounts hello)
+  mounts_b=$(target_dir_mounts howdy)
+  if [ "$mounts_a" -ge 1 ] && [ "$mounts_b" = 1 ]; then
+    pass "the other repository's compile has a target-dir cache mount of its own"
+  else
+    fail "separate target-dir cache mounts" "made by hello's compile: $mounts_a; by howdy's: $mounts_b"
+  fi
+  compile=$(grep -E '^#[0-9]+ \[builder\] cargo build .*hello-gateway$' "$WORK/repo-a-again.log" | head -n 1 | cut -d' ' -f1)
+  if [ -n "$compile" ] && grep -qx "$compile CACHED" "$WORK/repo-a-again.log" && ! log_has repo-a-again "Compiling"; then
+    pass "repository A built again after B: its compile is cached"
+  else
+    fail "repository A built again after B: compile not cached" "compile vertex: ${compile:-none}"
+    log_tail repo-a-again
+  fi
+else
+  fail "two repositories on one daemon: build"; log_tail repo-a; log_tail repo-b; log_tail repo-a-again
 fi

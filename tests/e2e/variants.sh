@@ -210,3 +210,44 @@ expect_refused failing-check "$FAILING" "flotilla.yaml:$line:9: \`[check:kiro 3/
   "failing smoke check: the error names the check and flotilla.yaml:$line:9" --target check:kiro "${KIRO_ARGS[@]}"
 expect_refused no-checks "$VARIANTS" 'target `check:slim` has nothing to run: variant `slim` has no `check:` commands' \
   "check target of a variant without checks: clear message" --target check:slim "${PREBUILT[@]}"
+
+# 10. Third-party apt repositories: the machine's Debian mirror's backports suite (which the base
+#     image does not list), added with its key from the build context; apt reads it. With a key
+#     that signs nothing, apt refuses it.
+APT=$(spec_dir variants-apt)
+mkdir -p "$APT/keys"
+mirror=$(in_image debian:bookworm-slim 'cat /etc/apt/sources.list.d/debian.sources' | awk '/^URIs:/ { print $2; exit }')
+in_image debian:bookworm-slim 'cat /usr/share/keyrings/debian-archive-keyring.gpg' >"$APT/keys/debian.gpg"
+head -c 512 /dev/urandom >"$APT/keys/wrong.gpg"
+cat >"$APT/flotilla.yaml" <<YAML
+# syntax=$FRONTEND
+version: 1
+builder: { image: rust:1-bookworm, binaries: [hello] }
+args: { MIRROR: "" }
+variants:
+  apt-repo:
+    from: debian:bookworm-slim
+    apt_repositories:
+      - { name: mirror, url: "\${MIRROR}", suite: bookworm-backports, key: keys/debian.gpg }
+    packages: [jq]
+    binaries: { hello: /usr/local/bin/hello }
+  apt-wrong-key:
+    from: debian:bookworm-slim
+    apt_repositories:
+      - { name: wrong, url: "\${MIRROR}", suite: bookworm-backports, key: keys/wrong.gpg }
+    packages: [jq]
+YAML
+if build apt-repo "$APT" --target apt-repo --no-cache "${PREBUILT[@]}" --build-arg "MIRROR=$mirror" -t flotilla-e2e/apt-repo; then
+  out=$(in_image flotilla-e2e/apt-repo 'cat /etc/apt/sources.list.d/mirror.list; stat -c %a /etc/apt/keyrings/mirror.gpg; cmp /etc/apt/keyrings/mirror.gpg /usr/share/keyrings/debian-archive-keyring.gpg && echo same-key; jq --version; ls /var/lib/apt/lists | grep -v -e ^lock -e ^partial | wc -l')
+  if [ "$out" = "deb [signed-by=/etc/apt/keyrings/mirror.gpg] $mirror bookworm-backports main"$'\n644\nsame-key\njq-1.6\n0' ] \
+    && log_has apt-repo "bookworm-backports InRelease"; then
+    pass "apt repository: apt read it with its key from the context; key and sources line in the image, jq installed, no lists left"
+  else
+    fail "apt repository image" "$out"
+  fi
+else
+  fail "apt repository build"; log_tail apt-repo
+fi
+expect_refused apt-wrong-key "$APT" "apt-get update" \
+  "apt repository with a key that does not sign it: apt refuses it and the build fails" \
+  --target apt-wrong-key "${PREBUILT[@]}" --build-arg "MIRROR=$mirror"

@@ -5,34 +5,46 @@
 use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
 use crate::args::substitute;
 use crate::cache_keys;
-use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
-use crate::llb::{
-    ClientMount, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
-};
-use crate::spec::{Command, CopyStep, NamedMap, RunStep, Spanned, Variant};
-use crate::syntax;
+use crate::error::Error;
+use crate::image::{ConfigChanges, ImageConfig};
+use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
+use crate::model::{Base, FileCopy, KeySource, RunStep, Variant};
+use crate::resolve::located;
+use crate::spec::{Command, NamedMap, Spanned, Spec, position};
 
-/// Debian images delete downloaded packages after each install; the cache mount needs them.
-const APT_KEEP_DOWNLOADS: &str = "rm -f /etc/apt/apt.conf.d/docker-clean\necho 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
-/// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
-const SECRET_MODE: u32 = 0o400;
-/// Default mode of an ssh agent socket, as `RUN --mount=type=ssh` gives it.
-const SSH_MODE: u32 = 0o600;
-/// The ssh agent id `docker build --ssh default` forwards, as `RUN --mount=type=ssh` uses.
-const SSH_DEFAULT_ID: &str = "default";
-
-/// A spec's octal mode, else `default` (validation has refused a malformed one).
-fn octal_or(mode: Option<&Spanned<String>>, default: u32) -> u32 {
-    mode.and_then(|mode| syntax::octal_mode(&mode.value))
-        .unwrap_or(default)
-}
-
+/// The apt step. Its arguments are the number of repositories, five words for each (name,
+/// keyring path, URL, suite, components), then the packages: values reach the shell as
+/// arguments, never as script text. Debian images delete downloaded packages after each
+/// install; the cache mount needs them kept.
+const APT_INSTALL: &str = r#"set -eu
+rm -f /etc/apt/apt.conf.d/docker-clean
+echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache
+repositories=$1
+shift
+while [ "$repositories" -gt 0 ]; do
+  install -d -m 0755 /etc/apt/keyrings
+  install -m 0644 "/run/flotilla/apt-keys/$1" "$2"
+  printf 'deb [signed-by=%s] %s %s %s\n' "$2" "$3" "$4" "$5" > "/etc/apt/sources.list.d/$1.list"
+  shift 5
+  repositories=$((repositories - 1))
+done
+if [ "$#" -gt 0 ]; then
+  apt-get update
+  apt-get install -y --no-install-recommends "$@"
+fi
+rm -rf /var/lib/apt/lists/*
+"#;
+/// Where the apt step finds each repository's key, `<dir>/<name>`.
+const APT_KEYS_DIR: &str = "/run/flotilla/apt-keys";
+/// The name a fetched key has in its HTTP source.
+const APT_KEY_FILE: &str = "key";
 /// One op-making step of the variant, before it is numbered.
 enum Step<'v> {
     Workdir(&'v Spanned<String>),
-    Packages(&'v [Spanned<String>]),
+    /// The packages and repositories, located at the first of them.
+    Packages(&'v Spanned<String>),
     Run(&'v RunStep),
-    Copy(&'v [CopyStep]),
+    Copy(&'v [FileCopy]),
     /// Every binary, in one op located at the first one's name.
     Binaries(&'v Spanned<String>),
 }
@@ -41,24 +53,25 @@ enum Step<'v> {
 /// With `smoke_check`, the variant's `check` commands then run on top of the image, each in its
 /// own vertex `[check:<name> i/n]`, as the image's user in its workdir and env.
 pub(super) fn graph(
-    file: &str,
+    spec: &Spec,
     name: &str,
     variant: &Variant,
     binaries: &BinariesRoot,
     facts: &BuildFacts,
     smoke_check: bool,
-) -> Graph {
+) -> Result<Graph, Error> {
     let mut steps = Vec::new();
     steps.extend(variant.workdir.as_ref().map(Step::Workdir));
-    if !variant.packages.is_empty() {
-        steps.push(Step::Packages(&variant.packages));
+    let repositories = variant.apt_repositories.iter().map(|r| &r.name);
+    if let Some(first) = variant.packages.iter().chain(repositories).next() {
+        steps.push(Step::Packages(first));
     }
     steps.extend(variant.run.iter().map(Step::Run));
     if !variant.copy.is_empty() {
         steps.push(Step::Copy(&variant.copy));
     }
-    if let Some((first, _)) = variant.binaries.iter().next() {
-        steps.push(Step::Binaries(first));
+    if let Some(first) = variant.binaries.first() {
+        steps.push(Step::Binaries(&first.name));
     }
     let count = steps.len() + 1;
     let base = facts
@@ -66,28 +79,26 @@ pub(super) fn graph(
         .clone()
         .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
     let builder = VariantBuilder {
-        file,
+        file: &spec.document.file,
         name,
         variant,
         binaries,
         facts,
-        env: expand_env(&variant.env, &base),
+        env: expand_env(spec, &variant.env, &base)?,
         base,
         count,
     };
-    // Validation refuses a variant without `from`; `scratch` only keeps this total.
-    let from = variant
-        .from
-        .as_ref()
-        .map_or("scratch", |from| from.value.as_str());
-    let mut state = State::image(
-        &crate::reference::normalize(from).unwrap_or_else(|_| from.to_owned()),
-        &facts.platform,
-        Describe {
-            name: format!("[{name} 1/{count}] FROM {from}"),
-            location: variant.from.as_ref().map(range),
-        },
-    );
+    let mut state = match &variant.base {
+        Base::Scratch => State::scratch(),
+        Base::Image { reference } => State::image(
+            reference,
+            &facts.platform,
+            Describe {
+                name: format!("[{name} 1/{count}] FROM {}", variant.from.value),
+                location: Some(range(&variant.from)),
+            },
+        ),
+    };
     let mut history = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let (next, created_by) = builder.apply(step, state, index + 2);
@@ -111,10 +122,10 @@ pub(super) fn graph(
                 .root;
         }
     }
-    Graph {
+    Ok(Graph {
         state,
         changes: builder.config_changes(history),
-    }
+    })
 }
 
 /// What every step of one variant needs: the spec file (for history), the variant, where the
@@ -153,7 +164,7 @@ impl VariantBuilder<'_> {
                 platform,
                 describe,
             ),
-            Step::Packages(packages) => state.run(self.packages(packages), platform, describe).root,
+            Step::Packages(_) => state.run(self.packages(), platform, describe).root,
             Step::Run(step) => state.run(self.run(step), platform, describe).root,
             Step::Copy(copies) => self.copy(state, copies, describe),
             Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
@@ -165,9 +176,9 @@ impl VariantBuilder<'_> {
     fn summary(&self, step: &Step<'_>) -> (String, SpecRange, &'static str) {
         match step {
             Step::Workdir(path) => (format!("WORKDIR {}", path.value), range(path), "workdir"),
-            Step::Packages(packages) => (
-                format!("apt-get install {}", words(packages)),
-                range(&packages[0]),
+            Step::Packages(first) => (
+                format!("apt-get install {}", words(&self.variant.packages)),
+                range(first),
                 "packages",
             ),
             Step::Run(step) => (
@@ -178,7 +189,7 @@ impl VariantBuilder<'_> {
             Step::Copy(copies) => {
                 let list: Vec<String> = copies
                     .iter()
-                    .map(|copy| format!("{} -> {}", copy.src.value, copy.dest.value))
+                    .map(|copy| format!("{} -> {}", copy.src.value, copy.dest))
                     .collect();
                 (
                     format!("COPY {}", list.join(", ")),
@@ -191,7 +202,7 @@ impl VariantBuilder<'_> {
                     .variant
                     .binaries
                     .iter()
-                    .map(|(binary, install)| format!("{} -> {}", binary.value, install.path.value))
+                    .map(|binary| format!("{} -> {}", binary.name.value, binary.dest))
                     .collect();
                 (
                     format!("COPY {}", list.join(", ")),
@@ -203,101 +214,99 @@ impl VariantBuilder<'_> {
     }
 
     /// `apt-get install` with apt's caches on locked cache mounts, and no lists in the layer.
-    fn packages(&self, packages: &[Spanned<String>]) -> Exec {
-        let script = format!(
-            "set -eu\n{APT_KEEP_DOWNLOADS}\napt-get update\napt-get install -y --no-install-recommends {}\nrm -rf /var/lib/apt/lists/*\n",
-            words(packages)
-        );
+    fn packages(&self) -> Exec {
+        let repositories = &self.variant.apt_repositories;
+        let mut args = shell(APT_INSTALL.to_owned());
+        args.push("apt-install".to_owned());
+        args.push(repositories.len().to_string());
+        for repository in repositories {
+            args.extend([
+                repository.name.value.clone(),
+                repository.keyring.clone(),
+                repository.url.clone(),
+                repository.suite.clone(),
+                repository.components.join(" "),
+            ]);
+        }
+        args.extend(self.variant.packages.iter().map(|p| p.value.clone()));
+        let keys = repositories.iter().map(|repository| {
+            let dest = format!("{APT_KEYS_DIR}/{}", repository.name.value);
+            match &repository.key {
+                KeySource::Context(path) => Mount::Bind {
+                    dest,
+                    from: context_source(
+                        self.facts,
+                        cache_keys::context_paths(std::slice::from_ref(path)),
+                        format!("[{}] load build context: {path}", self.name),
+                    ),
+                    selector: path.clone(),
+                },
+                KeySource::Url(url) => Mount::Bind {
+                    dest,
+                    from: State::http(url, APT_KEY_FILE, format!("[{}] fetch {url}", self.name)),
+                    selector: APT_KEY_FILE.to_owned(),
+                },
+            }
+        });
         let frontend = [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
         Exec {
-            args: shell(script),
+            args,
             // Not the variant's env: apt needs none of it, and without it every variant on the
             // same base with the same packages shares this layer.
             env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
-            mounts: self.facts.cache_mounts().apt(),
+            mounts: self
+                .facts
+                .cache_mounts()
+                .apt()
+                .into_iter()
+                .chain(keys)
+                .collect(),
         }
     }
 
     fn run(&self, step: &RunStep) -> Exec {
-        let args = command_args(&step.command);
         let cache_mounts = self.facts.cache_mounts();
         let caches = step.cache.iter().map(|cache| cache_mounts.run_step(cache));
-        let secrets = step.secrets.iter().map(|secret| {
-            Mount::Secret(ClientMount {
-                dest: secret.target.as_ref().map_or_else(
-                    || format!("/run/secrets/{}", secret.id.value),
-                    |t| t.value.clone(),
+        let binds = step.bind.iter().map(|bind| Mount::Bind {
+            dest: bind.target.clone(),
+            from: context_source(
+                self.facts,
+                // An empty path is the whole context: no include pattern.
+                cache_keys::context_paths(
+                    &[bind.source.clone()][..usize::from(!bind.source.is_empty())],
                 ),
-                id: secret.id.value.clone(),
-                uid: secret.uid,
-                gid: secret.gid,
-                mode: octal_or(secret.mode.as_ref(), SECRET_MODE),
-                optional: !secret.required,
-            })
+                format!("[{}] load build context: {}", self.name, bind.source),
+            ),
+            selector: bind.source.clone(),
         });
-        let binds = step.bind.iter().map(|bind| {
-            let source = syntax::context_path(&bind.src.value).unwrap_or_default();
-            Mount::Bind {
-                dest: bind.target.value.clone(),
-                from: context_source(
-                    self.facts,
-                    // An empty path is the whole context: no include pattern.
-                    cache_keys::context_paths(&[source.clone()][..usize::from(!source.is_empty())]),
-                    format!("[{}] load build context: {source}", self.name),
-                ),
-                selector: source,
-            }
-        });
-        let sockets: Vec<ClientMount> = step
-            .ssh
-            .iter()
-            .enumerate()
-            .map(|(index, ssh)| ClientMount {
-                dest: ssh.target.as_ref().map_or_else(
-                    || format!("/run/buildkit/ssh_agent.{index}"),
-                    |t| t.value.clone(),
-                ),
-                id: ssh
-                    .id
-                    .as_ref()
-                    .map_or(SSH_DEFAULT_ID, |id| id.value.as_str())
-                    .to_owned(),
-                uid: ssh.uid,
-                gid: ssh.gid,
-                mode: octal_or(ssh.mode.as_ref(), SSH_MODE),
-                optional: !ssh.required,
-            })
-            .collect();
-        let mut env = self.env(&pairs(&step.env));
+        let mut env = self.env(&step.env);
         // As BuildKit's client does: the first socket is the agent, unless SSH_AUTH_SOCK is set.
-        if let Some(first) = sockets.first()
+        if let Some(first) = step.ssh.first()
             && !env.iter().any(|entry| entry.starts_with("SSH_AUTH_SOCK="))
         {
             env.push(format!("SSH_AUTH_SOCK={}", first.dest));
         }
         Exec {
-            args,
+            args: command_args(&step.command),
             env,
             cwd: step
                 .workdir
-                .as_ref()
-                .or(self.variant.workdir.as_ref())
-                .map(|workdir| workdir.value.clone())
+                .clone()
+                .or_else(|| self.variant.workdir.as_ref().map(|w| w.value.clone()))
                 .or_else(|| self.base.config.working_dir.clone())
                 .filter(|workdir| !workdir.is_empty())
                 .unwrap_or_else(|| "/".to_owned()),
             user: step
                 .user
-                .as_ref()
-                .map(|user| user.value.clone())
+                .clone()
                 .or_else(|| self.base.config.user.clone())
                 .unwrap_or_default(),
             mounts: caches
-                .chain(secrets)
+                .chain(step.secrets.iter().cloned().map(Mount::Secret))
                 .chain(binds)
-                .chain(sockets.into_iter().map(Mount::Ssh))
+                .chain(step.ssh.iter().cloned().map(Mount::Ssh))
                 .collect(),
         }
     }
@@ -319,11 +328,8 @@ impl VariantBuilder<'_> {
     }
 
     /// The copies from the build context, reading only the paths they name.
-    fn copy(&self, state: State, copies: &[CopyStep], describe: Describe) -> State {
-        let sources: Vec<String> = copies
-            .iter()
-            .map(|copy| syntax::context_path(&copy.src.value).unwrap_or_default())
-            .collect();
+    fn copy(&self, state: State, copies: &[FileCopy], describe: Describe) -> State {
+        let sources: Vec<String> = copies.iter().map(|copy| copy.source.clone()).collect();
         let include = if sources.iter().any(String::is_empty) {
             Vec::new()
         } else {
@@ -336,12 +342,11 @@ impl VariantBuilder<'_> {
         );
         let actions: Vec<Copy> = copies
             .iter()
-            .zip(&sources)
-            .map(|(copy, source)| Copy {
+            .map(|copy| Copy {
                 from: context.clone(),
-                src: format!("/{source}"),
-                dest: copy.dest.value.clone(),
-                options: file_options(true, copy.owner.as_ref(), copy.mode.as_ref()),
+                src: format!("/{}", copy.source),
+                dest: copy.dest.clone(),
+                options: copy.options.clone(),
             })
             .collect();
         state.copy(&actions, &self.facts.platform, describe)
@@ -351,11 +356,11 @@ impl VariantBuilder<'_> {
         self.variant
             .binaries
             .iter()
-            .map(|(binary, install)| Copy {
+            .map(|binary| Copy {
                 from: self.binaries.state.clone(),
-                src: format!("{}/{}", self.binaries.dir, binary.value),
-                dest: install.path.value.clone(),
-                options: file_options(false, install.owner.as_ref(), install.mode.as_ref()),
+                src: format!("{}/{}", self.binaries.dir, binary.name.value),
+                dest: binary.dest.clone(),
+                options: binary.options.clone(),
             })
             .collect()
     }
@@ -382,38 +387,19 @@ impl VariantBuilder<'_> {
 
     fn config_changes(&self, history: Vec<String>) -> ConfigChanges {
         let variant = self.variant;
-        let strings = |list: &Option<Vec<Spanned<String>>>| {
-            list.as_ref()
-                .map(|list| list.iter().map(|word| word.value.clone()).collect())
-        };
-        let value = |text: &Option<Spanned<String>>| text.as_ref().map(|text| text.value.clone());
         ConfigChanges {
             env: self.env.clone(),
-            entrypoint: strings(&variant.entrypoint),
-            cmd: strings(&variant.cmd),
-            user: value(&variant.user),
-            workdir: value(&variant.workdir),
-            labels: pairs(&variant.labels),
-            exposed_ports: variant
-                .expose
-                .iter()
-                .filter_map(|port| syntax::port(&port.value))
-                .collect(),
-            healthcheck: variant.healthcheck.as_ref().map(|check| {
-                let nanos = |text: &Option<Spanned<String>>| {
-                    text.as_ref()
-                        .and_then(|text| syntax::duration_ns(&text.value))
-                        .unwrap_or(0)
-                };
-                Healthcheck {
-                    test: healthcheck_test(&check.test),
-                    interval: nanos(&check.interval),
-                    timeout: nanos(&check.timeout),
-                    start_period: nanos(&check.start_period),
-                    retries: check.retries.map_or(0, u64::from),
-                }
-            }),
-            stop_signal: value(&variant.stopsignal),
+            entrypoint: variant.entrypoint.clone(),
+            cmd: variant.cmd.clone(),
+            user: variant.user.clone(),
+            workdir: variant
+                .workdir
+                .as_ref()
+                .map(|workdir| workdir.value.clone()),
+            labels: variant.labels.clone(),
+            exposed_ports: variant.ports.clone(),
+            healthcheck: variant.healthcheck.clone(),
+            stop_signal: variant.stop_signal.clone(),
             history,
             // The build's SOURCE_DATE_EPOCH is no part of the spec: the caller sets it.
             created: None,
@@ -423,7 +409,11 @@ impl VariantBuilder<'_> {
 
 /// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
 /// from earlier entries, else the base image's env, else empty (build args are already in).
-fn expand_env(env: &NamedMap<Spanned<String>>, base: &ImageConfig) -> Vec<(String, String)> {
+fn expand_env(
+    spec: &Spec,
+    env: &NamedMap<Spanned<String>>,
+    base: &ImageConfig,
+) -> Result<Vec<(String, String)>, Error> {
     let mut expanded: Vec<(String, String)> = Vec::new();
     for (name, value) in env.iter() {
         let lookup = |wanted: &str| {
@@ -436,35 +426,11 @@ fn expand_env(env: &NamedMap<Spanned<String>>, base: &ImageConfig) -> Vec<(Strin
                     .to_owned(),
             )
         };
-        let text = substitute(&value.value, &lookup).unwrap_or_else(|_| value.value.clone());
+        let text = substitute(&value.value, &lookup)
+            .map_err(|error| located(spec, position(value), error))?;
         expanded.push((name.value.clone(), text));
     }
-    expanded
-}
-
-/// Docker's healthcheck test: `CMD-SHELL` for a string, `CMD` for an argv, `NONE` as is.
-fn healthcheck_test(test: &Command) -> Vec<String> {
-    match test {
-        Command::Shell(script) => vec!["CMD-SHELL".to_owned(), script.value.clone()],
-        Command::Exec(argv) if argv.value.len() == 1 && argv.value[0].value == "NONE" => {
-            vec!["NONE".to_owned()]
-        }
-        Command::Exec(argv) => std::iter::once("CMD".to_owned())
-            .chain(argv.value.iter().map(|word| word.value.clone()))
-            .collect(),
-    }
-}
-
-fn file_options(
-    dir_contents: bool,
-    owner: Option<&Spanned<String>>,
-    mode: Option<&Spanned<String>>,
-) -> CopyOptions {
-    CopyOptions {
-        dir_contents,
-        mode: mode.and_then(|mode| syntax::octal_mode(&mode.value)),
-        owner: owner.and_then(|owner| Owner::parse(&owner.value)),
-    }
+    Ok(expanded)
 }
 
 /// The argv of a command: a shell string runs under `/bin/sh -c`.
@@ -507,8 +473,148 @@ fn words(list: &[Spanned<String>]) -> String {
         .join(" ")
 }
 
-fn pairs(map: &NamedMap<Spanned<String>>) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(key, value)| (key.value.clone(), value.value.clone()))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use prost::Message;
+
+    use crate::llb::SourceFile;
+    use crate::pb::{self, op::Op as Payload};
+    use crate::plan::{BuildRequest, plan};
+    use crate::platform::Platform;
+    use crate::resolve::ArgValues;
+
+    const SPEC: &str = "version: 1
+builder: {image: rust, binaries: [app]}
+variants:
+  v:
+    from: debian
+    packages: [gh, curl]
+    apt_repositories:
+      - {name: gh, url: 'https://cli.github.com/packages', suite: stable, key: keys/gh.gpg}
+      - name: other
+        url: http://apt.example.com/debian
+        suite: bookworm
+        components: [main, contrib]
+        key: https://apt.example.com/key.asc
+    binaries: {app: /app}
+";
+
+    fn ops(text: &str) -> Vec<pb::Op> {
+        let spec = crate::load(text, "f.yaml").unwrap();
+        let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
+        let platform = Platform::linux("amd64");
+        let request = BuildRequest::new(None, ArgValues::native(args, &platform)).unwrap();
+        let plan = plan(&spec, &request).unwrap();
+        let source = SourceFile {
+            name: "f.yaml",
+            data: text.as_bytes(),
+        };
+        let built = plan.build(&plan.known_facts(), source).unwrap();
+        built
+            .definition
+            .def
+            .iter()
+            .map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn apt_repositories_reach_the_shell_as_arguments_with_their_keys_mounted() {
+        let ops = ops(SPEC);
+        let (exec, inputs) = ops
+            .iter()
+            .find_map(|op| match &op.op {
+                Some(Payload::Exec(exec)) => Some((exec, &op.inputs)),
+                _ => None,
+            })
+            .expect("the apt step");
+        let meta = exec.meta.as_ref().unwrap();
+        assert_eq!(meta.args[2], super::APT_INSTALL, "the script is fixed text");
+        assert_eq!(
+            meta.args[3..],
+            [
+                "apt-install",
+                "2",
+                "gh",
+                "/etc/apt/keyrings/gh.gpg",
+                "https://cli.github.com/packages",
+                "stable",
+                "main",
+                "other",
+                "/etc/apt/keyrings/other.asc",
+                "http://apt.example.com/debian",
+                "bookworm",
+                "main contrib",
+                "gh",
+                "curl",
+            ]
+        );
+        let source_of = |dest: &str| {
+            let mount = exec.mounts.iter().find(|m| m.dest == dest).unwrap();
+            let input = &inputs[usize::try_from(mount.input).unwrap()];
+            let bytes = ops
+                .iter()
+                .find(|op| crate::llb::digest_of(&op.encode_to_vec()) == input.digest)
+                .unwrap();
+            match &bytes.op {
+                Some(Payload::Source(source)) => (source.clone(), mount.selector.clone()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (context, selector) = source_of("/run/flotilla/apt-keys/gh");
+        assert_eq!(context.identifier, "local://context");
+        assert_eq!(context.attrs["local.includepattern"], r#"["keys/gh.gpg"]"#);
+        assert_eq!(selector, "keys/gh.gpg");
+        let (http, selector) = source_of("/run/flotilla/apt-keys/other");
+        assert_eq!(http.identifier, "https://apt.example.com/key.asc");
+        assert_eq!(http.attrs["http.filename"], "key");
+        assert_eq!(selector, "key");
+    }
+
+    #[test]
+    fn copies_and_binaries_take_the_inherited_owner_unless_they_set_their_own() {
+        let text = "version: 1
+builder: {image: rust, binaries: [app, tool]}
+variants:
+  base: {abstract: true, from: debian, owner: 'agent:agent'}
+  v:
+    extends: base
+    copy: [{src: a.toml, dest: /etc/a.toml}]
+    binaries: {app: /usr/bin/app, tool: {path: /usr/bin/tool, owner: '0:0'}}
+";
+        let user = |user: Option<pb::UserOpt>| match user.and_then(|user| user.user) {
+            Some(pb::user_opt::User::ByName(named)) => named.name,
+            Some(pb::user_opt::User::ById(id)) => id.to_string(),
+            None => String::new(),
+        };
+        let owners: Vec<(String, String)> = ops(text)
+            .into_iter()
+            .filter_map(|op| match op.op {
+                Some(Payload::File(file)) => Some(file.actions),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|action| match action.action {
+                Some(pb::file_action::Action::Copy(copy)) => {
+                    let owner = copy.owner?;
+                    Some((
+                        copy.dest,
+                        format!("{}:{}", user(owner.user), user(owner.group)),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        let pair = |dest: &str, owner: &str| (dest.to_owned(), owner.to_owned());
+        assert_eq!(
+            owners,
+            [
+                pair("/etc/a.toml", "agent:agent"),
+                pair("/usr/bin/app", "agent:agent"),
+                pair("/usr/bin/tool", "0:0"),
+            ]
+        );
+    }
 }

@@ -249,42 +249,4 @@ mod tests {
         assert!(!stages.applies_to("[context] load build context"));
         assert!(NoCache::All.applies_to(""));
     }
-
-    /// The Definition of `target` in a generated spec: variant `big` has a 400 KB env value
-    /// and 12 run steps, variant `small` the same steps without the env.
-    fn generated_definition(target: &str) -> pb::Definition {
-        use crate::graph::{self, BuildFacts};
-        use crate::platform::Platform;
-        use crate::resolve::ArgValues;
-
-        let steps: String = (0..12)
-            .map(|step| format!("      - echo {step}\n"))
-            .collect();
-        let source = format!(
-            "version: 1\nbuilder: {{image: rust, binaries: [app]}}\nvariants:\n  big:\n    from: debian\n    env: {{BLOB: {}}}\n    run:\n{steps}  small:\n    from: debian\n    run:\n{steps}",
-            "x".repeat(400 << 10)
-        );
-        let spec = crate::load(&source, "f.yaml").unwrap();
-        let platform: Platform = "linux/amd64".parse().unwrap();
-        let values = ArgValues::native(Default::default(), &platform);
-        let selected = crate::target::select(&spec, Some(target), &values, None).unwrap();
-        let facts = BuildFacts::native(platform);
-        let graph = graph::build(&spec, &selected, &facts).unwrap();
-        marshal(&graph.state, MarshalOptions::default())
-    }
-
-    #[test]
-    fn a_definition_over_the_message_limit_names_the_limit_and_the_target() {
-        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env.
-        let big = generated_definition("big");
-        assert!(big.encoded_len() > MAX_DEFINITION_BYTES);
-        let error = check_size(&big, "big").unwrap_err().to_string();
-        assert!(
-            error.starts_with(
-                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit ("
-            ),
-            "{error}"
-        );
-        assert!(check_size(&generated_definition("small"), "small").is_ok());
-    }
 }

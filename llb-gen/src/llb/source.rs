@@ -37,6 +37,20 @@ impl State {
         })
     }
 
+    /// A file BuildKit fetches over HTTP(S), at `/<filename>` of the state.
+    pub fn http(url: &str, filename: &str, describe: impl Into<Describe>) -> Self {
+        let op = pb::op::Op::Source(pb::SourceOp {
+            identifier: url.to_owned(),
+            attrs: BTreeMap::from([("http.filename".to_owned(), filename.to_owned())]),
+        });
+        Self::from_vertex(Vertex {
+            op,
+            inputs: Vec::new(),
+            platform: None,
+            meta: VertexMeta::new(describe.into(), &["source.http"]),
+        })
+    }
+
     /// A directory synced from the client (`local://name`).
     pub fn local(local_name: &str, options: &LocalOptions, describe: impl Into<Describe>) -> Self {
         let mut attrs = BTreeMap::new();

@@ -8,9 +8,52 @@ use std::marker::PhantomData;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Expected, MapAccess, SeqAccess, Unexpected, Visitor};
 
 use super::Spanned;
+
+/// Whether a long form is written as a YAML list (or else as a mapping). serde reads a struct
+/// from a list field by field, so taking both would make `run: [[a]]` a step that runs `a`
+/// and `[/bin/app]` a binary's path: the other collection is refused instead.
+pub trait LongForm {
+    /// A list, not a mapping.
+    const IS_LIST: bool;
+}
+
+impl<T> LongForm for Vec<T> {
+    const IS_LIST: bool = true;
+}
+
+/// The long form from a YAML list, when it is written as one.
+fn from_list<'de, T, A>(seq: A, expected: &dyn Expected) -> Result<T, A::Error>
+where
+    T: Deserialize<'de> + LongForm,
+    A: SeqAccess<'de>,
+{
+    if T::IS_LIST {
+        T::deserialize(SeqAccessDeserializer::new(seq))
+    } else {
+        Err(de::Error::invalid_type(Unexpected::Seq, expected))
+    }
+}
+
+/// The long form from a YAML mapping, when it is written as one.
+fn from_mapping<'de, T, A>(map: A, expected: &dyn Expected) -> Result<T, A::Error>
+where
+    T: Deserialize<'de> + LongForm,
+    A: MapAccess<'de>,
+{
+    if T::IS_LIST {
+        Err(de::Error::invalid_type(Unexpected::Map, expected))
+    } else {
+        T::deserialize(MapAccessDeserializer::new(map))
+    }
+}
+
+/// `a list` or `a mapping`, for a visitor's `expecting`.
+fn collection<T: LongForm>() -> &'static str {
+    if T::IS_LIST { "a list" } else { "a mapping" }
+}
 
 /// A string, or the long form `T` (read from a YAML list or mapping).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,15 +87,15 @@ pub fn split<T>(written: Spanned<StringOr<T>>) -> Result<Spanned<String>, Spanne
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
+impl<'de, T: Deserialize<'de> + LongForm> Deserialize<'de> for StringOr<T> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FormVisitor<T>(PhantomData<T>);
 
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for FormVisitor<T> {
+        impl<'de, T: Deserialize<'de> + LongForm> Visitor<'de> for FormVisitor<T> {
             type Value = StringOr<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a list or a mapping")
+                write!(f, "a string or {}", collection::<T>())
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
@@ -60,11 +103,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(SeqAccessDeserializer::new(seq)).map(StringOr::Long)
+                from_list(seq, &self).map(StringOr::Long)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(StringOr::Long)
+                from_mapping(map, &self).map(StringOr::Long)
             }
         }
 
@@ -82,15 +125,15 @@ pub enum BoolOr<T> {
     Long(T),
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for BoolOr<T> {
+impl<'de, T: Deserialize<'de> + LongForm> Deserialize<'de> for BoolOr<T> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FormVisitor<T>(PhantomData<T>);
 
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for FormVisitor<T> {
+        impl<'de, T: Deserialize<'de> + LongForm> Visitor<'de> for FormVisitor<T> {
             type Value = BoolOr<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("true, false, a list or a mapping")
+                write!(f, "true, false or {}", collection::<T>())
             }
 
             fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
@@ -98,11 +141,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for BoolOr<T> {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(SeqAccessDeserializer::new(seq)).map(BoolOr::Long)
+                from_list(seq, &self).map(BoolOr::Long)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(BoolOr::Long)
+                from_mapping(map, &self).map(BoolOr::Long)
             }
         }
 
@@ -129,7 +172,7 @@ impl<T: JsonSchema> JsonSchema for BoolOr<T> {
 
 /// The schema of a value the parser reads as text: YAML writes `expose: [8080]` or
 /// `user: 1001` unquoted, and a number or boolean there is taken as its text.
-pub(crate) enum Scalar {}
+pub enum Scalar {}
 
 impl JsonSchema for Scalar {
     fn inline_schema() -> bool {

@@ -12,11 +12,13 @@ use serde::de::{self, MapAccess, Visitor};
 use crate::diagnostic::{Diagnostic, Position};
 
 mod builder;
+mod explain;
 mod forms;
 mod input;
 mod variant;
 
 pub use builder::{Binary, Builder, Cargo, Cross, DEFAULT_PREBUILT_PATH, Project, ProjectRef};
+pub(crate) use explain::schema;
 use forms::Scalar;
 pub use forms::StringOr;
 pub use input::{
@@ -25,8 +27,8 @@ pub use input::{
 };
 pub use serde_saphyr::Spanned;
 pub use variant::{
-    BinaryInstall, CacheMount, Command, CopyStep, Healthcheck, RunStep, SecretMount, Sharing,
-    SshMount, Variant,
+    AptRepository, BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId,
+    RunStep, SecretMount, Sharing, SshMount, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
@@ -163,7 +165,17 @@ pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
                     line: location.line() as u32,
                     column: location.column() as u32,
                 });
-            Diagnostic::new(file, source, position, input::message(&error))
+            match explain::explain(source, &error) {
+                Some(explained) => {
+                    let diagnostic =
+                        Diagnostic::new(file, source, explained.position, explained.message);
+                    match explained.hint {
+                        Some(hint) => diagnostic.with_hint(hint),
+                        None => diagnostic,
+                    }
+                }
+                None => Diagnostic::new(file, source, position, input::message(&error)),
+            }
         })?;
     spec.document = Document {
         file: file.to_owned(),

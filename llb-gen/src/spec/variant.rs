@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-use super::forms::{BoolOr, Scalar, StringOr, split};
+use super::forms::{BoolOr, LongForm, Scalar, StringOr, split};
 use super::{NamedMap, Spanned, position};
 use crate::diagnostic::Position;
 
@@ -36,6 +36,10 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Vec<Scalar>")]
     pub packages: Vec<Spanned<String>>,
+    /// Third-party apt repositories that `packages` may install from, added in the install's
+    /// layer; their keys and sources lines stay in the image, their package lists do not.
+    #[serde(default)]
+    pub apt_repositories: Vec<AptRepository>,
     /// Commands run in the image, in order.
     #[serde(default, deserialize_with = "run_steps")]
     #[schemars(with = "Vec<StringOr<RunStep>>")]
@@ -63,6 +67,11 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
+    /// Owner (`user[:group]`, as `--chown`) of the variant's copies and binaries that set
+    /// none of their own; inherited, so a parent can set it once for every child.
+    #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
+    pub owner: Option<Spanned<String>>,
     /// Working directory of the container, created in the image.
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
@@ -132,6 +141,11 @@ pub struct RunStep {
     pub workdir: Option<Spanned<String>>,
 }
 
+/// The long form of a run step is a mapping; `run: [[prog, arg]]` is no step.
+impl LongForm for RunStep {
+    const IS_LIST: bool = false;
+}
+
 /// A cache mount of a run step (`RUN --mount=type=cache`).
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -159,31 +173,86 @@ pub enum Sharing {
     Locked,
 }
 
-/// A secret mount of a run step (`RUN --mount=type=secret`).
+/// An apt repository besides the base image's: `deb [signed-by=KEY] URL SUITE COMPONENTS`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecretMount {
-    /// Secret id, as in `docker build --secret id=…`.
+pub struct AptRepository {
+    /// Names its files, `/etc/apt/keyrings/<name>.gpg` (`.asc` for an armored key) and
+    /// `/etc/apt/sources.list.d/<name>.list`.
     #[schemars(with = "Scalar")]
-    pub id: Spanned<String>,
-    /// Where the secret file appears (default: `/run/secrets/<id>`).
+    pub name: Spanned<String>,
+    /// The repository's `http://` or `https://` URL.
+    #[schemars(with = "Scalar")]
+    pub url: Spanned<String>,
+    /// The suite, e.g. `stable` or `bookworm`.
+    #[schemars(with = "Scalar")]
+    pub suite: Spanned<String>,
+    /// Its components (default: `[main]`).
+    #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
+    pub components: Vec<Spanned<String>>,
+    /// The signing key: a path in the build context, or an `https://` URL that BuildKit
+    /// fetches; binary, or ASCII-armored when it ends in `.asc`.
+    #[schemars(with = "Scalar")]
+    pub key: Spanned<String>,
+}
+
+/// A file the client provides to one run step: a secret (`RUN --mount=type=secret`) or an ssh
+/// agent socket (`RUN --mount=type=ssh`). The two are one shape; `Id` is what differs (a
+/// secret names its id, an ssh socket defaults to `default`).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(bound = "Id: MountId")]
+pub struct ClientMount<Id: MountId> {
+    /// The id the client names it by: `docker build --secret id=…` or `--ssh <id>=…`.
+    #[schemars(with = "Id::Written")]
+    pub id: Id,
+    /// Where it appears (default: `/run/secrets/<id>` for a secret,
+    /// `/run/buildkit/ssh_agent.<index>` for a socket).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub target: Option<Spanned<String>>,
     /// Fail when the client does not provide it.
     #[serde(default)]
     pub required: bool,
-    /// Owner uid of the secret file (default 0), for steps that run as another user.
+    /// Owner uid (default 0), for steps that run as another user.
     #[serde(default)]
     pub uid: u32,
-    /// Owner gid of the secret file (default 0).
+    /// Owner gid (default 0).
     #[serde(default)]
     pub gid: u32,
-    /// Octal mode of the secret file (default `0400`).
+    /// Octal mode (default `0400` for a secret, `0600` for a socket).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub mode: Option<Spanned<String>>,
 }
+
+/// How a client mount's id is written.
+pub trait MountId {
+    /// The id's JSON Schema.
+    type Written: JsonSchema;
+    /// The id as written, if it is.
+    fn written(&self) -> Option<&Spanned<String>>;
+}
+
+impl MountId for Spanned<String> {
+    type Written = Scalar;
+    fn written(&self) -> Option<&Spanned<String>> {
+        Some(self)
+    }
+}
+
+impl MountId for Option<Spanned<String>> {
+    type Written = Option<Scalar>;
+    fn written(&self) -> Option<&Spanned<String>> {
+        self.as_ref()
+    }
+}
+
+/// A secret: its id is required.
+pub type SecretMount = ClientMount<Spanned<String>>;
+/// An ssh agent socket: its id defaults to `default`.
+pub type SshMount = ClientMount<Option<Spanned<String>>>;
 
 /// A read-only mount of build-context files (`RUN --mount=type=bind`): what a step reads from
 /// the context (a downloaded-file stand-in, an install script) without copying it into a layer.
@@ -196,33 +265,6 @@ pub struct BindMount {
     /// Absolute mount point.
     #[schemars(with = "Scalar")]
     pub target: Spanned<String>,
-}
-
-/// An ssh agent socket of a run step (`RUN --mount=type=ssh`).
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SshMount {
-    /// Agent id, as in `docker build --ssh <id>=…` (default: `default`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub id: Option<Spanned<String>>,
-    /// Where the socket appears (default: `/run/buildkit/ssh_agent.<index>`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub target: Option<Spanned<String>>,
-    /// Fail when the client forwards no such agent.
-    #[serde(default)]
-    pub required: bool,
-    /// Owner uid of the socket (default 0), for steps that run as another user.
-    #[serde(default)]
-    pub uid: u32,
-    /// Owner gid of the socket (default 0).
-    #[serde(default)]
-    pub gid: u32,
-    /// Octal mode of the socket (default `0600`).
-    #[serde(default)]
-    #[schemars(with = "Option<Scalar>")]
-    pub mode: Option<Spanned<String>>,
 }
 
 /// One `copy:` item: files from the build context.
@@ -260,6 +302,11 @@ pub struct BinaryInstall {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
+}
+
+/// The long form of a binary's install is a mapping; `[/bin/app]` is no path.
+impl LongForm for BinaryInstall {
+    const IS_LIST: bool = false;
 }
 
 /// Docker's `HEALTHCHECK`.
@@ -376,6 +423,14 @@ impl Variant {
         let mut all: Vec<&mut Spanned<String>> = Vec::new();
         all.extend(self.from.as_mut());
         all.extend(self.packages.iter_mut());
+        for repository in &mut self.apt_repositories {
+            all.extend([
+                &mut repository.url,
+                &mut repository.suite,
+                &mut repository.key,
+            ]);
+            all.extend(repository.components.iter_mut());
+        }
         for step in &mut self.run {
             all.extend(step.command.strings_mut());
             all.extend(step.env.0.iter_mut().map(|(_, value)| value));
@@ -412,6 +467,7 @@ impl Variant {
         all.extend(self.entrypoint.iter_mut().flatten());
         all.extend(self.cmd.iter_mut().flatten());
         all.extend(self.user.as_mut());
+        all.extend(self.owner.as_mut());
         all.extend(self.workdir.as_mut());
         all.extend(self.labels.0.iter_mut().map(|(_, value)| value));
         all.extend(self.expose.iter_mut());
@@ -500,9 +556,21 @@ mod tests {
         );
         let error =
             variant("    run: [{run: x, cache: [{target: /c, sharing: private}]}]\n").unwrap_err();
-        assert!(error.contains("unknown variant `private`"), "{error}");
+        assert!(
+            error.ends_with(
+                "`variants.v.run[0].cache[0].sharing` must be `shared` or `locked`, not the string `private`"
+            ),
+            "{error}"
+        );
         let error = variant("    extends: {a: b}\n").unwrap_err();
         assert!(error.starts_with("f.yaml:5:"), "{error}");
+        for (one_element, long) in [("run: [[make]]", "run"), ("binaries: {a: [/a]}", "path")] {
+            let error = variant(&format!("    {one_element}\n")).unwrap_err();
+            assert!(
+                error.contains(&format!("a mapping with `{long}:`, not a list")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Errors, is_binary_name};
+use super::{BINARY_NAMES, Errors};
 use crate::platform::Platform;
 use crate::spec::{Cargo, Spec, position};
 use crate::syntax;
@@ -67,13 +67,7 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
     let mut built = BTreeSet::new();
     for binary in builder.binaries() {
         let name = binary.value.name.as_str();
-        if !is_binary_name(name) {
-            errors.at(
-                position(binary),
-                format!("invalid binary name `{name}`"),
-                Some("binary names use letters, digits, `-`, `_` and `.`".to_owned()),
-            );
-        }
+        errors.name(position(binary), name, "binary", &BINARY_NAMES);
         if !built.insert(name) {
             errors.at(
                 position(binary),
@@ -140,7 +134,7 @@ mod tests {
         assert_eq!(
             errors_of(builder),
             [
-                "f.yaml:4:17: invalid binary name `b c` (hint: binary names use letters, digits, `-`, `_` and `.`)",
+                "f.yaml:4:17: invalid binary name `b c` (hint: binary names use letters, digits, `-`, `_` and `.`, starting with a letter or digit)",
                 "f.yaml:5:18: builder prebuilt_path `bin` is not an absolute path",
                 "f.yaml:8:18: binary `a` is listed twice",
             ]

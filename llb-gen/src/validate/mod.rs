@@ -9,7 +9,7 @@ use crate::syntax;
 mod builder;
 mod variant;
 
-pub use variant::check_resolved;
+pub use variant::{SCRATCH, read_variant};
 
 /// The one spec version this frontend reads.
 pub const SPEC_VERSION: u32 = 1;
@@ -87,18 +87,40 @@ impl Errors<'_> {
         }
     }
 
-    pub(crate) fn name(&mut self, name: &Spanned<String>, what: &str, valid: fn(&str) -> bool) {
-        if !valid(&name.value) {
+    /// An error when `name` breaks `rule`, whose hint is the rule's own words.
+    pub(crate) fn name(&mut self, position: Position, name: &str, what: &str, rule: &NameRule) {
+        if !(rule.valid)(name) {
             self.at(
-                position(name),
-                format!("invalid {what} name `{}`", name.value),
-                Some(format!("{what} names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit")),
+                position,
+                format!("invalid {what} name `{name}`"),
+                Some(format!("{what} names use {}", rule.made_of)),
             );
         }
     }
 }
 
-pub(crate) fn is_variant_name(name: &str) -> bool {
+/// A rule for names with the words that state it, kept side by side so that a hint says
+/// exactly what the check accepts.
+pub(crate) struct NameRule {
+    /// Whether a name follows the rule.
+    valid: fn(&str) -> bool,
+    /// What such names are made of, as the hint says it.
+    made_of: &'static str,
+}
+
+/// Variant names, which are also target names.
+pub(crate) const VARIANT_NAMES: NameRule = NameRule {
+    valid: is_variant_name,
+    made_of: "lowercase letters, digits, `-`, `_` and `.`, starting with a lowercase letter or digit",
+};
+
+/// Binary names, as cargo `--bin` takes them and as file names in the image.
+pub(crate) const BINARY_NAMES: NameRule = NameRule {
+    valid: is_binary_name,
+    made_of: "letters, digits, `-`, `_` and `.`, starting with a letter or digit",
+};
+
+fn is_variant_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -106,7 +128,7 @@ pub(crate) fn is_variant_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
-pub(crate) fn is_binary_name(name: &str) -> bool {
+fn is_binary_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -143,8 +165,8 @@ mod tests {
             [
                 "f.yaml:1:10: unsupported spec version 2 (hint: this frontend reads `version: 1`)",
                 "f.yaml:6:3: `artifact` is a reserved target name (hint: the artifact target always exists; rename this variant)",
-                "f.yaml:8:3: invalid variant name `Bad` (hint: variant names use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit)",
-                "f.yaml:9:11: invalid image reference `Not A Ref`: invalid reference format (hint: write an image reference such as `debian:bookworm-slim`)",
+                "f.yaml:8:3: invalid variant name `Bad` (hint: variant names use lowercase letters, digits, `-`, `_` and `.`, starting with a lowercase letter or digit)",
+                "f.yaml:9:11: invalid image reference `Not A Ref`: the repository `Not A Ref` is not `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `__` or dashes (hint: write an image reference such as `debian:bookworm-slim`)",
                 "f.yaml:10:23: binary destination `usr/bin/hello` is not an absolute path",
                 "f.yaml:10:38: variant `Bad` takes binary `nope`, which the builder does not build (hint: builder binaries: hello)",
             ]
@@ -173,5 +195,58 @@ mod tests {
                 "f.yaml:8:26: two binaries are copied to `/x`",
             ]
         );
+    }
+
+    /// A hint's example that its own rule refuses tells the user to write an error; every
+    /// example the hints give, in the place they give it for, passes.
+    #[test]
+    fn every_example_a_hint_gives_passes_its_rule() {
+        let text = "version: 1
+builder:
+  image: debian:bookworm-slim
+  binaries: [myapp]
+  projects:
+    openab-agent: {binaries: [agent]}
+  cross:
+    linux/arm64: {target: aarch64-unknown-linux-gnu}
+variants:
+  app:
+    from: debian:bookworm-slim
+    args: {NAME: x}
+    packages: [jq=1.6-2.1]
+    copy:
+      - {src: config/app.toml, dest: /a, owner: user, mode: '0755'}
+      - {src: config/app.toml, dest: /b, owner: 'user:group'}
+      - {src: config/app.toml, dest: /c, owner: '1000:1000'}
+    expose: ['8080', 8080/tcp, 53/udp]
+    labels: {a: '${NAME}', b: '${NAME:-default}', c: '${NAME:+alternative}', d: '$$NAME'}
+    healthcheck: {test: x, interval: 30s, timeout: 1m30s, start_period: 500ms}
+    stopsignal: SIGQUIT
+";
+        assert_eq!(errors_of(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn name_hints_say_what_their_rules_accept() {
+        for (rule, good, bad) in [
+            (
+                &VARIANT_NAMES,
+                ["a", "0-a_b.c"],
+                ["A", "-a", "_a", ".a", "a b", ""],
+            ),
+            (
+                &BINARY_NAMES,
+                ["A", "0-a_b.C"],
+                ["-a", "_a", ".a", "a/b", "a b", ""],
+            ),
+        ] {
+            assert!(rule.made_of.contains("starting with a"));
+            for name in good {
+                assert!((rule.valid)(name), "{name}");
+            }
+            for name in bad {
+                assert!(!(rule.valid)(name), "{name}");
+            }
+        }
     }
 }

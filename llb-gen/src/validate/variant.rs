@@ -1,16 +1,32 @@
 //! Rules for each `variants.<name>:` entry, checked on the variant with its `extends` chain
 //! merged. Values that still hold a `$` are checked once the build args are substituted
-//! ([`check_resolved`]), since only then are they known.
+//! ([`read_variant`]), since only then are they known; that check also reads each value into
+//! its type, once, for the graph ([`model::Variant`]).
 
 use std::collections::BTreeSet;
 
-use super::{Errors, is_variant_name};
+use super::{Errors, VARIANT_NAMES};
 use crate::args::is_arg_name;
 use crate::diagnostic::Diagnostic;
-use crate::llb::Owner;
+use crate::image::Healthcheck;
+use crate::llb::{ClientMount, CopyOptions, Owner};
+use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource};
+use crate::reference;
 use crate::resolve;
-use crate::spec::{ARTIFACT_TARGET, Command, Spanned, Spec, Variant, position};
+use crate::spec::{
+    ARTIFACT_TARGET, AptRepository, ClientMount as WrittenMount, Command, MountId, NamedMap,
+    Spanned, Spec, Variant, position,
+};
 use crate::syntax;
+
+/// The base image name that means an empty filesystem, as in a Dockerfile.
+pub const SCRATCH: &str = "scratch";
+/// Default mode of a secret file, as `RUN --mount=type=secret` gives it.
+const SECRET_MODE: u32 = 0o400;
+/// Default mode of an ssh agent socket, as `RUN --mount=type=ssh` gives it.
+const SSH_MODE: u32 = 0o600;
+/// The ssh agent id `docker build --ssh default` forwards, as `RUN --mount=type=ssh` uses.
+const SSH_DEFAULT_ID: &str = "default";
 
 /// Checks every variant against the binaries the builder makes.
 pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>) {
@@ -31,7 +47,7 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         arg_name(name, errors);
     }
     for (name, variant) in spec.variants.value.iter() {
-        errors.name(name, "variant", is_variant_name);
+        errors.name(position(name), &name.value, "variant", &VARIANT_NAMES);
         if name.value == ARTIFACT_TARGET {
             errors.at(
                 position(name),
@@ -50,19 +66,26 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
             Err(diagnostic) => errors.found.push(diagnostic),
             Ok(merged) if !merged.is_abstract => {
                 errors.found.extend(resolve::arg_errors(spec, &merged));
-                fields(name, &merged, built, errors, |text| !text.contains('$'));
+                let mut reader = Reader {
+                    errors,
+                    known: |text| !text.contains('$'),
+                    whole: true,
+                };
+                // Values with build args are read once they are substituted.
+                let _ = reader.variant(name, &merged, built);
             }
             Ok(_) => {}
         }
     }
 }
 
-/// The first rule a variant breaks once its build args are substituted.
-pub fn check_resolved(
+/// A variant with its build args substituted, read into its model; the first rule it breaks
+/// otherwise.
+pub fn read_variant(
     spec: &Spec,
     name: &Spanned<String>,
     variant: &Variant,
-) -> Option<Diagnostic> {
+) -> Result<model::Variant, Diagnostic> {
     let mut errors = Errors {
         file: &spec.document.file,
         source: &spec.document.text,
@@ -73,9 +96,18 @@ pub fn check_resolved(
         .binaries()
         .map(|b| b.value.name.as_str())
         .collect();
-    fields(name, variant, &built, &mut errors, |_| true);
+    let mut reader = Reader {
+        errors: &mut errors,
+        known: |_| true,
+        whole: true,
+    };
+    let model = reader.variant(name, variant, &built);
     errors.found.sort_by_key(|diagnostic| diagnostic.position);
-    errors.found.into_iter().next()
+    match (errors.found.into_iter().next(), model) {
+        (Some(diagnostic), _) => Err(diagnostic),
+        (None, Some(model)) => Ok(model),
+        (None, None) => unreachable!("a variant is read whole unless a rule is broken"),
+    }
 }
 
 fn arg_name(name: &Spanned<String>, errors: &mut Errors<'_>) {
@@ -88,153 +120,536 @@ fn arg_name(name: &Spanned<String>, errors: &mut Errors<'_>) {
     }
 }
 
-/// The rules on a merged variant's values; `known` says whether a value is final (no build
-/// arg left in it) and can be checked now.
-fn fields(
-    name: &Spanned<String>,
-    variant: &Variant,
-    built: &BTreeSet<&str>,
-    errors: &mut Errors<'_>,
+/// Why a value was refused, in the spec's terms.
+struct Broken {
+    message: String,
+    hint: Option<String>,
+}
+
+fn broken(message: String, hint: Option<&str>) -> Broken {
+    Broken {
+        message,
+        hint: hint.map(str::to_owned),
+    }
+}
+
+/// Reads a merged variant's values into their types and reports each rule a value breaks.
+/// `known` says whether a value is final (no build arg left in it): only those are read.
+struct Reader<'r, 'a> {
+    errors: &'r mut Errors<'a>,
     known: fn(&str) -> bool,
-) {
-    match &variant.from {
-        None => missing_from(name, errors),
-        Some(from) if known(&from.value) => errors.image_reference(from),
-        Some(_) => {}
-    }
-    let mut rule = |value: &Spanned<String>, valid: bool, message: String, hint: Option<&str>| {
-        if known(&value.value) && !valid {
-            errors.at(position(value), message, hint.map(str::to_owned));
+    /// Whether every value was read; only then is the model the variant.
+    whole: bool,
+}
+
+impl Reader<'_, '_> {
+    /// `parse`'s value of `value`; when it is not known yet or `parse` refuses it (reported),
+    /// a default, and the model is not whole.
+    fn read<T: Default>(
+        &mut self,
+        value: &Spanned<String>,
+        parse: impl FnOnce(&str) -> Result<T, Broken>,
+    ) -> T {
+        if !(self.known)(&value.value) {
+            self.whole = false;
+            return T::default();
         }
-    };
-    for package in &variant.packages {
-        rule(
-            package,
-            syntax::is_package(&package.value),
-            format!("invalid package name `{}`", package.value),
-            Some("write apt package names such as `ca-certificates` or `jq=1.6*`"),
-        );
+        parse(&value.value).unwrap_or_else(|refused| {
+            self.whole = false;
+            self.errors
+                .at(position(value), refused.message, refused.hint);
+            T::default()
+        })
     }
-    for step in &variant.run {
-        command(&step.command, "run", &mut rule);
+
+    /// Reports `message` at `value` unless `valid`: a rule that reads no value.
+    fn rule(&mut self, value: &Spanned<String>, valid: bool, message: String, hint: Option<&str>) {
+        self.read(value, |_| {
+            if valid {
+                Ok(())
+            } else {
+                Err(broken(message, hint))
+            }
+        });
+    }
+
+    fn variant(
+        &mut self,
+        name: &Spanned<String>,
+        variant: &Variant,
+        built: &BTreeSet<&str>,
+    ) -> Option<model::Variant> {
+        let base = match &variant.from {
+            None => {
+                self.whole = false;
+                missing_from(name, self.errors);
+                None
+            }
+            Some(from) => self.read(from, base),
+        };
+        for package in &variant.packages {
+            self.read(package, |text| {
+                if syntax::is_package(text) {
+                    Ok(())
+                } else {
+                    Err(broken(
+                        format!("invalid package name `{text}`"),
+                        Some("a package is `name`, `name=version` or `name:arch` in letters, digits and `.+-:=~_`, starting with a letter or digit, such as `jq=1.6-2.1`"),
+                    ))
+                }
+            });
+        }
+        let apt_repositories = self.apt_repositories(&variant.apt_repositories);
+        let run = variant.run.iter().map(|step| self.run_step(step)).collect();
+        let copy = variant
+            .copy
+            .iter()
+            .map(|copy| FileCopy {
+                src: copy.src.clone(),
+                source: self.context_source(&copy.src, "copy source"),
+                dest: self.absolute(&copy.dest, "copy destination"),
+                options: self.copy_options(
+                    true,
+                    copy.owner.as_ref().or(variant.owner.as_ref()),
+                    copy.mode.as_ref(),
+                ),
+            })
+            .collect::<Vec<_>>();
+        let binaries = variant
+            .binaries
+            .iter()
+            .map(|(binary, install)| {
+                self.rule(
+                    binary,
+                    built.contains(binary.value.as_str()),
+                    format!(
+                        "variant `{}` takes binary `{}`, which the builder does not build",
+                        name.value, binary.value
+                    ),
+                    Some(&format!("builder binaries: {}", join(built))),
+                );
+                BinaryCopy {
+                    name: binary.clone(),
+                    dest: self.absolute(&install.path, "binary destination"),
+                    options: self.copy_options(
+                        false,
+                        install.owner.as_ref().or(variant.owner.as_ref()),
+                        install.mode.as_ref(),
+                    ),
+                }
+            })
+            .collect::<Vec<_>>();
+        self.destinations(variant, &copy, &binaries);
+        if let Some(user) = &variant.user {
+            self.rule(user, !user.value.is_empty(), "empty user".to_owned(), None);
+        }
+        if let Some(workdir) = &variant.workdir {
+            self.absolute(workdir, "workdir");
+        }
+        let ports = variant
+            .expose
+            .iter()
+            .map(|port| {
+                self.read(port, |text| {
+                    syntax::port(text).ok_or_else(|| {
+                        broken(
+                            format!("invalid port `{text}`"),
+                            Some("write a port as `8080`, `8080/tcp` or `53/udp`"),
+                        )
+                    })
+                })
+            })
+            .collect();
+        let healthcheck = variant.healthcheck.as_ref().map(|check| {
+            self.command(&check.test, "healthcheck test");
+            let mut nanos = |duration: &Option<Spanned<String>>| {
+                duration
+                    .as_ref()
+                    .map_or(0, |duration| self.read(duration, duration_ns))
+            };
+            Healthcheck {
+                test: healthcheck_test(&check.test),
+                interval: nanos(&check.interval),
+                timeout: nanos(&check.timeout),
+                start_period: nanos(&check.start_period),
+                retries: check.retries.map_or(0, u64::from),
+            }
+        });
+        if let Some(signal) = &variant.stopsignal {
+            self.read(signal, |text| {
+                if syntax::is_signal(text) {
+                    Ok(())
+                } else {
+                    Err(broken(
+                        format!("invalid stop signal `{text}`"),
+                        Some("write a signal name such as `SIGQUIT`, or its number"),
+                    ))
+                }
+            });
+        }
+        let strings = |list: &Option<Vec<Spanned<String>>>| {
+            list.as_ref()
+                .map(|list| list.iter().map(|word| word.value.clone()).collect())
+        };
+        let value = |text: &Option<Spanned<String>>| text.as_ref().map(|text| text.value.clone());
+        let (Some(base), Some(from), true) = (base, variant.from.clone(), self.whole) else {
+            return None;
+        };
+        Some(model::Variant {
+            base,
+            from,
+            workdir: variant.workdir.clone(),
+            packages: variant.packages.clone(),
+            apt_repositories,
+            run,
+            copy,
+            binaries,
+            env: variant.env.clone(),
+            entrypoint: strings(&variant.entrypoint),
+            cmd: strings(&variant.cmd),
+            user: value(&variant.user),
+            labels: pairs(&variant.labels),
+            ports,
+            healthcheck,
+            stop_signal: value(&variant.stopsignal),
+            check: variant.check.clone(),
+        })
+    }
+
+    fn apt_repositories(&mut self, written: &[AptRepository]) -> Vec<model::AptRepository> {
+        let mut names = BTreeSet::new();
+        written
+            .iter()
+            .map(|repository| {
+                let name = &repository.name;
+                if (self.known)(&name.value) {
+                    self.errors.name(position(name), &name.value, "apt repository", &VARIANT_NAMES);
+                }
+                self.rule(
+                    name,
+                    names.insert(name.value.as_str()),
+                    format!("apt repository `{}` is listed twice", name.value),
+                    None,
+                );
+                let url = self.read(&repository.url, |text| {
+                    apt_part(text, syntax::is_apt_url, "URL", "https://cli.github.com/packages")
+                });
+                let suite = self.read(&repository.suite, |text| {
+                    apt_part(text, syntax::is_apt_word, "suite", "stable")
+                });
+                let mut components: Vec<String> = repository
+                    .components
+                    .iter()
+                    .map(|component| {
+                        self.read(component, |text| {
+                            apt_part(text, syntax::is_apt_word, "component", "main")
+                        })
+                    })
+                    .collect();
+                if components.is_empty() {
+                    components.push("main".to_owned());
+                }
+                let key = self.read(&repository.key, |text| {
+                    if text.starts_with("https://") && syntax::is_apt_url(text) {
+                        Ok(Some(KeySource::Url(text.to_owned())))
+                    } else {
+                        match syntax::context_path(text) {
+                            Ok(path) if !path.is_empty() => Ok(Some(KeySource::Context(path))),
+                            _ => Err(broken(
+                                format!("apt repository key `{text}` is neither a file in the build context nor an https:// URL"),
+                                Some("write a path such as `keys/repo.gpg`, or the key's https:// URL"),
+                            )),
+                        }
+                    }
+                });
+                let armored = repository.key.value.ends_with(".asc");
+                model::AptRepository {
+                    keyring: format!(
+                        "/etc/apt/keyrings/{}.{}",
+                        name.value,
+                        if armored { "asc" } else { "gpg" }
+                    ),
+                    name: name.clone(),
+                    url,
+                    suite,
+                    components,
+                    key: key.unwrap_or(KeySource::Context(String::new())),
+                }
+            })
+            .collect()
+    }
+
+    fn run_step(&mut self, step: &crate::spec::RunStep) -> model::RunStep {
+        self.command(&step.command, "run");
         for cache in &step.cache {
-            absolute(&cache.target, "cache target", &mut rule);
+            self.absolute(&cache.target, "cache target");
             if let Some(id) = &cache.id {
                 let valid = syntax::cache_id(&id.value);
                 let reason = valid.err().unwrap_or_default();
                 let message = format!("cache id `{}` {reason}", id.value.escape_debug());
-                rule(id, valid.is_ok(), message, None);
+                self.rule(id, valid.is_ok(), message, None);
             }
         }
-        for secret in &step.secrets {
-            let message = match secret.id.value.as_str() {
-                "" => "empty secret id".to_owned(),
-                id => format!("invalid secret id `{}`", id.escape_debug()),
-            };
-            rule(
-                &secret.id,
-                syntax::is_secret_id(&secret.id.value),
-                message,
-                Some("secret ids are names of letters, digits, `-`, `_` and `.`, such as `npmrc`"),
-            );
-            if let Some(target) = &secret.target {
-                absolute(target, "secret target", &mut rule);
-            }
-            owner_and_mode(None, secret.mode.as_ref(), &mut rule);
-        }
-        for bind in &step.bind {
-            context_source(&bind.src, "bind source", &mut rule);
-            absolute(&bind.target, "bind target", &mut rule);
-        }
-        for ssh in &step.ssh {
-            if let Some(id) = &ssh.id {
-                rule(id, !id.value.is_empty(), "empty ssh id".to_owned(), None);
-            }
-            if let Some(target) = &ssh.target {
-                absolute(target, "ssh target", &mut rule);
-            }
-            owner_and_mode(None, ssh.mode.as_ref(), &mut rule);
-        }
-        if let Some(workdir) = &step.workdir {
-            absolute(workdir, "run workdir", &mut rule);
-        }
+        let secrets = step
+            .secrets
+            .iter()
+            .map(|secret| {
+                // It names the default file: a plain name (an empty one is refused below).
+                let id = &secret.id.value;
+                self.rule(
+                    &secret.id,
+                    id.is_empty() || syntax::is_secret_id(id),
+                    format!("invalid secret id `{}`", id.escape_debug()),
+                    Some("secret ids are names of letters, digits, `-`, `_` and `.`, such as `npmrc`"),
+                );
+                let dest = format!("/run/secrets/{}", secret.id.value);
+                self.client_mount(secret, "secret", dest, SECRET_MODE)
+            })
+            .collect();
+        let bind = step
+            .bind
+            .iter()
+            .map(|bind| ContextBind {
+                source: self.context_source(&bind.src, "bind source"),
+                target: self.absolute(&bind.target, "bind target"),
+            })
+            .collect();
+        let ssh = step
+            .ssh
+            .iter()
+            .enumerate()
+            .map(|(index, ssh)| {
+                let dest = format!("/run/buildkit/ssh_agent.{index}");
+                self.client_mount(ssh, "ssh", dest, SSH_MODE)
+            })
+            .collect();
+        let workdir = step
+            .workdir
+            .as_ref()
+            .map(|workdir| self.absolute(workdir, "run workdir"));
         if let Some(user) = &step.user {
-            rule(
+            self.rule(
                 user,
                 !user.value.is_empty(),
                 "empty run user".to_owned(),
                 None,
             );
         }
-    }
-    for copy in &variant.copy {
-        context_source(&copy.src, "copy source", &mut rule);
-        absolute(&copy.dest, "copy destination", &mut rule);
-        owner_and_mode(copy.owner.as_ref(), copy.mode.as_ref(), &mut rule);
-    }
-    let mut destinations = BTreeSet::new();
-    for (binary, install) in variant.binaries.iter() {
-        rule(
-            binary,
-            built.contains(binary.value.as_str()),
-            format!(
-                "variant `{}` takes binary `{}`, which the builder does not build",
-                name.value, binary.value
-            ),
-            Some(&format!("builder binaries: {}", join(built))),
-        );
-        absolute(&install.path, "binary destination", &mut rule);
-        rule(
-            &install.path,
-            !known(&install.path.value) || destinations.insert(install.path.value.as_str()),
-            format!("two binaries are copied to `{}`", install.path.value),
-            None,
-        );
-        owner_and_mode(install.owner.as_ref(), install.mode.as_ref(), &mut rule);
-    }
-    if let Some(user) = &variant.user {
-        rule(user, !user.value.is_empty(), "empty user".to_owned(), None);
-    }
-    if let Some(workdir) = &variant.workdir {
-        absolute(workdir, "workdir", &mut rule);
-    }
-    for port in &variant.expose {
-        rule(
-            port,
-            syntax::port(&port.value).is_some(),
-            format!("invalid port `{}`", port.value),
-            Some("write a port as `8080`, `8080/tcp` or `53/udp`"),
-        );
-    }
-    if let Some(healthcheck) = &variant.healthcheck {
-        command(&healthcheck.test, "healthcheck test", &mut rule);
-        for duration in [
-            &healthcheck.interval,
-            &healthcheck.timeout,
-            &healthcheck.start_period,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            rule(
-                duration,
-                syntax::duration_ns(&duration.value).is_some(),
-                format!("invalid duration `{}`", duration.value),
-                Some("write a duration such as `30s`, `1m30s` or `500ms`"),
-            );
+        model::RunStep {
+            command: step.command.clone(),
+            env: pairs(&step.env),
+            cache: step.cache.clone(),
+            secrets,
+            bind,
+            ssh,
+            user: step.user.as_ref().map(|user| user.value.clone()),
+            workdir,
         }
     }
-    if let Some(signal) = &variant.stopsignal {
-        rule(
-            signal,
-            syntax::is_signal(&signal.value),
-            format!("invalid stop signal `{}`", signal.value),
-            Some("write a signal name such as `SIGQUIT`, or its number"),
-        );
+
+    /// A secret or an ssh socket, with `what`'s defaults for what is not written.
+    fn client_mount<Id: MountId>(
+        &mut self,
+        mount: &WrittenMount<Id>,
+        what: &str,
+        default_dest: String,
+        default_mode: u32,
+    ) -> ClientMount {
+        let id = mount.id.written().map_or(SSH_DEFAULT_ID, |id| {
+            self.rule(id, !id.value.is_empty(), format!("empty {what} id"), None);
+            &id.value
+        });
+        ClientMount {
+            dest: mount.target.as_ref().map_or(default_dest, |target| {
+                self.absolute(target, &format!("{what} target"))
+            }),
+            id: id.to_owned(),
+            uid: mount.uid,
+            gid: mount.gid,
+            mode: self.mode(mount.mode.as_ref()).unwrap_or(default_mode),
+            optional: !mount.required,
+        }
+    }
+
+    /// An absolute path, cleaned (`//usr/./bin/` -> `/usr/bin`).
+    fn absolute(&mut self, path: &Spanned<String>, what: &str) -> String {
+        self.read(path, |text| {
+            syntax::absolute_path(text)
+                .ok_or_else(|| broken(format!("{what} `{text}` is not an absolute path"), None))
+        })
+    }
+
+    /// A path read from the build context: relative, and not leaving it.
+    fn context_source(&mut self, path: &Spanned<String>, what: &str) -> String {
+        self.read(path, |text| {
+            syntax::context_path(text).map_err(|reason| {
+                broken(
+                    format!("{what} `{text}` {reason}"),
+                    Some(&format!(
+                        "{what}s are paths inside the build context, such as `config/app.toml`"
+                    )),
+                )
+            })
+        })
+    }
+
+    fn command(&mut self, command: &Command, what: &str) {
+        match command {
+            Command::Shell(shell) => self.rule(
+                shell,
+                !shell.value.trim().is_empty(),
+                format!("empty {what} command"),
+                None,
+            ),
+            Command::Exec(argv) => match argv.value.first() {
+                Some(first) => {
+                    self.rule(
+                        first,
+                        !first.value.is_empty(),
+                        format!("empty {what} program"),
+                        None,
+                    );
+                }
+                None => {
+                    let at = Spanned {
+                        value: String::new(),
+                        referenced: argv.referenced,
+                        defined: argv.defined,
+                    };
+                    self.read(&at, |_| {
+                        Err::<(), _>(broken(
+                            format!("empty {what} command"),
+                            Some("give a shell string or a non-empty argv"),
+                        ))
+                    });
+                }
+            },
+        }
+    }
+
+    fn copy_options(
+        &mut self,
+        dir_contents: bool,
+        owner: Option<&Spanned<String>>,
+        mode: Option<&Spanned<String>>,
+    ) -> CopyOptions {
+        let owner = owner.and_then(|owner| {
+            self.read(owner, |text| {
+                Owner::parse(text).map(Some).ok_or_else(|| {
+                    broken(
+                        format!("invalid owner `{text}`"),
+                        Some("write `user`, `user:group`, or numeric ids such as `1000:1000`"),
+                    )
+                })
+            })
+        });
+        CopyOptions {
+            dir_contents,
+            mode: self.mode(mode),
+            owner,
+        }
+    }
+
+    fn mode(&mut self, mode: Option<&Spanned<String>>) -> Option<u32> {
+        mode.and_then(|mode| {
+            self.read(mode, |text| {
+                syntax::octal_mode(text).map(Some).ok_or_else(|| {
+                    broken(
+                        format!("invalid mode `{text}`"),
+                        Some("write an octal mode such as `0755`"),
+                    )
+                })
+            })
+        })
+    }
+
+    /// Two binaries, or a binary and a copy, written to one path (however it is spelled)
+    /// would overwrite each other. Copies may share a destination directory.
+    fn destinations(&mut self, variant: &Variant, copies: &[FileCopy], binaries: &[BinaryCopy]) {
+        let mut taken: BTreeSet<&str> = copies.iter().map(|copy| copy.dest.as_str()).collect();
+        let mut seen_binaries = BTreeSet::new();
+        for ((_, install), binary) in variant.binaries.iter().zip(binaries) {
+            if !(self.known)(&install.path.value) || binary.dest.is_empty() {
+                continue;
+            }
+            let message = if !seen_binaries.insert(binary.dest.as_str()) {
+                format!("two binaries are copied to `{}`", binary.dest)
+            } else if !taken.insert(binary.dest.as_str()) {
+                format!(
+                    "a copy and binary `{}` both write `{}`",
+                    binary.name.value, binary.dest
+                )
+            } else {
+                continue;
+            };
+            self.rule(&install.path, false, message, None);
+        }
     }
 }
 
-type Rule<'r> = dyn FnMut(&Spanned<String>, bool, String, Option<&str>) + 'r;
+/// The base a `from:` names: `scratch`, or an image reference, normalized.
+fn base(text: &str) -> Result<Option<Base>, Broken> {
+    if text == SCRATCH {
+        return Ok(Some(Base::Scratch));
+    }
+    reference::normalize(text)
+        .map(|reference| Some(Base::Image { reference }))
+        .map_err(|error| {
+            broken(
+                error.to_string(),
+                Some("write an image reference such as `debian:bookworm-slim`"),
+            )
+        })
+}
+
+/// One part of an apt sources line, checked by `valid`.
+fn apt_part(
+    text: &str,
+    valid: fn(&str) -> bool,
+    what: &str,
+    example: &str,
+) -> Result<String, Broken> {
+    if valid(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(broken(
+            format!("invalid apt repository {what} `{text}`"),
+            Some(&format!("write a {what} such as `{example}`")),
+        ))
+    }
+}
+
+fn duration_ns(text: &str) -> Result<u64, Broken> {
+    syntax::duration_ns(text).ok_or_else(|| {
+        broken(
+            format!("invalid duration `{text}`"),
+            Some("write a duration such as `30s`, `1m30s` or `500ms`"),
+        )
+    })
+}
+
+/// Docker's healthcheck test: `CMD-SHELL` for a string, `CMD` for an argv, `NONE` as is.
+fn healthcheck_test(test: &Command) -> Vec<String> {
+    match test {
+        Command::Shell(script) => vec!["CMD-SHELL".to_owned(), script.value.clone()],
+        Command::Exec(argv) if argv.value.len() == 1 && argv.value[0].value == "NONE" => {
+            vec!["NONE".to_owned()]
+        }
+        Command::Exec(argv) => std::iter::once("CMD".to_owned())
+            .chain(argv.value.iter().map(|word| word.value.clone()))
+            .collect(),
+    }
+}
+
+fn pairs(map: &NamedMap<Spanned<String>>) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(key, value)| (key.value.clone(), value.value.clone()))
+        .collect()
+}
+
+fn join(names: &BTreeSet<&str>) -> String {
+    names.iter().copied().collect::<Vec<_>>().join(", ")
+}
 
 fn missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
     errors.at(
@@ -242,89 +657,6 @@ fn missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
         format!("variant `{}` has no `from`", name.value),
         Some("set `from:` or extend a variant that has one".to_owned()),
     );
-}
-
-fn absolute(path: &Spanned<String>, what: &str, rule: &mut Rule<'_>) {
-    rule(
-        path,
-        path.value.starts_with('/'),
-        format!("{what} `{}` is not an absolute path", path.value),
-        None,
-    );
-}
-
-/// A path read from the build context: relative, and not leaving it.
-fn context_source(path: &Spanned<String>, what: &str, rule: &mut Rule<'_>) {
-    if let Err(reason) = syntax::context_path(&path.value) {
-        rule(
-            path,
-            false,
-            format!("{what} `{}` {reason}", path.value),
-            Some(&format!(
-                "{what}s are paths inside the build context, such as `config/app.toml`"
-            )),
-        );
-    }
-}
-
-fn command(command: &Command, what: &str, rule: &mut Rule<'_>) {
-    match command {
-        Command::Shell(shell) => rule(
-            shell,
-            !shell.value.trim().is_empty(),
-            format!("empty {what} command"),
-            None,
-        ),
-        Command::Exec(argv) => {
-            if let Some(first) = argv.value.first() {
-                rule(
-                    first,
-                    !first.value.is_empty(),
-                    format!("empty {what} program"),
-                    None,
-                );
-            } else {
-                let at = Spanned {
-                    value: String::new(),
-                    referenced: argv.referenced,
-                    defined: argv.defined,
-                };
-                rule(
-                    &at,
-                    false,
-                    format!("empty {what} command"),
-                    Some("give a shell string or a non-empty argv"),
-                );
-            }
-        }
-    }
-}
-
-fn owner_and_mode(
-    owner: Option<&Spanned<String>>,
-    mode: Option<&Spanned<String>>,
-    rule: &mut Rule<'_>,
-) {
-    if let Some(owner) = owner {
-        rule(
-            owner,
-            Owner::parse(&owner.value).is_some(),
-            format!("invalid owner `{}`", owner.value),
-            Some("write `user`, `user:group`, or numeric ids such as `1000:1000`"),
-        );
-    }
-    if let Some(mode) = mode {
-        rule(
-            mode,
-            syntax::octal_mode(&mode.value).is_some(),
-            format!("invalid mode `{}`", mode.value),
-            Some("write an octal mode such as `0755`"),
-        );
-    }
-}
-
-fn join(names: &BTreeSet<&str>) -> String {
-    names.iter().copied().collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -335,9 +667,12 @@ mod tests {
     const HEAD: &str = "version: 1\nbuilder: {image: rust, binaries: [app]}\n";
 
     fn errors_of(body: &str) -> Vec<String> {
-        let text = format!("{HEAD}{body}");
-        let spec = parse(&text, "f.yaml").unwrap();
-        validate(&spec, "f.yaml", &text)
+        errors_in(&format!("{HEAD}{body}"))
+    }
+
+    fn errors_in(text: &str) -> Vec<String> {
+        let spec = parse(text, "f.yaml").unwrap();
+        validate(&spec, "f.yaml", text)
             .iter()
             .map(|diagnostic| {
                 let text = diagnostic.to_string();
@@ -403,6 +738,7 @@ mod tests {
                 "f.yaml:19:28: binary destination `bin/app` is not an absolute path",
                 "f.yaml:19:43: invalid mode `rwx`",
                 "f.yaml:19:49: variant `v` takes binary `nope`, which the builder does not build",
+                "f.yaml:19:55: a copy and binary `nope` both write `/x`",
                 "f.yaml:20:11: empty user",
                 "f.yaml:21:14: workdir `srv` is not an absolute path",
                 "f.yaml:22:14: invalid port `80/http`",
@@ -411,6 +747,30 @@ mod tests {
                 "f.yaml:23:39: invalid duration `5`",
                 "f.yaml:23:51: invalid duration `1d`",
                 "f.yaml:24:17: invalid stop signal `sigterm`",
+            ]
+        );
+    }
+
+    #[test]
+    fn destinations_compare_however_they_are_spelled() {
+        let errors = errors_in(
+            "version: 1
+builder: {image: rust, binaries: [app, tool]}
+variants:
+  v:
+    from: debian
+    copy: [{src: app.sh, dest: /usr/local/bin/tool}]
+    binaries: {app: /usr/local/bin/app, tool: //usr/local/./bin/tool}
+  w:
+    from: debian
+    binaries: {app: /usr/bin/app, tool: /usr/lib/../bin/app/}
+",
+        );
+        assert_eq!(
+            errors,
+            [
+                "f.yaml:7:47: a copy and binary `tool` both write `/usr/local/bin/tool`",
+                "f.yaml:10:41: two binaries are copied to `/usr/bin/app`",
             ]
         );
     }
@@ -452,7 +812,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "f.yaml:4:32: invalid image reference `Not A Ref`: invalid reference format",
+                "f.yaml:4:32: invalid image reference `Not A Ref`: the repository `Not A Ref` is not `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `__` or dashes",
                 "f.yaml:7:17: `ghost` is extended but not defined",
                 "f.yaml:8:3: variant `d` has no `from`",
                 "f.yaml:9:16: `extends` cycle: f -> e -> f",
