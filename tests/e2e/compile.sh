@@ -109,15 +109,16 @@ fi
 # after B, is answered whole from the cache.
 
 # target_dir_mounts BINARY: how many target-dir cache mounts on the daemon were made by a
-# compile that copies out BINARY.
+# compile that builds BINARY (`--bin BINARY` in its argv). The root project's target dir is
+# /flotilla/target/%2E, its path `.` percent-encoded.
 target_dir_mounts() {
   "$DOCKER" system df -v --format '{{json .BuildCache}}' | python3 -c '
-import json, sys
-made_by = "/flotilla/target/root/release/" + sys.argv[1] + " "
+import json, re, sys
+made_by = re.compile(" --bin " + re.escape(sys.argv[1]) + "( |$)")
 print(sum(1 for record in json.load(sys.stdin) or []
           if record["CacheType"] == "exec.cachemount"
-          and record["Description"].startswith("cached mount /flotilla/target/root ")
-          and made_by in record["Description"]))' "$1"
+          and record["Description"].startswith("cached mount /flotilla/target/%2E ")
+          and made_by.search(record["Description"])))' "$1"
 }
 
 REPO_A=$(spec_dir repo-a)
