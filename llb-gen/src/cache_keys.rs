@@ -13,7 +13,7 @@
 //! |---|---|---|---|---|
 //! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. |
 //! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
-//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>`, `<project>` the project's path percent-encoded (`%2E` for the root) | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each package cargo builds for the project (its root package, workspace members and path dependencies inside it, see [`crate::stubs`]); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
+//! | target dir, `/flotilla/target/<project>` | `<ns>/flotilla-target-<platform>-<hash>-<project>`, `<project>` the project's path with each byte but letters, digits and `-` written `_XX` (`_2E` for the root; not `%XX`, which breaks rustc's linker arguments) | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each package cargo builds for the project (its root package, workspace members and path dependencies inside it, see [`crate::stubs`]); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
 //! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
 //! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
 //!
@@ -186,13 +186,13 @@ fn clean(path: &str) -> String {
 }
 
 /// A project's path (`.` for the context root) as one path component, for its target dir and
-/// target cache id: percent-encoded but for letters, digits, `-` and `_`, so that two paths
-/// (`a/b`, `a-b`) never share one.
+/// target cache id: every byte but letters, digits and `-` written `_XX`, so that two paths
+/// (`a/b`, `a-b`, `a_b`) never share one. Not `%XX`: rustc's linker fails on `%` in paths.
 pub(crate) fn project_slug(path: &str) -> String {
     path.bytes()
         .map(|byte| match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(byte).to_string(),
-            other => format!("%{other:02X}"),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => char::from(byte).to_string(),
+            other => format!("_{other:02X}"),
         })
         .collect()
 }
@@ -307,7 +307,7 @@ mod tests {
         let app = packages(&["app", "app-core"]);
         let key = target_id("linux/amd64", "rust:1", &app);
         assert!(key.starts_with("/flotilla-target-linux-amd64-"), "{key}");
-        assert!(key.ends_with("-%2E"), "{key}");
+        assert!(key.ends_with("-_2E"), "{key}");
         // The same workspace built again, its packages found in another order: the same dir.
         assert_eq!(
             key,
@@ -415,11 +415,11 @@ mod tests {
 
     #[test]
     fn project_slugs_are_one_component_each() {
-        let slugs: Vec<String> = [".", "a/b", "a-b", "a%2Fb", "a_b", "tool"]
+        let slugs: Vec<String> = [".", "a/b", "a-b", "a_2Fb", "a_b", "tool"]
             .iter()
             .map(|path| project_slug(path))
             .collect();
-        assert_eq!(slugs, ["%2E", "a%2Fb", "a-b", "a%252Fb", "a_b", "tool"]);
+        assert_eq!(slugs, ["_2E", "a_2Fb", "a-b", "a_5F2Fb", "a_5Fb", "tool"]);
     }
 
     #[test]

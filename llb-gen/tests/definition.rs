@@ -160,7 +160,7 @@ fn compile_path_builds_dependencies_then_the_workspace() {
     for entry in [
         "FLOTILLA_PROFILE_DIR=release",
         "FLOTILLA_BINARIES=hello\nhello-gateway",
-        "CARGO_TARGET_DIR=/flotilla/target/%2E",
+        "CARGO_TARGET_DIR=/flotilla/target/_2E",
     ] {
         assert!(env.contains(&entry.to_owned()), "{entry} in {env:?}");
     }
@@ -195,7 +195,7 @@ fn dependency_layer_sees_only_the_manifests() {
             .as_ref()
             .unwrap()
             .env
-            .contains(&"CARGO_TARGET_DIR=/flotilla/target/%2E".to_owned())
+            .contains(&"CARGO_TARGET_DIR=/flotilla/target/_2E".to_owned())
     );
     let stubs: Vec<String> = file_actions(&definition)
         .into_iter()
@@ -261,7 +261,7 @@ fn compile_uses_locked_cache_mounts_per_platform() {
     assert_eq!(
         dests,
         [
-            "/flotilla/target/%2E",
+            "/flotilla/target/_2E",
             "/usr/local/cargo/git",
             "/usr/local/cargo/registry"
         ]
@@ -283,7 +283,7 @@ fn compile_uses_locked_cache_mounts_per_platform() {
         .iter()
         .find(|m| m.dest == "/flotilla/deps")
         .unwrap();
-    assert!(deps.readonly && deps.selector == "/flotilla/target/%2E");
+    assert!(deps.readonly && deps.selector == "/flotilla/target/_2E");
 }
 
 /// The id of the cache mount at `dest` in the compile exec of `definition`.
@@ -298,7 +298,7 @@ fn the_target_dir_is_the_projects_own_whatever_its_lockfile_says() {
     let target_dir = |manifests| {
         cache_id(
             &definition_of(HELLO, "hello", &[], manifests),
-            "/flotilla/target/%2E",
+            "/flotilla/target/_2E",
         )
     };
     let own = target_dir(manifests());
