@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
                     manifests: BTreeMap::from([("Cargo.toml".to_owned(), MANIFEST.to_owned())]),
                     ..plan.known_facts()
                 };
-                let _ = graph::binaries_root(&spec, &plan.target.binaries, &facts);
+                let _ = graph::binaries_root(&spec, &plan.target, &facts);
                 let file = SourceFile {
                     name: "flotilla.yaml",
                     data,

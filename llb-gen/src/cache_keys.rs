@@ -26,8 +26,8 @@
 //!
 //! | Read | Local | Syncs, so its key moves with | Shared-key hint |
 //! |---|---|---|---|
-//! | the compile's sources | `context` | Everything except the spec file at the root, so editing the variants never recompiles. | `context-<hash of the filter>` |
-//! | a project's dependency layer | `context` | Exactly the manifests cargo reads for the project: its root `Cargo.toml` and `Cargo.lock` and its packages' `Cargo.toml` (follow paths), so only a manifest or a lockfile edit rebuilds its dependencies. | `context-<hash>` |
+//! | a project's compile sources | `context` | Only what the project's build reads, [`crate::stubs::project_sources`] (include patterns, each path escaped to match itself alone): its root `Cargo.toml` and `Cargo.lock`, cargo's and rustup's files in its directory and those above it, its packages' sources and its `sources:` entries. A file outside every project's sources (a README, a vendored archive, the spec) recompiles nothing, and one project's edit leaves the others' compiles cached. With `sources: [.]`, or no root manifest in the context, everything but the spec file at the root. | `context-<hash of the filter>` |
+//! | a project's dependency layer | `context` | Exactly the manifests cargo reads for the project: its root `Cargo.toml` and `Cargo.lock` and its packages' `Cargo.toml` (follow paths), so only an edit of one of those rebuilds its dependencies; another project's manifests are no part of it. | `context-<hash>` |
 //! | a `copy` step or a `bind` mount | `context` | Only the paths it names (include patterns), or everything when one names the whole context. | `context-<hash>`, or `context` for everything |
 //! | the spec (frontend) | `dockerfile` | The spec file (a follow path). | `dockerfile`, as docker/dockerfile uses |
 //! | `.dockerignore` (frontend) | `context` | `.dockerignore` (a follow path). | `context-.dockerignore`, as docker/dockerfile uses |
@@ -43,6 +43,7 @@ use crate::error::Error;
 use crate::llb::{CacheSharing, LocalOptions, Mount};
 use crate::platform::Platform;
 use crate::spec::{CacheMount, Sharing};
+use crate::stubs::ProjectSources;
 
 /// The build context's local name, as the dockerfile frontend calls it.
 pub const CONTEXT_LOCAL: &str = "context";
@@ -197,8 +198,36 @@ pub(crate) fn project_slug(path: &str) -> String {
         .collect()
 }
 
-/// The compile's sources: the whole context except the spec file at its root.
-pub(crate) fn context_without(spec_file: &str) -> LocalOptions {
+/// A project's compile sources: exactly `sources`, each path matching itself alone; or, when
+/// they are the whole context, all of it but the spec file at its root, so that editing the
+/// variants never recompiles.
+pub(crate) fn project_sources(sources: &ProjectSources, spec_file: &str) -> LocalOptions {
+    if sources.paths().iter().any(String::is_empty) {
+        return context_without(spec_file);
+    }
+    let include: Vec<String> = sources
+        .paths()
+        .iter()
+        .map(|path| literal_pattern(path))
+        .collect();
+    context_paths(&include)
+}
+
+/// `path` as an include pattern that matches it alone: BuildKit reads `*`, `?`, `[` and `\`
+/// in a pattern as glob syntax, so each is escaped.
+fn literal_pattern(path: &str) -> String {
+    let mut pattern = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
+/// The whole context except the spec file at its root.
+fn context_without(spec_file: &str) -> LocalOptions {
     let name = std::path::Path::new(spec_file).file_name().map_or_else(
         || spec_file.to_owned(),
         |name| name.to_string_lossy().into_owned(),
@@ -429,6 +458,47 @@ mod tests {
         assert_eq!(clean("//a/./b/../c"), "/a/c");
         assert_eq!(clean("/../a"), "/a");
         assert_eq!(clean("/"), "/");
+    }
+
+    #[test]
+    fn project_sources_match_their_paths_alone() {
+        assert_eq!(literal_pattern("src/a*b?[c]\\d"), r"src/a\*b\?\[c]\\d");
+        let parse = |text: &str| crate::spec::parse(text, "f.yaml").unwrap();
+        let manifests = BTreeMap::from([(
+            "Cargo.toml".to_owned(),
+            "[package]\nname = \"app\"\n".to_owned(),
+        )]);
+        let sources = |spec: &crate::spec::Spec| {
+            let project = spec.builder.projects()[0];
+            let sources = crate::stubs::project_sources(&manifests, project).unwrap();
+            project_sources(&sources, "dir/flotilla.yaml")
+        };
+        let narrowed = sources(&parse(
+            "version: 1\nbuilder: {image: r, binaries: [app], sources: ['data/[x]']}\nvariants: {v: {from: d}}\n",
+        ));
+        assert_eq!(
+            narrowed.include_patterns,
+            [
+                ".cargo",
+                "Cargo.lock",
+                "Cargo.toml",
+                "benches",
+                "build.rs",
+                r"data/\[x]",
+                "examples",
+                "rust-toolchain",
+                "rust-toolchain.toml",
+                "src",
+                "tests"
+            ]
+        );
+        assert!(narrowed.exclude_patterns.is_empty());
+        // `.` among the sources is the whole context, less the spec.
+        let whole = sources(&parse(
+            "version: 1\nbuilder: {image: r, binaries: [app], sources: [.]}\nvariants: {v: {from: d}}\n",
+        ));
+        assert!(whole.include_patterns.is_empty());
+        assert_eq!(whole.exclude_patterns, ["flotilla.yaml"]);
     }
 
     #[test]

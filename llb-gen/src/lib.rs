@@ -5,9 +5,9 @@
 //! Modules import only downwards (`scripts/module-cycles` checks it): `context_dir` → `plan`,
 //! `subrequest`, `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` →
 //! `model`, `resolve` → `args`, `syntax`, `reference` → `spec`, `image`, `stubs` → `error` → `llb`,
-//! `diagnostic` → `platform` → `pb`; `stubs` also reads `syntax`, `cache_keys` and `context_dir`
-//! read `context` (→ `error`); `dockerignore` stands alone. The crate root only declares them and
-//! re-exports.
+//! `diagnostic` → `platform` → `pb`; `stubs` also reads `syntax` and `spec`, `cache_keys` reads
+//! `stubs`, `cache_keys` and `context_dir` read `context` (→ `error`); `dockerignore` stands
+//! alone. The crate root only declares them and re-exports.
 
 pub mod args;
 pub mod cache_keys;

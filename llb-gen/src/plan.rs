@@ -130,7 +130,7 @@ impl Plan<'_> {
             BinariesSource::Prebuilt { image } => (format!("image {image}"), Some(image.clone())),
             BinariesSource::Local { name } => (format!("context {name}"), None),
         };
-        let root = graph::binaries_root(self.spec, &self.target.binaries, facts)?;
+        let root = graph::binaries_root(self.spec, &self.target, facts)?;
         // Each binary with where the target asks for it: the variant's `binaries` entry, or
         // the builder's list for the artifact.
         let binaries = match &self.target.variant {

@@ -1,6 +1,7 @@
-//! Stub sources for the dependency layer: from a project's Cargo manifests alone, the files
-//! cargo needs to find every target, so dependencies build before any real source is copied and
-//! the layer's cache key depends only on the manifests and the lockfile.
+//! What cargo reads for one cargo project of the spec, from its manifests alone: the stub
+//! sources of its dependency layer (the files cargo needs to find every target, so dependencies
+//! build before any real source is copied and the layer's cache key depends only on the
+//! manifests and the lockfile), and the context paths its build reads ([`project_sources`]).
 //!
 //! Only the manifests cargo reads for the project count, found as cargo finds them: its root
 //! manifest, the workspace members it lists and the path dependencies inside the project. Any
@@ -9,13 +10,14 @@
 //! there and nowhere else.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
+use std::ops::{Bound, Range};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Position;
 use crate::error::Error;
+use crate::spec::ProjectRef;
 use crate::syntax;
 
 /// A file to create in the dependency layer, relative to the build context.
@@ -44,6 +46,18 @@ const DEPENDENCY_TABLES: [&str; 5] = [
     "build-dependencies",
     "build_dependencies",
 ];
+/// What a package's build reads in its directory by cargo's conventions, when the directory
+/// holds more than the package: its sources, build script and auto-discovered targets.
+const PACKAGE_PATHS: [&str; 6] = [
+    "Cargo.toml",
+    "src",
+    "build.rs",
+    "benches",
+    "examples",
+    "tests",
+];
+/// What cargo and rustup read in the project's directory and each directory above it.
+const CONFIG_PATHS: [&str; 3] = [".cargo", "rust-toolchain", "rust-toolchain.toml"];
 /// The work a project's `workspace.members` globs may take to match: a hostile manifest's
 /// patterns cannot make the plan slow.
 const GLOB_BUDGET: u64 = 20_000_000;
@@ -66,41 +80,19 @@ pub struct StubPlan {
 /// Every stub file the packages of the project at `project` (`.` for the context root) need,
 /// from `manifests` (context-relative path → content).
 pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<StubPlan, Error> {
-    let project = Project {
-        manifests,
-        name: project,
-        root: if project == "." {
-            String::new()
-        } else {
-            format!("{}/", project.trim_end_matches('/'))
-        },
-    };
-    let Some(root) = project.manifest(&project.root)? else {
+    let project = Project::new(manifests, project);
+    let Some(walk) = project.walk()? else {
         return Ok(StubPlan::default());
     };
-    let mut pending = project.path_dependencies(&root, &root.table);
-    if root.table.contains_key("package") {
-        pending.push(project.root.clone());
-    }
-    if let Some(workspace) = root.table("workspace") {
-        pending.extend(project.members(&root, workspace)?);
-        pending.extend(project.path_dependencies(&root, workspace));
-    }
     let mut plan = StubPlan::default();
-    let mut seen = BTreeSet::new();
-    let mut read = BTreeSet::from([root.path.clone()]);
-    while let Some(dir) = pending.pop() {
-        if !seen.insert(dir.clone()) {
-            continue;
-        }
-        let Some(member) = project.manifest(&dir)? else {
-            continue;
-        };
-        pending.extend(project.path_dependencies(&member, &member.table));
-        project.package_stubs(&member, &mut plan)?;
-        read.insert(member.path);
+    let mut read = BTreeSet::from([walk.root]);
+    for package in walk.packages {
+        read.insert(package.manifest);
+        plan.packages.extend(package.name);
+        plan.bins.extend(package.bins);
+        plan.files.extend(package.stubs);
     }
-    let lock = format!("{}Cargo.lock", project.root);
+    let lock = project.lockfile();
     if manifests.contains_key(&lock) {
         read.insert(lock);
     }
@@ -108,6 +100,116 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
     plan.files.dedup_by(|a, b| a.path == b.path);
     plan.manifests = read.into_iter().collect();
     Ok(plan)
+}
+
+/// The context paths the build of `project` reads, from `manifests` (context-relative path →
+/// content): what a compile is sent, and what a changed path must be in to affect the project.
+///
+/// - the project's root `Cargo.toml` and `Cargo.lock`, and `.cargo/`, `rust-toolchain` and
+///   `rust-toolchain.toml` in its directory and each one above it, up to the context root (cargo
+///   and rustup look for them there);
+/// - for each package cargo builds for it (its root package, workspace members and path
+///   dependencies inside it), the package's whole directory; or, when that directory is the
+///   project's own or holds another `Cargo.toml` of the context, only its `Cargo.toml`, `src/`,
+///   `build.rs`, `benches/`, `examples/` and `tests/`, plus each target and build script the
+///   manifest places elsewhere: its directory, or the file alone when that directory holds the
+///   package's;
+/// - the project's `sources:` entries from the spec (files or directories, context paths).
+///
+/// A project without a root manifest in `manifests` reads its whole directory.
+pub fn project_sources(
+    manifests: &BTreeMap<String, String>,
+    project: ProjectRef<'_>,
+) -> Result<ProjectSources, Error> {
+    let walker = Project::new(manifests, project.path);
+    let mut paths = match walker.walk()? {
+        None => vec![walker.root.trim_end_matches('/').to_owned()],
+        Some(walk) => {
+            let mut paths = vec![walk.root, walker.lockfile()];
+            let mut dir = walker.root.as_str();
+            loop {
+                paths.extend(CONFIG_PATHS.map(|name| format!("{dir}{name}")));
+                let Some(parent) = dir.strip_suffix('/') else {
+                    break;
+                };
+                dir = parent.rfind('/').map_or("", |slash| &parent[..=slash]);
+            }
+            for package in &walk.packages {
+                walker.package_sources(package, &mut paths);
+            }
+            paths
+        }
+    };
+    for source in project.sources {
+        let path = syntax::context_path(&source.value).map_err(|reason| Error::ContextFile {
+            path: source.value.clone(),
+            reason: format!("a `sources` entry that {reason}"),
+        })?;
+        paths.push(path);
+    }
+    Ok(ProjectSources::new(paths))
+}
+
+/// The context paths a project's build reads: files, and directories with all they hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectSources(Vec<String>);
+
+impl ProjectSources {
+    /// `paths`, sorted, each once, without those another one holds.
+    fn new(paths: Vec<String>) -> Self {
+        let sorted: BTreeSet<String> = paths.into_iter().collect();
+        let mut kept: BTreeSet<&str> = BTreeSet::new();
+        for path in &sorted {
+            // Every path a shorter one holds comes after it, so its holder is already kept.
+            let held = kept.contains("")
+                || path
+                    .match_indices('/')
+                    .any(|(slash, _)| kept.contains(&path[..slash]));
+            if !held {
+                kept.insert(path);
+            }
+        }
+        Self(kept.into_iter().map(str::to_owned).collect())
+    }
+
+    /// The paths, context-relative and sorted; `""` is the whole context.
+    pub fn paths(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether the project's build reads context path `path` (normalized, as
+    /// [`syntax::context_path`] writes it): a change there may change what it builds.
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.iter().any(|source| {
+            source.is_empty()
+                || path
+                    .strip_prefix(source.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+}
+
+/// What cargo reads of a project's manifests.
+struct Walk {
+    /// The root manifest's context path.
+    root: String,
+    /// Each package (or virtual manifest) it builds, as found.
+    packages: Vec<Package>,
+}
+
+/// A manifest cargo reads for the project, with what the dependency layer and the sources
+/// need of it.
+struct Package {
+    /// Its directory, context-relative with a trailing `/` (`""` for the context root).
+    dir: String,
+    /// Its context path.
+    manifest: String,
+    /// Its `[package] name`; `None` for a virtual manifest.
+    name: Option<String>,
+    /// Its binary targets' names, the implicit one named as the package included.
+    bins: Vec<String>,
+    /// A stub for each of its targets and its build script.
+    stubs: Vec<Stub>,
 }
 
 /// One cargo project of the spec and the context's manifests.
@@ -124,17 +226,64 @@ struct Manifest<'m> {
     path: String,
     text: &'m str,
     /// Its directory, context-relative with a trailing `/` (`""` for the context root).
-    dir: &'m str,
+    dir: String,
     table: DeTable<'m>,
 }
 
 impl<'m> Project<'m> {
+    /// The project at `path` (`.` for the context root) among `manifests`.
+    fn new(manifests: &'m BTreeMap<String, String>, path: &'m str) -> Self {
+        Self {
+            manifests,
+            name: path,
+            root: if path == "." {
+                String::new()
+            } else {
+                format!("{}/", path.trim_end_matches('/'))
+            },
+        }
+    }
+
+    /// The context path of the project's lockfile.
+    fn lockfile(&self) -> String {
+        format!("{}Cargo.lock", self.root)
+    }
+
+    /// The manifests cargo reads for the project, found as cargo finds them; `None` when the
+    /// context has no root manifest for it.
+    fn walk(&self) -> Result<Option<Walk>, Error> {
+        let Some(root) = self.manifest(self.root.clone())? else {
+            return Ok(None);
+        };
+        let mut pending = self.path_dependencies(&root, &root.table);
+        if root.table.contains_key("package") {
+            pending.push(self.root.clone());
+        }
+        if let Some(workspace) = root.table("workspace") {
+            pending.extend(self.members(&root, workspace)?);
+            pending.extend(self.path_dependencies(&root, workspace));
+        }
+        let mut seen = BTreeSet::new();
+        let mut packages = Vec::new();
+        while let Some(dir) = pending.pop() {
+            if !seen.insert(dir.clone()) {
+                continue;
+            }
+            let Some(member) = self.manifest(dir)? else {
+                continue;
+            };
+            pending.extend(self.path_dependencies(&member, &member.table));
+            packages.push(self.package(&member)?);
+        }
+        Ok(Some(Walk {
+            root: root.path,
+            packages,
+        }))
+    }
+
     /// The manifest of the package in directory `dir` (with a trailing `/`, or `""`), parsed;
     /// `None` when the context has none there.
-    fn manifest<'d>(&self, dir: &'d str) -> Result<Option<Manifest<'d>>, Error>
-    where
-        'm: 'd,
-    {
+    fn manifest(&self, dir: String) -> Result<Option<Manifest<'m>>, Error> {
         let path = format!("{dir}Cargo.toml");
         let Some(text) = self.manifests.get(&path) else {
             return Ok(None);
@@ -218,7 +367,7 @@ impl<'m> Project<'m> {
             .into_iter()
             .flat_map(|dependencies| dependencies.iter())
             .filter_map(|(_, dependency)| dependency.get_ref().get("path")?.get_ref().as_str())
-            .filter_map(|path| self.inside(manifest.dir, path))
+            .filter_map(|path| self.inside(&manifest.dir, path))
             .map(|dir| match dir.as_str() {
                 "" => self.root.clone(),
                 dir => format!("{}{dir}/", self.root),
@@ -226,23 +375,31 @@ impl<'m> Project<'m> {
             .collect()
     }
 
-    /// The stubs, binaries and name of the package `manifest` declares, added to `plan`.
-    fn package_stubs(&self, manifest: &Manifest<'_>, plan: &mut StubPlan) -> Result<(), Error> {
+    /// The name, binaries and stubs of the package `manifest` declares.
+    fn package(&self, manifest: &Manifest<'_>) -> Result<Package, Error> {
+        let mut found = Package {
+            dir: manifest.dir.clone(),
+            manifest: manifest.path.clone(),
+            name: None,
+            bins: Vec::new(),
+            stubs: Vec::new(),
+        };
         let Some(package) = manifest.table("package") else {
-            return Ok(()); // a virtual workspace manifest has no targets
+            return Ok(found); // a virtual workspace manifest has no targets
         };
         let package_name = string(package.get("name")).unwrap_or_default();
-        plan.bins.insert(package_name.to_owned());
-        plan.packages.insert(package_name.to_owned());
+        found.name = Some(package_name.to_owned());
+        found.bins.push(package_name.to_owned());
         let lib_path = manifest.table("lib").and_then(|lib| lib.get("path"));
         let lib = string(lib_path).unwrap_or("src/lib.rs");
-        plan.files.extend([
+        found.stubs.extend([
             self.stub(manifest, lib_path, "`[lib] path`", lib, LIB_STUB)?,
             self.stub(manifest, None, "", "src/main.rs", MAIN_STUB)?,
         ]);
         let build = package.get("build");
         if let Some(path) = string(build) {
-            plan.files
+            found
+                .stubs
                 .push(self.stub(manifest, build, "`package.build`", path, MAIN_STUB)?);
         }
         for (section, default_dir) in TARGET_SECTIONS {
@@ -270,13 +427,42 @@ impl<'m> Project<'m> {
                         self.stub(manifest, name, &what, &default, MAIN_STUB)?
                     }
                 };
-                plan.files.push(stub);
+                found.stubs.push(stub);
                 if section == "bin" {
-                    plan.bins.insert(name_text.to_owned());
+                    found.bins.push(name_text.to_owned());
                 }
             }
         }
-        Ok(())
+        Ok(found)
+    }
+
+    /// The context paths the build of `package` reads, as [`project_sources`] says, added to
+    /// `paths`.
+    fn package_sources(&self, package: &Package, paths: &mut Vec<String>) {
+        let dir = package.dir.as_str();
+        let holds_more = dir == self.root
+            || self
+                .manifests
+                .range::<str, _>((Bound::Included(dir), Bound::Unbounded))
+                .map(|(path, _)| path)
+                .take_while(|path| path.starts_with(dir))
+                .any(|path| path[dir.len()..].ends_with("/Cargo.toml"));
+        if holds_more {
+            paths.extend(PACKAGE_PATHS.map(|name| format!("{dir}{name}")));
+        } else {
+            paths.push(dir.trim_end_matches('/').to_owned());
+        }
+        // Targets and build scripts the manifest places elsewhere, with the modules beside them.
+        for stub in &package.stubs {
+            let parent = stub.path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            // A directory that holds the package's own would bring in all of it: the file alone.
+            let holds_package = parent.is_empty() || dir.starts_with(&format!("{parent}/"));
+            paths.push(if holds_package {
+                stub.path.clone()
+            } else {
+                parent.to_owned()
+            });
+        }
     }
 
     /// The stub at `path` of `manifest`, or an error at `written` (the value behind the path,
@@ -289,7 +475,7 @@ impl<'m> Project<'m> {
         path: &str,
         content: &'static str,
     ) -> Result<Stub, Error> {
-        match self.inside(manifest.dir, path).filter(|path| !path.is_empty()) {
+        match self.inside(&manifest.dir, path).filter(|path| !path.is_empty()) {
             Some(relative) => Ok(Stub {
                 path: format!("{}{relative}", self.root),
                 content,
@@ -592,6 +778,114 @@ mod tests {
             StubPlan::default(),
             "no root manifest, no dependency layer"
         );
+    }
+
+    #[test]
+    fn a_project_reads_its_packages_sources_and_what_the_spec_adds() {
+        let files = manifests(&[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"app\"\n[lib]\npath = \"lib.rs\"\n[[bin]]\nname = \"gen\"\npath = \"tools/gen/main.rs\"\n[workspace]\nmembers = [\"crates/*\"]\n",
+            ),
+            ("Cargo.lock", ""),
+            ("crates/core/Cargo.toml", "[package]\nname = \"core\"\n"),
+            (
+                "crates/nested/Cargo.toml",
+                "[package]\nname = \"nested\"\nbuild = \"../build/main.rs\"\n",
+            ),
+            ("crates/nested/fixtures/x/Cargo.toml", "not toml ["),
+            (
+                "tool/Cargo.toml",
+                "[package]\nname = \"tool\"\n[workspace]\n",
+            ),
+        ]);
+        let spec = crate::spec::parse(
+            "version: 1\nbuilder:\n  image: rust\n  binaries: [app]\n  sources: [assets/schema.json, ./proto/, proto/v1]\n  projects:\n    tool: {binaries: [tool]}\n    nowhere: {binaries: [x]}\n    bad: {binaries: [b], sources: [../up]}\nvariants: {v: {from: d}}\n",
+            "f.yaml",
+        )
+        .unwrap();
+        let [root, tool, nowhere, bad] = spec.builder.projects()[..] else {
+            panic!("four projects")
+        };
+        let root = project_sources(&files, root).unwrap();
+        // The root package's directory is the project's: its conventional paths and the
+        // targets it places elsewhere. crates/nested holds another manifest, crates/core not.
+        assert_eq!(
+            root.paths(),
+            [
+                ".cargo",
+                "Cargo.lock",
+                "Cargo.toml",
+                "assets/schema.json",
+                "benches",
+                "build.rs",
+                "crates/build",
+                "crates/core",
+                "crates/nested/Cargo.toml",
+                "crates/nested/benches",
+                "crates/nested/build.rs",
+                "crates/nested/examples",
+                "crates/nested/src",
+                "crates/nested/tests",
+                "examples",
+                "lib.rs",
+                "proto",
+                "rust-toolchain",
+                "rust-toolchain.toml",
+                "src",
+                "tests",
+                "tools/gen",
+            ]
+        );
+        for path in [
+            "src/main.rs",
+            "crates/core/src/deep/mod.rs",
+            "Cargo.lock",
+            "proto",
+        ] {
+            assert!(root.contains(path), "{path}");
+        }
+        for path in [
+            "README.md",
+            "flotilla.yaml",
+            "tool/src/main.rs",
+            "crates/nested/fixtures/x/Cargo.toml",
+            "srcx/a.rs",
+            "crates/core2/src/lib.rs",
+        ] {
+            assert!(!root.contains(path), "{path}");
+        }
+        // Another project also reads the cargo and rustup files of the directories above it.
+        assert_eq!(
+            project_sources(&files, tool).unwrap().paths(),
+            [
+                ".cargo",
+                "rust-toolchain",
+                "rust-toolchain.toml",
+                "tool/.cargo",
+                "tool/Cargo.lock",
+                "tool/Cargo.toml",
+                "tool/benches",
+                "tool/build.rs",
+                "tool/examples",
+                "tool/rust-toolchain",
+                "tool/rust-toolchain.toml",
+                "tool/src",
+                "tool/tests",
+            ]
+        );
+        // Without manifests, nothing narrows the project's directory.
+        assert_eq!(
+            project_sources(&files, nowhere).unwrap().paths(),
+            ["nowhere"]
+        );
+        assert_eq!(
+            project_sources(&files, bad).unwrap_err().to_string(),
+            "../up in the build context: a `sources` entry that leaves the build context"
+        );
+        let everything = ProjectSources::new(vec!["src".to_owned(), String::new()]);
+        assert_eq!(everything.paths(), [""]);
+        assert!(everything.contains("README.md"));
     }
 
     #[test]

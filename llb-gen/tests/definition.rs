@@ -1,11 +1,11 @@
 //! The Definitions llb-gen writes: well-formed for BuildKit, deterministic, and free of any
 //! compile op when a prebuilt builder image is given.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use llb_gen::graph::BuildFacts;
-use llb_gen::llb::SourceFile;
+use llb_gen::llb::{SourceFile, digest_of};
 use llb_gen::load;
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::plan::{self, BuildRequest};
@@ -56,21 +56,29 @@ fn definition_of(
 
 /// The hello example's manifests, as the frontend reads them from the context.
 fn manifests() -> BTreeMap<String, String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello");
-    [
-        "Cargo.toml",
-        "Cargo.lock",
-        "crates/hello/Cargo.toml",
-        "crates/hello-gateway/Cargo.toml",
-    ]
-    .into_iter()
-    .map(|path| {
-        (
-            path.to_owned(),
-            std::fs::read_to_string(format!("{dir}/{path}")).unwrap(),
-        )
-    })
-    .collect()
+    example_manifests(
+        "hello",
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "crates/hello/Cargo.toml",
+            "crates/hello-gateway/Cargo.toml",
+        ],
+    )
+}
+
+/// The files `paths` of `examples/<example>`, by path.
+fn example_manifests(example: &str, paths: &[&str]) -> BTreeMap<String, String> {
+    let dir = format!("{}/../examples/{example}", env!("CARGO_MANIFEST_DIR"));
+    paths
+        .iter()
+        .map(|path| {
+            (
+                (*path).to_owned(),
+                std::fs::read_to_string(format!("{dir}/{path}")).unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// Each exec's argv, joined, in op order.
@@ -526,20 +534,11 @@ fn dockerignored_directories_give_no_manifests() {
         .into_iter()
         .filter_map(|l| l.attrs.get("local.excludepatterns").cloned())
         .collect();
+    // Every read of the context, the compile's sources among them, leaves out what
+    // .dockerignore excludes.
     let dockerignore = r#"["ignored","target","**/target"]"#;
-    // The whole context, for the compile, also leaves out the spec: editing variants must not
-    // invalidate the compile.
-    let compile_context = r#"["ignored","target","**/target","flotilla.yaml"]"#;
-    assert!(
-        excludes
-            .iter()
-            .all(|e| e == dockerignore || e == compile_context),
-        "{excludes:?}"
-    );
-    assert!(
-        excludes.iter().any(|e| e == compile_context),
-        "{excludes:?}"
-    );
+    assert_eq!(excludes.len(), local_sources(&definition).len());
+    assert!(excludes.iter().all(|e| e == dockerignore), "{excludes:?}");
 }
 
 #[test]
@@ -662,5 +661,169 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
     assert!(
         cache_ids.iter().all(|id| id.contains("linux-arm64")),
         "{cache_ids:?}"
+    );
+}
+
+const OPENAB: &str = include_str!("../../examples/openab/flotilla.yaml");
+
+/// examples/openab's manifests, as the frontend reads them from the context.
+fn openab_manifests() -> BTreeMap<String, String> {
+    example_manifests(
+        "openab",
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "crates/acp/Cargo.toml",
+            "crates/core/Cargo.toml",
+            "crates/gateway/Cargo.toml",
+            "crates/telemetry/Cargo.toml",
+            "openab-agent/Cargo.toml",
+            "openab-agent/Cargo.lock",
+            "agy-acp/Cargo.toml",
+            "agy-acp/Cargo.lock",
+        ],
+    )
+}
+
+/// The marshaled ops of `definition` whose progress name starts with `prefix`, by name.
+fn ops_named(definition: &pb::Definition, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    definition
+        .def
+        .iter()
+        .filter_map(|bytes| {
+            let name = definition.metadata[&digest_of(bytes)]
+                .description
+                .get("llb.customname")?;
+            name.starts_with(prefix)
+                .then(|| (name.clone(), bytes.clone()))
+        })
+        .collect()
+}
+
+/// The stage of each `cargo build` vertex of `definition` (`[builder]`, `[builder:agy-acp]`…).
+fn compiled_stages(definition: &pb::Definition) -> BTreeSet<String> {
+    ops_named(definition, "[builder")
+        .into_keys()
+        .filter_map(|name| Some(name.split_once("] cargo build ")?.0.to_owned() + "]"))
+        .collect()
+}
+
+#[test]
+fn a_variant_compiles_only_the_projects_of_its_binaries() {
+    let stages = |target: &str| {
+        let definition = definition_of(OPENAB, target, &[], openab_manifests());
+        assert_well_formed(&definition);
+        compiled_stages(&definition)
+    };
+    // bare has only the gateway binary: no cargo runs for the other two projects.
+    assert_eq!(stages("bare"), BTreeSet::from(["[builder]".to_owned()]));
+    assert_eq!(
+        stages("hermes"),
+        BTreeSet::from(["[builder]".to_owned(), "[builder:openab-agent]".to_owned()])
+    );
+    assert_eq!(
+        stages("artifact"),
+        BTreeSet::from([
+            "[builder]".to_owned(),
+            "[builder:agy-acp]".to_owned(),
+            "[builder:openab-agent]".to_owned()
+        ])
+    );
+    // The gateway's compile is the same ops for every target, so they share its cache.
+    let root = |target: &str| {
+        ops_named(
+            &definition_of(OPENAB, target, &[], openab_manifests()),
+            "[builder] cargo build ",
+        )
+    };
+    assert_eq!(root("bare").len(), 2);
+    assert_eq!(root("bare"), root("artifact"));
+    assert_eq!(root("bare"), root("agy"));
+}
+
+#[test]
+fn a_projects_compile_moves_only_with_its_own_manifests() {
+    let artifact = |manifests| definition_of(OPENAB, "artifact", &[], manifests);
+    let compiles = |definition: &pb::Definition, stage: &str| {
+        ops_named(definition, &format!("{stage} cargo build "))
+    };
+    let before = artifact(openab_manifests());
+    // BuildKit keys a dependency layer on the content of the files its manifests' local
+    // source names: each project's names its own manifests and lockfile alone.
+    let manifests: BTreeMap<String, String> = ops_named(&before, "[builder")
+        .into_iter()
+        .filter_map(|(name, bytes)| {
+            let Some(Payload::Source(source)) = pb::Op::decode(bytes.as_slice()).unwrap().op else {
+                return None;
+            };
+            Some((name, source.attrs.get("local.followpaths")?.clone()))
+        })
+        .collect();
+    assert_eq!(
+        manifests,
+        BTreeMap::from([
+            (
+                "[builder] load Cargo manifests".to_owned(),
+                r#"["Cargo.lock","Cargo.toml","crates/acp/Cargo.toml","crates/core/Cargo.toml","crates/gateway/Cargo.toml","crates/telemetry/Cargo.toml"]"#.to_owned()
+            ),
+            (
+                "[builder:agy-acp] load Cargo manifests".to_owned(),
+                r#"["agy-acp/Cargo.lock","agy-acp/Cargo.toml"]"#.to_owned()
+            ),
+            (
+                "[builder:openab-agent] load Cargo manifests".to_owned(),
+                r#"["openab-agent/Cargo.lock","openab-agent/Cargo.toml"]"#.to_owned()
+            ),
+        ])
+    );
+    // agy-acp's manifest gains a binary target: its stubs change, the others' ops do not.
+    let mut manifests = openab_manifests();
+    manifests
+        .get_mut("agy-acp/Cargo.toml")
+        .unwrap()
+        .push_str("\n[[bin]]\nname = \"agy-extra\"\n");
+    let after = artifact(manifests);
+    for stage in ["[builder]", "[builder:openab-agent]"] {
+        let ops = compiles(&before, stage);
+        assert_eq!(ops.len(), 2, "a dependency layer and a build: {ops:?}");
+        assert!(ops.keys().any(|name| name.ends_with("(dependencies only)")));
+        assert_eq!(ops, compiles(&after, stage), "{stage} is byte-identical");
+    }
+    assert_ne!(
+        compiles(&before, "[builder:agy-acp]"),
+        compiles(&after, "[builder:agy-acp]")
+    );
+}
+
+#[test]
+fn a_project_is_sent_only_what_its_build_reads() {
+    let definition = definition_of(OPENAB, "artifact", &[], openab_manifests());
+    let includes: BTreeMap<String, String> = ops_named(&definition, "[builder")
+        .into_iter()
+        .filter(|(name, _)| name.ends_with("] load project sources"))
+        .map(|(name, bytes)| {
+            let Some(Payload::Source(source)) = pb::Op::decode(bytes.as_slice()).unwrap().op else {
+                panic!("{name} is a source")
+            };
+            (name, source.attrs["local.includepattern"].clone())
+        })
+        .collect();
+    // No README, config/, vendor/, Dockerfile or spec: editing them recompiles nothing.
+    assert_eq!(
+        includes,
+        BTreeMap::from([
+            (
+                "[builder] load project sources".to_owned(),
+                r#"[".cargo","Cargo.lock","Cargo.toml","benches","build.rs","crates/acp","crates/core","crates/gateway","crates/telemetry","examples","rust-toolchain","rust-toolchain.toml","src","tests"]"#.to_owned()
+            ),
+            (
+                "[builder:agy-acp] load project sources".to_owned(),
+                r#"[".cargo","agy-acp/.cargo","agy-acp/Cargo.lock","agy-acp/Cargo.toml","agy-acp/benches","agy-acp/build.rs","agy-acp/examples","agy-acp/rust-toolchain","agy-acp/rust-toolchain.toml","agy-acp/src","agy-acp/tests","rust-toolchain","rust-toolchain.toml"]"#.to_owned()
+            ),
+            (
+                "[builder:openab-agent] load project sources".to_owned(),
+                r#"[".cargo","openab-agent/.cargo","openab-agent/Cargo.lock","openab-agent/Cargo.toml","openab-agent/benches","openab-agent/build.rs","openab-agent/examples","openab-agent/rust-toolchain","openab-agent/rust-toolchain.toml","openab-agent/src","openab-agent/tests","rust-toolchain","rust-toolchain.toml"]"#.to_owned()
+            ),
+        ])
     );
 }

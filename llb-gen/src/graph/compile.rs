@@ -1,7 +1,8 @@
-//! The compile subgraph. Per cargo project: a dependency layer built from the manifests and
-//! stub sources only (its cache key moves only with Cargo.toml/Cargo.lock), then the real build
-//! on top of it, which copies the binaries out to an output mount in the same exec (a cache
-//! mount is never part of a layer) after checking that cargo produced each of them.
+//! The compile subgraph. Per cargo project whose binaries the target needs: a dependency layer
+//! built from the project's own manifests and stub sources only (its cache key moves only with
+//! its Cargo.toml files and Cargo.lock), then the real build of the project's sources alone on
+//! top of it, which copies the binaries out to an output mount in the same exec (a cache mount
+//! is never part of a layer) after checking that cargo produced each of them.
 
 use std::collections::BTreeSet;
 
@@ -41,8 +42,6 @@ struct Toolchain<'a> {
     env: Vec<String>,
     /// Its `CARGO_HOME`, where the registry and git caches are mounted.
     cargo_home: String,
-    /// The build context copied to the workdir.
-    workspace: State,
     /// The toolchain image's reference, part of the target dirs' cache ids.
     reference: &'a str,
     /// Where the compile runs: the target platform, or the build platform when cross-compiling.
@@ -53,8 +52,15 @@ struct Toolchain<'a> {
     facts: &'a BuildFacts,
 }
 
-/// Compiles every project and returns a state whose [`ARTIFACT_DIR`] holds all binaries.
-pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Result<State, Error> {
+/// Compiles the projects that build a binary of `needed` (every project when `None`) and
+/// returns a state whose [`ARTIFACT_DIR`] holds their binaries. A project builds all its
+/// binaries whichever the target needs, so that every target shares its compile.
+pub(super) fn compile(
+    spec: &Spec,
+    toolchain: &str,
+    needed: Option<&BTreeSet<&str>>,
+    facts: &BuildFacts,
+) -> Result<State, Error> {
     let builder = &spec.builder;
     let cross = (facts.platform != facts.build_platform)
         .then(|| builder.cross.get(&facts.platform.to_string()))
@@ -64,26 +70,10 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Resul
     } else {
         &facts.platform
     };
-    let workdir = &builder.workdir.value;
     let image = State::image(
         toolchain,
         platform,
         at_builder(spec, format!("[builder] FROM {}", builder.image.value)),
-    );
-    let sources = context_source(
-        facts,
-        cache_keys::context_without(&spec.document.file),
-        "[context] load build context",
-    );
-    let workspace = image.copy(
-        &[Copy {
-            from: sources,
-            src: "/".to_owned(),
-            dest: workdir.clone(),
-            options: CopyOptions::default(),
-        }],
-        platform,
-        at_builder(spec, format!("[builder] COPY . {workdir}")),
     );
     let env = facts
         .toolchain_env
@@ -98,7 +88,6 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Resul
         image,
         env,
         cargo_home,
-        workspace,
         reference: toolchain,
         run_platform: platform.clone(),
         cross,
@@ -108,10 +97,21 @@ pub(super) fn compile(spec: &Spec, toolchain: &str, facts: &BuildFacts) -> Resul
     let outputs = builder
         .projects()
         .into_iter()
+        .filter(|project| {
+            needed.is_none_or(|needed| {
+                project
+                    .binaries
+                    .iter()
+                    .any(|binary| needed.contains(binary.value.name.as_str()))
+            })
+        })
         .map(|project| toolchain.project(project))
         .collect::<Result<Vec<_>, _>>()?;
-    if let [single] = outputs.as_slice() {
-        return Ok(single.clone());
+    match outputs.as_slice() {
+        // A variant without binaries never reads this state.
+        [] => return Ok(State::scratch()),
+        [single] => return Ok(single.clone()),
+        _ => {}
     }
     // BuildKit 0.8 has no MergeOp: the projects' outputs are copied into one state.
     let copies: Vec<Copy> = outputs
@@ -148,6 +148,8 @@ struct Project<'p> {
     caches: Vec<Mount>,
     /// The stub sources and binaries its dependency layer is built from.
     plan: StubPlan,
+    /// The toolchain image with the project's sources copied to the workdir.
+    workspace: State,
 }
 
 impl Toolchain<'_> {
@@ -160,6 +162,27 @@ impl Toolchain<'_> {
         };
         let target_dir = format!("{TARGET_ROOT}/{}", cache_keys::project_slug(project.path));
         let plan = stubs::stubs(&self.facts.manifests, project.path)?;
+        let sources = context_source(
+            self.facts,
+            cache_keys::project_sources(
+                &stubs::project_sources(&self.facts.manifests, project)?,
+                &self.spec.document.file,
+            ),
+            format!("[{stage}] load project sources"),
+        );
+        let workspace = self.image.copy(
+            &[Copy {
+                from: sources,
+                src: "/".to_owned(),
+                dest: workdir.clone(),
+                options: CopyOptions::default(),
+            }],
+            &self.run_platform,
+            at_builder(
+                self.spec,
+                format!("[{stage}] COPY project sources {workdir}"),
+            ),
+        );
         let mut env = self.env.clone();
         env.extend(
             project
@@ -188,6 +211,7 @@ impl Toolchain<'_> {
             env,
             caches: self.facts.cache_mounts().cargo(&self.cargo_home),
             plan,
+            workspace,
         };
         let deps = (!project.plan.manifests.is_empty()).then(|| self.dependency_layer(&project));
         Ok(self.build(project, deps))
@@ -267,8 +291,8 @@ impl Toolchain<'_> {
             .root
     }
 
-    /// The build of the project's binaries from the whole workspace, on its dependency layer
-    /// `deps` when there is one; the binaries come out in an output mount, checked first.
+    /// The build of the project's binaries from its sources, on its dependency layer `deps` when
+    /// there is one; the binaries come out in an output mount, checked first.
     fn build(&self, project: Project<'_>, deps: Option<State>) -> State {
         let Project {
             project,
@@ -279,6 +303,7 @@ impl Toolchain<'_> {
             mut env,
             caches,
             plan,
+            workspace,
         } = project;
         let workdir = &self.spec.builder.workdir.value;
         let cargo = cargo_words(project, triple, |_| true);
@@ -343,7 +368,7 @@ impl Toolchain<'_> {
             user: String::new(),
             mounts,
         };
-        let result = self.workspace.run(
+        let result = workspace.run(
             exec,
             &self.run_platform,
             at_builder(self.spec, format!("[{stage}] {}", command_line(&cargo))),

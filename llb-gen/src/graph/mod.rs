@@ -1,7 +1,7 @@
 //! Builds the LLB graph of one target: the binaries (compiled, or taken from a prebuilt image)
 //! and the variant's image on top of its base.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts, CacheNamespace};
 use crate::diagnostic::Position;
@@ -95,7 +95,7 @@ pub struct Graph {
 
 /// The graph of `target`.
 pub fn build(spec: &Spec, target: &Target<'_>, facts: &BuildFacts) -> Result<Graph, Error> {
-    let binaries = binaries_root(spec, &target.binaries, facts)?;
+    let binaries = binaries_root(spec, target, facts)?;
     Ok(match &target.variant {
         Some(variant) => variant::graph(
             spec,
@@ -118,15 +118,16 @@ pub struct BinariesRoot {
     pub dir: String,
 }
 
-/// The compiled binaries, or the prebuilt image or directory that holds them.
+/// The binaries of `target`: compiled (only the projects that build one the variant copies;
+/// every project for the artifact), or the prebuilt image or directory that holds them.
 pub fn binaries_root(
     spec: &Spec,
-    source: &BinariesSource,
+    target: &Target<'_>,
     facts: &BuildFacts,
 ) -> Result<BinariesRoot, Error> {
-    Ok(match source {
+    Ok(match &target.binaries {
         BinariesSource::Compile { toolchain } => BinariesRoot {
-            state: compile::compile(spec, toolchain, facts)?,
+            state: compile::compile(spec, toolchain, needed_binaries(target).as_ref(), facts)?,
             dir: ARTIFACT_DIR.to_owned(),
         },
         BinariesSource::Prebuilt { image } => BinariesRoot {
@@ -149,6 +150,19 @@ pub fn binaries_root(
             dir: String::new(),
         },
     })
+}
+
+/// The binaries a variant target copies into its image; `None` for the artifact, which holds
+/// them all.
+fn needed_binaries<'t>(target: &'t Target<'_>) -> Option<BTreeSet<&'t str>> {
+    let variant = target.variant.as_ref()?;
+    Some(
+        variant
+            .binaries
+            .iter()
+            .map(|binary| binary.name.value.as_str())
+            .collect(),
+    )
 }
 
 /// Only the binaries, in a scratch image. A compile's output already is exactly that.

@@ -36,6 +36,12 @@ pub struct Builder {
     #[serde(default = "no_binaries")]
     #[schemars(with = "Vec<Binary>")]
     pub binaries: Spanned<Vec<Spanned<Binary>>>,
+    /// Files or directories of the context (paths relative to it) that the build of the project
+    /// at the context root reads besides its packages' sources, which are all it is sent
+    /// otherwise: a build script's inputs, `include_str!` files. `.` sends the whole context.
+    #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
+    pub sources: Vec<Spanned<String>>,
     /// Further cargo projects, each its own workspace with its own Cargo.lock, by path.
     #[serde(default)]
     pub projects: NamedMap<Project>,
@@ -71,6 +77,12 @@ pub struct Project {
     /// Binaries it builds.
     #[schemars(with = "Vec<Binary>")]
     pub binaries: Spanned<Vec<Spanned<Binary>>>,
+    /// Files or directories of the context (paths relative to the context, not to the project)
+    /// that its build reads besides its packages' sources, as `builder.sources` is for the
+    /// project at the context root.
+    #[serde(default)]
+    #[schemars(with = "Vec<Scalar>")]
+    pub sources: Vec<Spanned<String>>,
 }
 
 /// The cargo invocation of one project.
@@ -131,6 +143,8 @@ pub struct ProjectRef<'s> {
     pub cargo: &'s Cargo,
     /// Binaries it builds.
     pub binaries: &'s [Spanned<Binary>],
+    /// Context paths its build reads besides its packages' sources.
+    pub sources: &'s [Spanned<String>],
 }
 
 impl Builder {
@@ -140,11 +154,13 @@ impl Builder {
             path: ".",
             cargo: &self.cargo,
             binaries: &self.binaries.value,
+            sources: &self.sources,
         };
         let others = self.projects.iter().map(|(path, project)| ProjectRef {
             path: &path.value,
             cargo: &project.cargo,
             binaries: &project.binaries.value,
+            sources: &project.sources,
         });
         std::iter::once(root)
             .chain(others)

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::{BINARY_NAMES, Errors};
 use crate::platform::Platform;
-use crate::spec::{Cargo, Spec, position};
+use crate::spec::{Cargo, Spanned, Spec, position};
 use crate::syntax;
 
 /// Checks the builder and returns the names of the binaries it builds.
@@ -21,8 +21,10 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
         );
     }
     cargo(&builder.cargo, errors);
+    sources(&builder.sources, errors);
     for (path, project) in builder.projects.iter() {
         cargo(&project.cargo, errors);
+        sources(&project.sources, errors);
         let escapes = path.value.starts_with('/')
             || path
                 .value
@@ -94,6 +96,22 @@ fn cargo(cargo: &Cargo, errors: &mut Errors<'_>) {
     errors.env_names(&cargo.env);
 }
 
+/// The `sources` of one project: paths inside the build context.
+fn sources(sources: &[Spanned<String>], errors: &mut Errors<'_>) {
+    for source in sources {
+        if let Err(reason) = syntax::context_path(&source.value) {
+            errors.at(
+                position(source),
+                format!("builder source `{}` {reason}", source.value),
+                Some(
+                    "builder sources are paths inside the build context, such as `proto`"
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::spec::parse;
@@ -124,6 +142,18 @@ mod tests {
                 "f.yaml:5:5: project path `../x` must be a subdirectory of the build context (hint: write it relative to the context, e.g. `openab-agent`)",
                 "f.yaml:7:5: project path `/abs` must be a subdirectory of the build context (hint: write it relative to the context, e.g. `openab-agent`)",
                 "f.yaml:10:17: project `ok` lists no binaries",
+            ]
+        );
+    }
+
+    #[test]
+    fn sources_are_paths_inside_the_context() {
+        let builder = "  binaries: [a]\n  sources: [proto, ./assets/, ., '../up']\n  projects:\n    p: {binaries: [b], sources: [/etc, p/data.txt]}\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:5:34: builder source `../up` leaves the build context (hint: builder sources are paths inside the build context, such as `proto`)",
+                "f.yaml:7:34: builder source `/etc` is absolute; sources are relative to the build context (hint: builder sources are paths inside the build context, such as `proto`)",
             ]
         );
     }
