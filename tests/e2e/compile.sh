@@ -1,13 +1,16 @@
 # shellcheck shell=bash
 # The compile subgraph on tests/fixtures/multi (two cargo projects with registry dependencies):
-# features, the dependency layer, .dockerignore, prebuilt builder layouts and their checks; and on
-# two copies of examples/hello, two repositories' separate target dirs on one daemon.
+# features, the dependency layer, compile scope (a variant compiles only its binaries' projects,
+# and edits outside every project's sources recompile nothing), .dockerignore, prebuilt builder
+# layouts and their checks; and on two copies of examples/hello, two repositories' separate
+# target dirs on one daemon.
 
 MULTI=$(spec_dir multi "$ROOT/tests/fixtures/multi")
 # A large file in an ignored directory: if .dockerignore were not honoured it would be sent.
 head -c 3000000 /dev/urandom >"$MULTI/ignored/blob.bin"
 
-# 1. Both projects compile, with the root project's feature and their registry dependencies.
+# 1. Both projects compile, with the root project's feature and their registry dependencies; each
+# variant, holding one project's binary, runs cargo for that project only.
 if build multi-app "$MULTI" --target app -t flotilla-e2e/multi-app \
   && build multi-tool "$MULTI" --target tool -t flotilla-e2e/multi-tool; then
   app=$("$DOCKER" run --rm flotilla-e2e/multi-app 2>&1)
@@ -17,10 +20,19 @@ if build multi-app "$MULTI" --target app -t flotilla-e2e/multi-app \
   else
     fail "two cargo projects" "app: $app; tool: $tool"
   fi
-  if log_has multi-app "(dependencies only)" && log_has multi-app "[builder:tool] load Cargo manifests"; then
+  if log_has multi-app "(dependencies only)" && log_has multi-tool "[builder:tool] load Cargo manifests"; then
     pass "each project has its own dependency layer"
   else
     fail "each project has its own dependency layer"; log_tail multi-app
+  fi
+  app_stages=$(cargo_stages multi-app | tr '\n' ' ')
+  tool_stages=$(cargo_stages multi-tool | tr '\n' ' ')
+  if [ "$app_stages" = "[builder] " ] && [ "$tool_stages" = "[builder:tool] " ] \
+    && ! log_has multi-app "[builder:tool]" \
+    && ! grep -E '^#[0-9]+ \[builder\] ' "$WORK/multi-tool.log" | grep -qv '^#[0-9]* \[builder\] FROM '; then
+    pass "a variant with one project's binary has no vertex of the other project"
+  else
+    fail "compile scope" "cargo in app: $app_stages; in tool: $tool_stages"
   fi
 else
   fail "two cargo projects: build"; log_tail multi-app; log_tail multi-tool
@@ -50,6 +62,23 @@ if build multi-edit "$MULTI" --target app -t flotilla-e2e/multi-app; then
   fi
 else
   fail "one-line edit: build"; log_tail multi-edit
+fi
+
+# 3b. Files outside every project's sources (the tool project's README, a new file at the root,
+# the spec) change, and a source of the root project only: tool compiles nothing at all, and
+# app's dependency layer stays cached.
+echo "notes $RUN_ID" >"$MULTI/NOTES.md"
+echo "tool readme $RUN_ID" >"$MULTI/tool/README.md"
+echo "# edited $RUN_ID" >>"$MULTI/flotilla.yaml"
+if build multi-outside "$MULTI" --target tool -t flotilla-e2e/multi-tool \
+  && [ "$("$DOCKER" run --rm flotilla-e2e/multi-tool 2>&1)" = "tool 7" ]; then
+  if problem=$(compiles_cached multi-outside); then
+    pass "editing files outside every project's sources leaves every compile step cached"
+  else
+    fail "edits outside the sources recompiled" "$problem"
+  fi
+else
+  fail "edits outside the sources: build or run"; log_tail multi-outside
 fi
 
 # 4. Cargo succeeding without producing a binary is named.

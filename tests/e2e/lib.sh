@@ -43,6 +43,23 @@ build() {
 log_has() { grep -qF -- "$2" "$WORK/$1.log"; }
 log_tail() { tail -n 15 "$WORK/$1.log" | sed 's/^/     | /'; }
 
+# cargo_stages NAME: the stages (`[builder]`, `[builder:tool]`…) of the `cargo build` vertices in
+# the build log NAME, one a line, sorted.
+cargo_stages() { grep -oE '^#[0-9]+ \[builder[^]]*\] cargo build ' "$WORK/$1.log" | cut -d' ' -f2 | LC_ALL=C sort -u; }
+
+# compiles_cached NAME: the build log NAME has `cargo build` vertices, every one CACHED, and cargo
+# compiled nothing; otherwise prints what ran and fails.
+compiles_cached() {
+  local log=$WORK/$1.log vertex ran=""
+  local vertices; vertices=$(grep -oE '^#[0-9]+ \[builder[^]]*\] cargo build ' "$log" | cut -d' ' -f1 | sort -u)
+  [ -n "$vertices" ] || { echo "no cargo build vertex"; return 1; }
+  for vertex in $vertices; do
+    grep -qx "$vertex CACHED" "$log" || ran+=" $(grep -m1 -E "^$vertex \[" "$log")"
+  done
+  if grep -q 'Compiling ' "$log"; then ran+=" $(grep -m1 'Compiling ' "$log")"; fi
+  [ -z "$ran" ] || { echo "ran:$ran"; return 1; }
+}
+
 # spec_dir NAME [SOURCE_DIR]: a scratch copy of an example (default examples/hello) whose spec
 # names the frontend image under test on its syntax line.
 spec_dir() {

@@ -33,6 +33,38 @@ if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" pu
   else
     fail "openab: editing flotilla.yaml recompiles nothing"; log_tail openab-artifact-again
   fi
+  # Nor do the README, the gateway's config or a new vendored file: no project's sources hold
+  # them. Every cargo vertex of the three projects is CACHED, and the artifact is the same.
+  layers=$(config_of "$OPENAB_ARTIFACT" '{{json .RootFS.Layers}}')
+  echo "edited $RUN_ID" >>"$OPENAB/README.md"
+  echo "# edited $RUN_ID" >>"$OPENAB/config/config.toml"
+  echo "notes $RUN_ID" >"$OPENAB/vendor/NOTES-$RUN_ID.txt"
+  if openab_build artifact-outside --target artifact -t "$OPENAB_ARTIFACT"; then
+    stages=$(cargo_stages openab-artifact-outside | tr '\n' ' ')
+    if ! problem=$(compiles_cached openab-artifact-outside); then
+      fail "openab: edits outside every project's sources recompiled" "$problem"
+    elif [ "$stages" != "[builder:agy-acp] [builder:openab-agent] [builder] " ] \
+      || [ "$(config_of "$OPENAB_ARTIFACT" '{{json .RootFS.Layers}}')" != "$layers" ]; then
+      fail "openab: edits outside the sources" "cargo stages: $stages; the artifact changed"
+    else
+      pass "openab: editing README.md, config/ and vendor/ leaves all three projects' compiles cached"
+    fi
+  else
+    fail "openab: edits outside the sources: build"; log_tail openab-artifact-outside
+  fi
+  # A variant whose binaries are all the root project's runs no cargo for the other two.
+  if openab_build bare-compiled --target bare -t flotilla-e2e/openab-bare-compiled \
+    && [ "$("$DOCKER" run --rm flotilla-e2e/openab-bare-compiled openab --version)" = "openab 0.4.0 (unified)" ]; then
+    stages=$(cargo_stages openab-bare-compiled | tr '\n' ' ')
+    if [ "$stages" = "[builder] " ] && ! log_has openab-bare-compiled "[builder:" \
+      && problem=$(compiles_cached openab-bare-compiled); then
+      pass "openab: bare, compiled, builds the gateway's project alone (its compile shared with the artifact)"
+    else
+      fail "openab: bare compiles only the gateway" "cargo stages: $stages ${problem:-}"
+    fi
+  else
+    fail "openab: bare, compiled: build or run"; log_tail openab-bare-compiled
+  fi
 else
   fail "openab artifact: build and push"; log_tail openab-artifact
 fi
