@@ -111,9 +111,9 @@ pub fn affected(
 /// change cannot be analysed.
 fn before(spec: &Spec, change: &Change) -> Result<Option<Spec>, String> {
     if let Some(path) = change.paths.iter().find(|p| related(p, ".dockerignore")) {
-        let path = if path.is_empty() { "." } else { path };
         return Err(format!(
-            "`.dockerignore` changed ({path}), and it filters every read of the context"
+            "`.dockerignore` changed ({}), and it filters every read of the context",
+            shown(path)
         ));
     }
     let text = match &change.old_spec {
@@ -331,11 +331,27 @@ impl Judge<'_> {
             Ok(now) => now,
             Err(error) => return decision(vec![format!("it cannot be built ({error})")], true),
         };
-        let mut reasons: Vec<String> = self.definition(target, &now).into_iter().collect();
         let mut reads: Vec<&(&str, String)> = now.iter().flat_map(|image| &image.reads).collect();
         reads.sort();
         reads.dedup();
-        for (how, read) in &reads {
+        let mut binaries: Vec<String> = now.iter().flat_map(|i| i.binaries.clone()).collect();
+        binaries.sort();
+        binaries.dedup();
+        let reasons: Vec<String> = (self.definition(target, &now).into_iter())
+            .chain(self.changed_reads(&reads))
+            .chain(self.changed_binaries(target, &binaries))
+            .collect();
+        if reasons.is_empty() {
+            decision(vec![self.unchanged(target, &reads, &binaries)], false)
+        } else {
+            decision(reasons, true)
+        }
+    }
+
+    /// For each context read that a changed path touches, why.
+    fn changed_reads(&self, reads: &[&(&str, String)]) -> Vec<String> {
+        let mut reasons = Vec::new();
+        for (how, read) in reads {
             let changed: Vec<String> = self
                 .paths
                 .iter()
@@ -351,11 +367,17 @@ impl Judge<'_> {
                 reasons.push(format!("it {how} {read}, and {} changed", listed(&changed)));
             }
         }
-        let binaries = &now.first().map(|image| &image.binaries[..]).unwrap_or(&[]);
+        reasons
+    }
+
+    /// For each changed project that `target` compiles or holds binaries of, why.
+    fn changed_binaries(&self, target: &str, binaries: &[String]) -> Vec<String> {
+        let mut reasons = Vec::new();
         for project in self.projects {
-            let held: Vec<&String> = binaries
+            let held: Vec<String> = binaries
                 .iter()
                 .filter(|binary| project.binaries.contains(binary))
+                .map(|binary| format!("`{binary}`"))
                 .collect();
             let paths = listed(&project.paths);
             if target == ARTIFACT_TARGET {
@@ -364,7 +386,6 @@ impl Judge<'_> {
                     project.name
                 ));
             } else if !held.is_empty() {
-                let held: Vec<String> = held.iter().map(|b| format!("`{b}`")).collect();
                 reasons.push(format!(
                     "it holds {} of project `{}`, whose sources changed ({paths})",
                     held.join(", "),
@@ -372,11 +393,7 @@ impl Judge<'_> {
                 ));
             }
         }
-        if reasons.is_empty() {
-            decision(vec![self.unchanged(target, &reads, binaries)], false)
-        } else {
-            decision(reasons, true)
-        }
+        reasons
     }
 
     /// Why the target's image differs before and after the change, if it does.
@@ -421,10 +438,7 @@ impl Judge<'_> {
         let reads = match reads {
             [] => "it reads nothing from the context".to_owned(),
             reads => {
-                let paths: Vec<&str> = reads
-                    .iter()
-                    .map(|(_, path)| if path.is_empty() { "." } else { path })
-                    .collect();
+                let paths: Vec<&str> = reads.iter().map(|(_, path)| shown(path)).collect();
                 format!("no changed path is in what it reads ({})", paths.join(", "))
             }
         };
@@ -439,15 +453,16 @@ impl Judge<'_> {
     }
 }
 
+/// A context path as a person writes it: the whole context is `.`.
+fn shown(path: &str) -> &str {
+    if path.is_empty() { "." } else { path }
+}
+
 /// A few paths in words: `a, b, c and 2 more`.
 fn listed(paths: &[String]) -> String {
-    const SHOWN: usize = 3;
-    let named: Vec<&str> = paths
-        .iter()
-        .take(SHOWN)
-        .map(|path| if path.is_empty() { "." } else { path.as_str() })
-        .collect();
-    match paths.len().saturating_sub(SHOWN) {
+    const NAMED: usize = 3;
+    let named: Vec<&str> = paths.iter().take(NAMED).map(|path| shown(path)).collect();
+    match paths.len().saturating_sub(NAMED) {
         0 => named.join(", "),
         more => format!("{} and {more} more", named.join(", ")),
     }
