@@ -14,6 +14,8 @@ use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, context_dir, dot, load, matrix, schema, spec, target, validate};
 
+mod affected_cli;
+
 #[derive(Parser)]
 #[command(
     name = "llb-gen",
@@ -78,6 +80,7 @@ enum Command {
     /// Print the build graph of a target as Graphviz (`| dot -Tsvg > graph.svg`).
     Dot(Build),
     /// List the buildable targets.
+    #[command(group(clap::ArgGroup::new("plan").args(["json", "explain"])))]
     Targets {
         /// The spec file.
         spec: PathBuf,
@@ -89,12 +92,14 @@ enum Command {
             long,
             value_delimiter = ',',
             default_value = "linux/amd64",
-            requires = "json"
+            requires = "plan"
         )]
         platform: Vec<Platform>,
         /// Image name prefix of the CI plan's tags (default: the spec's directory name).
         #[arg(long, requires = "json")]
         image: Option<String>,
+        #[command(flatten)]
+        changes: affected_cli::ChangeArgs,
     },
     /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
     Schema,
@@ -148,12 +153,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             json,
             platform,
             image,
+            changes,
         } => {
             let (source, file) = read_spec(&path).map_err(|e| e.to_string())?;
             let spec = load(&source, &file).map_err(|error| error.to_string())?;
             let targets = target::list(&spec);
-            if json {
-                let image = image.unwrap_or_else(|| spec_dir_name(&path));
+            let image = image.unwrap_or_else(|| spec_dir_name(&path));
+            if let Some(text) = changes.output(&path, &spec, &platform, &image)? {
+                out(|stdout| stdout.write_all(text.as_bytes()))?;
+            } else if json {
                 let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
                 let plan = matrix::plan(&image, &platforms, &targets);
                 let text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;

@@ -516,11 +516,11 @@ fn config_changes_and_history_follow_the_spec() {
     assert_eq!(changes.history.len(), 9, "one entry per layer");
     assert_eq!(
         changes.history[0],
-        "WORKDIR /srv/app # flotilla.yaml:49 workdir"
+        "WORKDIR /srv/app # flotilla.yaml workdir"
     );
     assert_eq!(
         changes.history[1],
-        "apt-get install jq tini # flotilla.yaml:23 packages"
+        "apt-get install jq tini # flotilla.yaml packages"
     );
     assert_eq!(changes.exposed_ports, ["8080/tcp", "53/udp"]);
     let healthcheck = changes.healthcheck.unwrap();

@@ -152,7 +152,8 @@ impl VariantBuilder<'_> {
             name: format!("[{} {number}/{}] {what}", self.name, self.count),
             location: Some(at),
         };
-        let created_by = format!("{what} # {}:{} {key}", self.file, at.line);
+        // No line number: a comment above a step must not change the image.
+        let created_by = format!("{what} # {} {key}", self.file);
         let next = match step {
             Step::Workdir(path) => state.file(
                 &[FileAction::Mkdir {
