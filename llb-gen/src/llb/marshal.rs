@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::state::{Output, SpecRange, State, Vertex};
+use super::state::{Output, SpecRange, State, Vertex, post_order};
 use crate::pb;
 
 /// The spec file a Definition's source map points into.
@@ -153,19 +153,25 @@ struct Marshaler {
 }
 
 impl Marshaler {
-    /// Writes `vertex` after its inputs (post-order) and returns its digest.
-    fn visit(&mut self, vertex: &Arc<Vertex>) -> String {
-        if let Some(digest) = self.seen.get(&Arc::as_ptr(vertex)) {
-            return digest.clone();
+    /// Writes every vertex of the graph that ends at `root`, inputs first, and returns the
+    /// digest of `root`.
+    fn visit(&mut self, root: &Arc<Vertex>) -> String {
+        for vertex in post_order(root) {
+            let inputs = vertex
+                .inputs
+                .iter()
+                .map(|Output { vertex, index }| pb::Input {
+                    digest: self.seen[&Arc::as_ptr(vertex)].clone(),
+                    index: *index,
+                })
+                .collect();
+            self.write(vertex, inputs);
         }
-        let inputs = vertex
-            .inputs
-            .iter()
-            .map(|Output { vertex, index }| pb::Input {
-                digest: self.visit(vertex),
-                index: *index,
-            })
-            .collect();
+        self.seen[&Arc::as_ptr(root)].clone()
+    }
+
+    /// Writes one vertex whose inputs are written.
+    fn write(&mut self, vertex: &Arc<Vertex>, inputs: Vec<pb::Input>) {
         let op = pb::Op {
             inputs,
             op: Some(vertex.op.clone()),
@@ -180,8 +186,7 @@ impl Marshaler {
         if let Some(range) = vertex.meta.location {
             self.locations.insert(digest.clone(), range);
         }
-        self.seen.insert(Arc::as_ptr(vertex), digest.clone());
-        digest
+        self.seen.insert(Arc::as_ptr(vertex), digest);
     }
 
     /// Encodes one op, records its metadata, and skips it when an equal op is already written.
@@ -248,6 +253,39 @@ mod tests {
         assert!(!stages.applies_to("[gateway 1/2] FROM debian"));
         assert!(!stages.applies_to("[context] load build context"));
         assert!(NoCache::All.applies_to(""));
+    }
+
+    #[test]
+    fn a_chain_longer_than_the_stack_is_deep_marshals_rewrites_and_drops() {
+        use crate::llb::{ExecNetwork, FileAction, NetworkMode};
+        use crate::platform::Platform;
+
+        let platform = Platform::linux("amd64");
+        let steps = 20_000;
+        let mut state = State::scratch();
+        for step in 0..steps {
+            let mkdir = FileAction::Mkdir {
+                path: format!("/{step}"),
+                mode: 0o755,
+                parents: false,
+                owner: None,
+            };
+            state = state.file(&[mkdir], &platform, "mkdir");
+        }
+        let network = ExecNetwork {
+            mode: NetworkMode::None,
+            extra_hosts: Vec::new(),
+        };
+        let definition = marshal(
+            &state.with_exec_network(&network),
+            MarshalOptions::default(),
+        );
+        assert_eq!(
+            definition.def.len(),
+            steps + 1,
+            "each op once, and the terminal one"
+        );
+        drop(state);
     }
 
     /// The Definition of `target` in a generated spec: variant `big` has a 400 KB env value

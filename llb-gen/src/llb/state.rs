@@ -2,7 +2,7 @@
 //! returns a new state; nothing is marshaled until [`crate::llb::marshal`] runs once at the end.
 //! The ops live in their own modules: sources, exec, file and the build's network.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use crate::pb;
@@ -57,6 +57,49 @@ pub(crate) struct Vertex {
     pub(crate) inputs: Vec<Output>,
     pub(crate) platform: Option<pb::Platform>,
     pub(crate) meta: VertexMeta,
+}
+
+/// Drops the vertices only this one holds one after another, not each inside the last: a
+/// chain of thousands of steps would overflow the stack.
+impl Drop for Vertex {
+    fn drop(&mut self) {
+        let mut orphans: Vec<Arc<Vertex>> =
+            self.inputs.drain(..).map(|input| input.vertex).collect();
+        while let Some(vertex) = orphans.pop() {
+            if let Some(mut vertex) = Arc::into_inner(vertex) {
+                orphans.extend(vertex.inputs.drain(..).map(|input| input.vertex));
+            }
+        }
+    }
+}
+
+/// Every vertex of the graph that ends at `root`, each once, inputs before the vertices that
+/// read them (the order a depth-first walk from the first input finishes them in). The walk
+/// keeps its own stack: a chain of thousands of steps is as deep as the graph is long.
+pub(crate) fn post_order(root: &Arc<Vertex>) -> Vec<&Arc<Vertex>> {
+    let mut order = Vec::new();
+    let mut done = HashSet::new();
+    let mut pending = vec![(root, false)];
+    while let Some((vertex, inputs_done)) = pending.pop() {
+        if done.contains(&Arc::as_ptr(vertex)) {
+            continue;
+        }
+        if inputs_done {
+            done.insert(Arc::as_ptr(vertex));
+            order.push(vertex);
+        } else {
+            pending.push((vertex, true));
+            // Reversed, so that the first input is finished first.
+            pending.extend(
+                vertex
+                    .inputs
+                    .iter()
+                    .rev()
+                    .map(|input| (&input.vertex, false)),
+            );
+        }
+    }
+    order
 }
 
 /// One output of a vertex: what a later op consumes.
