@@ -98,13 +98,13 @@ pub fn build(spec: &Spec, target: &Target<'_>, facts: &BuildFacts) -> Result<Gra
     let binaries = binaries_root(spec, &target.binaries, facts)?;
     Ok(match &target.variant {
         Some(variant) => variant::graph(
-            &spec.document.file,
+            &spec.document,
             target.name,
             variant,
             &binaries,
             facts,
             target.smoke_check,
-        ),
+        )?,
         None => artifact_graph(&target.binaries, binaries, facts),
     })
 }

@@ -3,13 +3,16 @@
 //! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
 use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
-use crate::args::substitute;
+use std::collections::HashMap;
+
+use crate::args::{Budget, Value, substitute};
 use crate::cache_keys;
+use crate::diagnostic::Diagnostic;
 use crate::image::{ConfigChanges, Healthcheck, ImageConfig};
 use crate::llb::{
     ClientMount, Copy, CopyOptions, Describe, Exec, FileAction, Mount, Owner, SpecRange, State,
 };
-use crate::spec::{Command, CopyStep, NamedMap, RunStep, Spanned, Variant};
+use crate::spec::{Command, CopyStep, Document, NamedMap, RunStep, Spanned, Variant, position};
 use crate::syntax;
 
 /// Debian images delete downloaded packages after each install; the cache mount needs them.
@@ -41,13 +44,13 @@ enum Step<'v> {
 /// With `smoke_check`, the variant's `check` commands then run on top of the image, each in its
 /// own vertex `[check:<name> i/n]`, as the image's user in its workdir and env.
 pub(super) fn graph(
-    file: &str,
+    document: &Document,
     name: &str,
     variant: &Variant,
     binaries: &BinariesRoot,
     facts: &BuildFacts,
     smoke_check: bool,
-) -> Graph {
+) -> Result<Graph, Diagnostic> {
     let mut steps = Vec::new();
     steps.extend(variant.workdir.as_ref().map(Step::Workdir));
     if !variant.packages.is_empty() {
@@ -66,12 +69,12 @@ pub(super) fn graph(
         .clone()
         .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
     let builder = VariantBuilder {
-        file,
+        file: &document.file,
         name,
         variant,
         binaries,
         facts,
-        env: expand_env(&variant.env, &base),
+        env: expand_env(document, &variant.env, &base)?,
         base,
         count,
     };
@@ -111,10 +114,10 @@ pub(super) fn graph(
                 .root;
         }
     }
-    Graph {
+    Ok(Graph {
         state,
         changes: builder.config_changes(history),
-    }
+    })
 }
 
 /// What every step of one variant needs: the spec file (for history), the variant, where the
@@ -423,23 +426,40 @@ impl VariantBuilder<'_> {
 
 /// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
 /// from earlier entries, else the base image's env, else empty (build args are already in).
-fn expand_env(env: &NamedMap<Spanned<String>>, base: &ImageConfig) -> Vec<(String, String)> {
-    let mut expanded: Vec<(String, String)> = Vec::new();
-    for (name, value) in env.iter() {
-        let lookup = |wanted: &str| {
-            let earlier = expanded.iter().rev().find(|(name, _)| name == wanted);
-            let value = earlier.map(|(_, value)| value.as_str());
-            Some(
-                value
-                    .or_else(|| base.env_var(wanted))
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        };
-        let text = substitute(&value.value, &lookup).unwrap_or_else(|_| value.value.clone());
-        expanded.push((name.value.clone(), text));
+/// Values that name each other share what they name until written out, within a [`Budget`].
+fn expand_env(
+    document: &Document,
+    env: &NamedMap<Spanned<String>>,
+    base: &ImageConfig,
+) -> Result<Vec<(String, String)>, Diagnostic> {
+    let mut known: HashMap<&str, Value> = HashMap::new();
+    for (name, value) in base
+        .config
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| e.split_once('='))
+    {
+        known.entry(name).or_insert_with(|| Value::from(value));
     }
+    let mut expanded = Vec::new();
+    for (name, value) in env.iter() {
+        let lookup = |wanted: &str| Some(known.get(wanted).cloned().unwrap_or_default());
+        let text =
+            substitute(&value.value, &lookup).unwrap_or_else(|_| Value::from(value.value.as_str()));
+        known.insert(&name.value, text.clone());
+        expanded.push((name, value, text));
+    }
+    let mut budget = Budget::default();
     expanded
+        .into_iter()
+        .map(|(name, value, text)| {
+            let text = budget
+                .write(&text)
+                .map_err(|error| error.located(document, position(value)))?;
+            Ok((name.value.clone(), text))
+        })
+        .collect()
 }
 
 /// Docker's healthcheck test: `CMD-SHELL` for a string, `CMD` for an argv, `NONE` as is.

@@ -30,6 +30,9 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
     for (name, _) in spec.args.iter() {
         arg_name(name, errors);
     }
+    let mut family = resolve::Family::new(spec);
+    let args = resolve::ArgCheck::new(spec);
+    errors.found.extend_from_slice(args.top_level_errors());
     for (name, variant) in spec.variants.value.iter() {
         errors.name(name, "variant", is_variant_name);
         if name.value == ARTIFACT_TARGET {
@@ -42,10 +45,10 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         for (arg, _) in variant.args.iter() {
             arg_name(arg, errors);
         }
-        match resolve::merged(spec, &name.value) {
+        match family.merged(&name.value) {
             Err(diagnostic) => errors.found.push(diagnostic),
             Ok(merged) if !merged.is_abstract => {
-                errors.found.extend(resolve::arg_errors(spec, &merged));
+                errors.found.extend(args.errors(&merged));
                 fields(name, &merged, built, errors, |text| !text.contains('$'));
             }
             Ok(_) => {}
