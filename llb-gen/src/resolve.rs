@@ -185,8 +185,8 @@ pub struct Family<'s> {
     spec: &'s Spec,
     /// Each variant's place in the spec, by name.
     places: HashMap<&'s str, usize>,
-    /// Each variant's own [`weight`].
-    weights: Vec<usize>,
+    /// Each variant's own [`weight`], once needed.
+    weights: Vec<Option<usize>>,
     /// Each variant merged with its ancestors (without the OCI labels) and the merge's weight,
     /// once known.
     merges: Vec<Option<Result<(Variant, usize), Diagnostic>>>,
@@ -214,10 +214,7 @@ impl<'s> Family<'s> {
         Self {
             spec,
             places,
-            weights: variants
-                .iter()
-                .map(|(_, variant)| weight(variant))
-                .collect(),
+            weights: vec![None; variants.len()],
             merges: variants.iter().map(|_| None).collect(),
             on_path: vec![false; variants.len()],
             copied: 0,
@@ -333,20 +330,19 @@ impl<'s> Family<'s> {
     fn merge(&mut self, place: usize) -> Result<(Variant, usize), Diagnostic> {
         let variants = &self.spec.variants.value.0;
         let (name, variant) = &variants[place];
-        let own = self.weights[place];
         let mut merge = match variant.extends.as_slice() {
             [] => Merge::default(),
             [parent] => {
                 let parent = self.places[parent.value.as_str()];
-                self.charge(self.merge_of(parent).1 + own, name)?;
+                self.charge(self.merge_of(parent).1, name)?;
                 Merge::from(self.merge_of(parent).0.clone())
             }
             _ => {
                 // Two parents may share ancestors (a diamond): each ancestor applies once, in
                 // the order of a walk up the parents.
                 let ancestors = self.ancestors(place);
-                let inherited: usize = ancestors.iter().map(|&a| self.weights[a]).sum();
-                self.charge(inherited + own, name)?;
+                let inherited = ancestors.iter().map(|&a| self.own_weight(a)).sum();
+                self.charge(inherited, name)?;
                 let mut merge = Merge::default();
                 for ancestor in ancestors {
                     merge.apply(&variants[ancestor].1);
@@ -356,9 +352,15 @@ impl<'s> Family<'s> {
         };
         merge.apply(variant);
         // What a child copies is the merge itself: replaced values and `extends` are not in it.
-        let merged = merge.variant;
-        let weight = weight(&merged);
+        let mut merged = merge.variant;
+        let weight = weight(&mut merged);
         Ok((merged, weight))
+    }
+
+    /// The [`weight`] of variant `place` as written.
+    fn own_weight(&mut self, place: usize) -> usize {
+        *self.weights[place]
+            .get_or_insert_with(|| weight(&mut self.spec.variants.value.0[place].1.clone()))
     }
 
     /// The merge of variant `place`, which is merged.
@@ -451,17 +453,16 @@ fn listed(names: &[&str], separator: &str) -> String {
 
 /// About the bytes `variant` takes in memory: each string's text and its place. Merges are
 /// counted in these, so that [`MAX_INHERITED_BYTES`] bounds memory whatever the values are.
-fn weight(variant: &Variant) -> usize {
+/// (`variant` is only read, by [`Variant::try_for_each_string`].)
+fn weight(variant: &mut Variant) -> usize {
     fn count(total: &mut usize, text: &str) {
         *total += text.len() + std::mem::size_of::<Spanned<String>>();
     }
     let mut total = 0;
-    let _ = variant
-        .clone()
-        .try_for_each_string::<Infallible>(&mut |text| {
-            count(&mut total, &text.value);
-            Ok(())
-        });
+    let _ = variant.try_for_each_string::<Infallible>(&mut |text| {
+        count(&mut total, &text.value);
+        Ok(())
+    });
     // What substitution leaves as written.
     if let Some(description) = &variant.description {
         count(&mut total, description);

@@ -1,6 +1,7 @@
 //! Property tests: specs generated from typed values (variants with images, binaries,
 //! packages, run steps, env, `extends` chains and build args) always validate, and every
-//! target gives a well-formed Definition whose bytes do not depend on the run.
+//! target gives a well-formed Definition whose bytes do not depend on the run, no smaller than
+//! the size its graph knew before it was marshaled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -254,6 +255,11 @@ fn definitions(source: &str) -> Vec<(String, Vec<u8>, pb::Definition)> {
             };
             let definition = marshal(&graph.state, options());
             let bytes = definition.encode_to_vec();
+            assert!(
+                graph.state.min_definition_bytes() <= bytes.len(),
+                "{}: the size known before marshaling is a lower bound",
+                info.name
+            );
             assert_eq!(
                 marshal(&graph.state, options()).encode_to_vec(),
                 bytes,

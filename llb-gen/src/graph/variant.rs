@@ -93,6 +93,10 @@ pub(super) fn graph(
     );
     let mut history = Vec::new();
     for (index, step) in steps.iter().enumerate() {
+        // A graph over the message limit is refused (`graph::build`): stop building it.
+        if state.is_over_message_limit() {
+            break;
+        }
         let (next, created_by) = builder.apply(step, state, index + 2);
         state = next;
         history.push(created_by);
@@ -100,6 +104,9 @@ pub(super) fn graph(
     if smoke_check {
         let checks = &variant.check;
         for (index, check) in checks.iter().enumerate() {
+            if state.is_over_message_limit() {
+                break;
+            }
             let describe = Describe {
                 name: format!(
                     "[check:{name} {}/{}] {}",

@@ -72,19 +72,29 @@ pub const MAX_DEFINITION_BYTES: usize = 4 << 20;
 /// from the spec-level error that wraps it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "target `{target}`: the build graph is over BuildKit's {MAX_DEFINITION_BYTES}-byte (4 MiB) message limit ({size} bytes); make its steps, env or files smaller"
+    "target `{target}`: the build graph is over BuildKit's {MAX_DEFINITION_BYTES}-byte (4 MiB) message limit (at least {size} bytes); make its steps, env or files smaller"
 )]
 pub struct DefinitionTooLarge {
     /// The target.
     pub target: String,
-    /// The Definition's marshaled size.
+    /// The Definition's marshaled size, or what its ops alone were sure to take when the graph
+    /// was refused before it was marshaled.
     pub size: usize,
 }
 
 /// Refuses a Definition of `target` over [`MAX_DEFINITION_BYTES`], with a message that says
 /// which target and what to do.
 pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), DefinitionTooLarge> {
-    let size = definition.encoded_len();
+    refuse_over_limit(definition.encoded_len(), target)
+}
+
+/// Refuses the graph of `target` that ends at `state` when its ops alone are over
+/// [`MAX_DEFINITION_BYTES`], before it is marshaled.
+pub fn check_graph_size(state: &State, target: &str) -> Result<(), DefinitionTooLarge> {
+    refuse_over_limit(state.min_definition_bytes(), target)
+}
+
+fn refuse_over_limit(size: usize, target: &str) -> Result<(), DefinitionTooLarge> {
     if size > MAX_DEFINITION_BYTES {
         return Err(DefinitionTooLarge {
             target: target.to_owned(),
@@ -92,6 +102,19 @@ pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), Defin
         });
     }
     Ok(())
+}
+
+impl State {
+    /// At least the bytes of this graph's Definition, known without marshaling it.
+    pub fn min_definition_bytes(&self) -> usize {
+        self.output.as_ref().map_or(0, |output| output.vertex.size)
+    }
+
+    /// Whether this graph is already sure to be over [`MAX_DEFINITION_BYTES`]: whoever builds
+    /// it can stop adding ops, as it will be refused.
+    pub fn is_over_message_limit(&self) -> bool {
+        self.min_definition_bytes() > MAX_DEFINITION_BYTES
+    }
 }
 
 /// Marshals the graph that ends at `state`. Scratch gives an empty Definition, which BuildKit
@@ -285,12 +308,13 @@ mod tests {
             steps + 1,
             "each op once, and the terminal one"
         );
+        assert!(state.min_definition_bytes() <= definition.encoded_len());
         drop(state);
     }
 
-    /// The Definition of `target` in a generated spec: variant `big` has a 400 KB env value
-    /// and 12 run steps, variant `small` the same steps without the env.
-    fn generated_definition(target: &str) -> pb::Definition {
+    /// The graph of `target` in a generated spec: variant `big` has a 400 KB env value and
+    /// 12 run steps, variant `small` the same steps without the env.
+    fn generated_graph(target: &str) -> Result<State, crate::Error> {
         use crate::graph::{self, BuildFacts};
         use crate::platform::Platform;
         use crate::resolve::ArgValues;
@@ -307,22 +331,35 @@ mod tests {
         let values = ArgValues::native(Default::default(), &platform);
         let selected = crate::target::select(&spec, Some(target), &values, None).unwrap();
         let facts = BuildFacts::native(platform);
-        let graph = graph::build(&spec, &selected, &facts).unwrap();
-        marshal(&graph.state, MarshalOptions::default())
+        Ok(graph::build(&spec, &selected, &facts)?.state)
     }
 
     #[test]
     fn a_definition_over_the_message_limit_names_the_limit_and_the_target() {
-        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env.
-        let big = generated_definition("big");
-        assert!(big.encoded_len() > MAX_DEFINITION_BYTES);
-        let error = check_size(&big, "big").unwrap_err().to_string();
+        let over = pb::Definition {
+            def: vec![vec![0; MAX_DEFINITION_BYTES]],
+            ..Default::default()
+        };
+        let error = check_size(&over, "big").unwrap_err().to_string();
         assert!(
             error.starts_with(
-                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit ("
+                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit (at least 41943"
             ),
             "{error}"
         );
-        assert!(check_size(&generated_definition("small"), "small").is_ok());
+        assert!(check_size(&pb::Definition::default(), "small").is_ok());
+    }
+
+    #[test]
+    fn a_graph_sure_to_be_over_the_limit_is_refused_before_it_is_marshaled() {
+        // The spec is under its 1 MiB limit, but each of the 12 exec ops carries the env: the
+        // graph is refused once its ops are over 4 MiB, before it is marshaled.
+        let Err(crate::Error::DefinitionTooLarge(error)) = generated_graph("big") else {
+            panic!("the graph of `big` is over the limit");
+        };
+        assert!(error.size > MAX_DEFINITION_BYTES, "{error}");
+        let small = generated_graph("small").unwrap();
+        let definition = marshal(&small, MarshalOptions::default());
+        assert!(small.min_definition_bytes() <= definition.encoded_len());
     }
 }

@@ -57,6 +57,29 @@ pub(crate) struct Vertex {
     pub(crate) inputs: Vec<Output>,
     pub(crate) platform: Option<pb::Platform>,
     pub(crate) meta: VertexMeta,
+    /// At least the bytes of the Definition of the graph that ends here: this op and its name,
+    /// and the largest input's graph (inputs may share ops, so only the largest is sure to be
+    /// apart). Known as each op is made, so a graph over BuildKit's limit stops growing.
+    pub(crate) size: usize,
+}
+
+impl Vertex {
+    pub(crate) fn new(
+        op: pb::op::Op,
+        inputs: Vec<Output>,
+        platform: Option<pb::Platform>,
+        meta: VertexMeta,
+    ) -> Self {
+        let largest_input = inputs.iter().map(|input| input.vertex.size).max();
+        let own = op.encoded_len() + meta.name.len();
+        Self {
+            size: largest_input.unwrap_or(0).saturating_add(own),
+            op,
+            inputs,
+            platform,
+            meta,
+        }
+    }
 }
 
 /// Drops the vertices only this one holds one after another, not each inside the last: a
