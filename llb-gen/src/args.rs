@@ -210,7 +210,7 @@ fn substitute_as(
             rest = tail;
         } else if let Some(braced) = after.strip_prefix('{') {
             let end = closing_brace(braced).ok_or_else(|| SubstituteError {
-                message: format!("unclosed `${{` in `{text}`"),
+                message: format!("unclosed `${{` in `{}`", quoted(text)),
                 hint: Some("write `${NAME}`, or `$$` for a literal `$`".to_owned()),
             })?;
             let inner = &braced[..end];
@@ -237,6 +237,17 @@ fn substitute_as(
     Ok(Value(Rc::new(out)))
 }
 
+/// The most characters of a value an error quotes.
+const QUOTED_CHARS: usize = 60;
+
+/// `text` as an error quotes it: a long value is cut, not echoed whole.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Whether `name` can be declared as an arg (`[A-Za-z_][A-Za-z0-9_]*`).
 pub fn is_arg_name(name: &str) -> bool {
     !name.is_empty() && name_length(name) == name.len()
@@ -253,7 +264,7 @@ fn expand(
     let name = &inner[..name_len];
     let operator = &inner[name_len..];
     let bad = || SubstituteError {
-        message: format!("bad substitution `${{{inner}}}`"),
+        message: format!("bad substitution `${{{}}}`", quoted(inner)),
         hint: Some("write `${NAME}`, `${NAME:-default}` or `${NAME:+alternative}`".to_owned()),
     };
     if name.is_empty() {
@@ -474,6 +485,10 @@ mod tests {
             ("${V:?x}", "bad substitution `${V:?x}`"),
             ("${1}", "bad substitution `${1}`"),
             ("${V-x}", "bad substitution `${V-x}`"),
+            (
+                &format!("${{{}", "V".repeat(100)),
+                &format!("unclosed `${{` in `${{{}…`", "V".repeat(58)),
+            ),
         ] {
             assert_eq!(
                 scope.substitute(text).unwrap_err().message,

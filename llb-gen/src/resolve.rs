@@ -7,7 +7,10 @@ use std::convert::Infallible;
 use crate::args::{Budget, Scope, SubstituteError};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::platform::Platform;
-use crate::spec::{NamedMap, Spanned, Spec, Variant, position, unspanned};
+use crate::spec::{
+    BinaryInstall, Command, CopyStep, NamedMap, RunStep, Spanned, Spec, Variant, position,
+    unspanned,
+};
 
 /// The OCI label the top-level `source:` sets.
 pub const SOURCE_LABEL: &str = "org.opencontainers.image.source";
@@ -307,18 +310,16 @@ impl<'s> Family<'s> {
             // The member before this one in the cycle, and its reference to this one.
             let before = members[(index + members.len() - 1) % members.len()];
             let reference = &variants[before.variant].1.extends[before.parent];
-            let mut cycle: Vec<&str> = names[index..]
-                .iter()
-                .chain(&names[..index])
-                .copied()
-                .collect();
-            cycle.push(names[index]);
+            let cycle = names[index..].iter().chain(&names[..=index]);
             let error = self
                 .spec
                 .document
                 .error(
                     position(reference),
-                    format!("`extends` cycle: {}", listed(&cycle, " -> ")),
+                    format!(
+                        "`extends` cycle: {}",
+                        listed(cycle.copied(), names.len() + 1, " -> ")
+                    ),
                 )
                 .with_hint("a variant cannot extend itself, directly or through others");
             self.merges[member.variant] = Some(Err(error));
@@ -425,40 +426,40 @@ impl<'s> Family<'s> {
 
     /// `name` is extended (at `at`) but no variant has that name.
     fn undefined(&self, name: &str, at: Position) -> Diagnostic {
-        let defined: Vec<&str> = self
-            .spec
-            .variants
-            .value
-            .iter()
-            .map(|(k, _)| k.value.as_str())
-            .collect();
+        let variants = &self.spec.variants.value.0;
+        let defined = variants.iter().map(|(name, _)| name.value.as_str());
         self.spec
             .document
             .error(at, format!("`{name}` is extended but not defined"))
-            .with_hint(format!("defined variants: {}", listed(&defined, ", ")))
+            .with_hint(format!(
+                "defined variants: {}",
+                listed(defined, variants.len(), ", ")
+            ))
     }
 }
 
-/// `names` joined by `separator`; a long list shows its first names and how many there are.
-fn listed(names: &[&str], separator: &str) -> String {
-    if names.len() <= LISTED_NAMES {
-        return names.join(separator);
+/// The `count` `names` joined by `separator`; a long list shows its first names and how many
+/// there are.
+fn listed<'a>(names: impl Iterator<Item = &'a str>, count: usize, separator: &str) -> String {
+    if count <= LISTED_NAMES {
+        return names.collect::<Vec<_>>().join(separator);
     }
-    format!(
-        "{}{separator}… ({} in all)",
-        names[..LISTED_NAMES - 1].join(separator),
-        names.len()
-    )
+    let first: Vec<&str> = names.take(LISTED_NAMES - 1).collect();
+    format!("{}{separator}… ({count} in all)", first.join(separator))
 }
 
-/// About the bytes `variant` takes in memory: each string's text and its place. Merges are
-/// counted in these, so that [`MAX_INHERITED_BYTES`] bounds memory whatever the values are.
-/// (`variant` is only read, by [`Variant::try_for_each_string`].)
+/// About the bytes `variant` takes in memory: each string's text and its place, and each
+/// step's, copy's, check's and binary's place. Merges are counted in these, so that
+/// [`MAX_INHERITED_BYTES`] bounds memory whatever the values are. (`variant` is only read, by
+/// [`Variant::try_for_each_string`].)
 fn weight(variant: &mut Variant) -> usize {
     fn count(total: &mut usize, text: &str) {
-        *total += text.len() + std::mem::size_of::<Spanned<String>>();
+        *total += text.len() + size_of::<Spanned<String>>();
     }
-    let mut total = 0;
+    let mut total = variant.run.len() * size_of::<RunStep>()
+        + variant.copy.len() * size_of::<CopyStep>()
+        + variant.check.len() * size_of::<Command>()
+        + variant.binaries.0.len() * size_of::<BinaryInstall>();
     let _ = variant.try_for_each_string::<Infallible>(&mut |text| {
         count(&mut total, &text.value);
         Ok(())

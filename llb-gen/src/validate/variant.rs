@@ -62,11 +62,7 @@ pub fn check_resolved(
     name: &Spanned<String>,
     variant: &Variant,
 ) -> Option<Diagnostic> {
-    let mut errors = Errors {
-        file: &spec.document.file,
-        source: &spec.document.text,
-        found: Vec::new(),
-    };
+    let mut errors = Errors::new(&spec.document.file, &spec.document.text);
     let built: BTreeSet<&str> = spec
         .builder
         .binaries()
