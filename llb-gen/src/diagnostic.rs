@@ -199,6 +199,19 @@ impl LineStarts {
     }
 }
 
+/// The most names a message lists.
+const LISTED_NAMES: usize = 12;
+
+/// The `count` `names` joined by `separator`, for a message; a long list shows its first names
+/// and how many there are, so that a message costs the same for a spec of thousands of names.
+pub fn listed<'a>(names: impl Iterator<Item = &'a str>, count: usize, separator: &str) -> String {
+    if count <= LISTED_NAMES {
+        return names.collect::<Vec<_>>().join(separator);
+    }
+    let first: Vec<&str> = names.take(LISTED_NAMES - 1).collect();
+    format!("{}{separator}… ({count} in all)", first.join(separator))
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Position { line, column } = self.position;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 
 use crate::args::{Budget, Scope, SubstituteError};
-use crate::diagnostic::{Diagnostic, Position};
+use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::platform::Platform;
 use crate::spec::{
     BinaryInstall, Command, CopyStep, NamedMap, RunStep, Spanned, Spec, Variant, position,
@@ -21,8 +21,6 @@ pub const REVISION_LABEL: &str = "org.opencontainers.image.revision";
 /// chain of variants that each add a step, multiplies the spec. A spec of hundreds of variants
 /// copies a few megabytes.
 pub const MAX_INHERITED_BYTES: usize = 32 << 20;
-/// The most variant names a message lists.
-const LISTED_NAMES: usize = 12;
 
 /// What a build gives the args: `--build-arg` values and the platforms.
 #[derive(Clone, Debug)]
@@ -436,16 +434,6 @@ impl<'s> Family<'s> {
                 listed(defined, variants.len(), ", ")
             ))
     }
-}
-
-/// The `count` `names` joined by `separator`; a long list shows its first names and how many
-/// there are.
-fn listed<'a>(names: impl Iterator<Item = &'a str>, count: usize, separator: &str) -> String {
-    if count <= LISTED_NAMES {
-        return names.collect::<Vec<_>>().join(separator);
-    }
-    let first: Vec<&str> = names.take(LISTED_NAMES - 1).collect();
-    format!("{}{separator}… ({count} in all)", first.join(separator))
 }
 
 /// About the bytes `variant` takes in memory: each string's text and its place, and each

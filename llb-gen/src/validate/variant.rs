@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{Errors, is_variant_name};
 use crate::args::is_arg_name;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, listed};
 use crate::llb::Owner;
 use crate::resolve;
 use crate::spec::{ARTIFACT_TARGET, Command, Spanned, Spec, Variant, position};
@@ -309,7 +309,7 @@ fn owner_and_mode(
 }
 
 fn join(names: &BTreeSet<&str>) -> String {
-    names.iter().copied().collect::<Vec<_>>().join(", ")
+    listed(names.iter().copied(), names.len(), ", ")
 }
 
 #[cfg(test)]
