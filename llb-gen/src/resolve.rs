@@ -308,15 +308,16 @@ impl<'s> Family<'s> {
             // The member before this one in the cycle, and its reference to this one.
             let before = members[(index + members.len() - 1) % members.len()];
             let reference = &variants[before.variant].1.extends[before.parent];
-            let cycle = names[index..].iter().chain(&names[..=index]);
+            let cycle = names[index..].iter().chain(&names[..index]);
             let error = self
                 .spec
                 .document
                 .error(
                     position(reference),
                     format!(
-                        "`extends` cycle: {}",
-                        listed(cycle.copied(), names.len() + 1, " -> ")
+                        "`extends` cycle: {} -> {}",
+                        listed(cycle.copied(), names.len(), " -> "),
+                        names[index]
                     ),
                 )
                 .with_hint("a variant cannot extend itself, directly or through others");
@@ -736,7 +737,7 @@ mod tests {
         let error = merged(&spec, "v0").unwrap_err();
         assert_eq!(
             error.message,
-            "`extends` cycle: v0 -> v1 -> v2 -> v3 -> v4 -> v5 -> v6 -> v7 -> v8 -> v9 -> v10 -> … (101 in all)"
+            "`extends` cycle: v0 -> v1 -> v2 -> v3 -> v4 -> v5 -> v6 -> v7 -> v8 -> v9 -> v10 -> … (100 in all) -> v0"
         );
     }
 

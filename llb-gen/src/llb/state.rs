@@ -57,11 +57,15 @@ pub(crate) struct Vertex {
     pub(crate) inputs: Vec<Output>,
     pub(crate) platform: Option<pb::Platform>,
     pub(crate) meta: VertexMeta,
-    /// At least the bytes of the Definition of the graph that ends here: this op and its name,
-    /// and the largest input's graph (inputs may share ops, so only the largest is sure to be
-    /// apart). Known as each op is made, so a graph over BuildKit's limit stops growing.
+    /// At least the bytes of the Definition of the graph that ends here: this op with the
+    /// digests of its inputs, its name and the digest its metadata is kept under, and the
+    /// largest input's graph (inputs may share ops, so only the largest is sure to be apart).
+    /// Known as each op is made, so a graph over BuildKit's limit stops growing.
     pub(crate) size: usize,
 }
+
+/// The length of a digest as the Definition writes it, `sha256:` and 64 hex digits.
+const DIGEST_BYTES: usize = 71;
 
 impl Vertex {
     pub(crate) fn new(
@@ -71,7 +75,7 @@ impl Vertex {
         meta: VertexMeta,
     ) -> Self {
         let largest_input = inputs.iter().map(|input| input.vertex.size).max();
-        let own = op.encoded_len() + meta.name.len();
+        let own = op.encoded_len() + meta.name.len() + DIGEST_BYTES * (1 + inputs.len());
         Self {
             size: largest_input.unwrap_or(0).saturating_add(own),
             op,
