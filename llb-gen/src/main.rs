@@ -206,21 +206,37 @@ fn check(build: Build) -> Vec<Error> {
         Ok(read) => read,
         Err(error) => return vec![error],
     };
-    let diagnostics = match spec::parse(&source, &file) {
-        Ok(spec) => validate::validate(&spec, &file, &source),
-        Err(diagnostic) => vec![diagnostic],
+    let spec = match spec::parse(&source, &file) {
+        Ok(spec) => spec,
+        Err(diagnostic) => return vec![diagnostic.into()],
     };
+    let diagnostics = validate::validate(&spec, &file, &source);
     if !diagnostics.is_empty() {
         return diagnostics.into_iter().map(Error::from).collect();
     }
-    build_definition(build).err().into_iter().collect()
+    definition(build, &spec, &source, &file)
+        .err()
+        .into_iter()
+        .collect()
 }
 
-/// The Definition that `build` asks for, with the context read from disk: the frontend's plan,
-/// with the facts a daemon would give left at their defaults.
+/// The Definition that `build` asks for, with the context read from disk.
 fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
+    let (source, file) = read_spec(&build.spec)?;
+    let spec = load(&source, &file)?;
+    definition(build, &spec, &source, &file)
+}
+
+/// The Definition of the valid `spec` (read from `source`) that `build` asks for: the
+/// frontend's plan, with the facts a daemon would give left at their defaults.
+fn definition(
+    build: Build,
+    spec: &spec::Spec,
+    source: &str,
+    file: &str,
+) -> Result<llb_gen::pb::Definition, Error> {
     let Build {
-        spec,
+        spec: spec_path,
         target,
         build_args,
         builder_context,
@@ -232,12 +248,10 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         build_platform,
         context,
     } = build;
-    let (source, file) = read_spec(&spec)?;
-    let context_dir = context.unwrap_or_else(|| match spec.parent() {
+    let context_dir = context.unwrap_or_else(|| match spec_path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     });
-    let spec = load(&source, &file)?;
     let args = ArgValues {
         build_args: build_args.into_iter().collect(),
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
@@ -253,10 +267,10 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         no_cache: NoCache::from_option(no_cache.as_deref()),
         ..BuildRequest::new(target, args)?
     };
-    let plan = plan::plan(&spec, &request)?;
+    let plan = plan::plan(spec, &request)?;
     let facts = context_dir::facts(&plan, &context_dir)?;
     let source = SourceFile {
-        name: &file,
+        name: file,
         data: source.as_bytes(),
     };
     Ok(plan.build(&facts, source)?.definition)

@@ -95,8 +95,9 @@ pub struct TargetInfo {
 /// Every buildable target (abstract variants are not), the default (first variant) first.
 /// Values show as written, before build args are substituted.
 pub fn list(spec: &Spec) -> Vec<TargetInfo> {
+    let mut family = resolve::Family::new(spec);
     let variants = buildable(spec)
-        .filter_map(|name| Some((name, resolve::merged(spec, name).ok()?)))
+        .filter_map(|name| Some((name, family.merged(name).ok()?)))
         .enumerate()
         .map(|(index, (name, variant))| TargetInfo {
             name: name.to_owned(),

@@ -236,11 +236,6 @@ mod tests {
     fn a_broken_manifest_is_named() {
         let files = manifests(&[("Cargo.toml", "[package")]);
         let error = sources("", &[], &files).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("Cargo.toml:1:9: "),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("Cargo.toml:1:9: "), "{error}");
     }
 }

@@ -3,14 +3,16 @@
 //! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
 use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
-use crate::args::substitute;
+use std::collections::HashMap;
+
+use crate::args::{Budget, Value, substitute};
 use crate::cache_keys;
+use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
 use crate::model::{Base, FileCopy, KeySource, RunStep, Variant};
-use crate::resolve::located;
-use crate::spec::{Command, NamedMap, Spanned, Spec, position};
+use crate::spec::{Command, Document, NamedMap, Spanned, Spec, position};
 
 /// The apt step. Its arguments are the number of repositories, five words for each (name,
 /// keyring path, URL, suite, components), then the packages: values reach the shell as
@@ -84,7 +86,7 @@ pub(super) fn graph(
         variant,
         binaries,
         facts,
-        env: expand_env(spec, &variant.env, &base)?,
+        env: expand_env(&spec.document, &variant.env, &base)?,
         base,
         count,
     };
@@ -101,6 +103,10 @@ pub(super) fn graph(
     };
     let mut history = Vec::new();
     for (index, step) in steps.iter().enumerate() {
+        // A graph over the message limit is refused (`graph::build`): stop building it.
+        if state.is_over_message_limit() {
+            break;
+        }
         let (next, created_by) = builder.apply(step, state, index + 2);
         state = next;
         history.push(created_by);
@@ -108,6 +114,9 @@ pub(super) fn graph(
     if smoke_check {
         let checks = &variant.check;
         for (index, check) in checks.iter().enumerate() {
+            if state.is_over_message_limit() {
+                break;
+            }
             let describe = Describe {
                 name: format!(
                     "[check:{name} {}/{}] {}",
@@ -410,28 +419,40 @@ impl VariantBuilder<'_> {
 
 /// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
 /// from earlier entries, else the base image's env, else empty (build args are already in).
+/// Values that name each other share what they name until written out, within a [`Budget`].
 fn expand_env(
-    spec: &Spec,
+    document: &Document,
     env: &NamedMap<Spanned<String>>,
     base: &ImageConfig,
-) -> Result<Vec<(String, String)>, Error> {
-    let mut expanded: Vec<(String, String)> = Vec::new();
-    for (name, value) in env.iter() {
-        let lookup = |wanted: &str| {
-            let earlier = expanded.iter().rev().find(|(name, _)| name == wanted);
-            let value = earlier.map(|(_, value)| value.as_str());
-            Some(
-                value
-                    .or_else(|| base.env_var(wanted))
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        };
-        let text = substitute(&value.value, &lookup)
-            .map_err(|error| located(spec, position(value), error))?;
-        expanded.push((name.value.clone(), text));
+) -> Result<Vec<(String, String)>, Diagnostic> {
+    let mut known: HashMap<&str, Value> = HashMap::new();
+    for (name, value) in base
+        .config
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| e.split_once('='))
+    {
+        known.entry(name).or_insert_with(|| Value::from(value));
     }
-    Ok(expanded)
+    let mut expanded = Vec::new();
+    for (name, value) in env.iter() {
+        let lookup = |wanted: &str| Some(known.get(wanted).cloned().unwrap_or_default());
+        let text = substitute(&value.value, &lookup)
+            .map_err(|error| error.located(document, position(value)))?;
+        known.insert(&name.value, text.clone());
+        expanded.push((name, value, text));
+    }
+    let mut budget = Budget::default();
+    expanded
+        .into_iter()
+        .map(|(name, value, text)| {
+            let text = budget
+                .write(&text)
+                .map_err(|error| error.located(document, position(value)))?;
+            Ok((name.value.clone(), text))
+        })
+        .collect()
 }
 
 /// The argv of a command: a shell string runs under `/bin/sh -c`.

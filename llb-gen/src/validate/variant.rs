@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::{Errors, VARIANT_NAMES};
 use crate::args::is_arg_name;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, listed};
 use crate::image::Healthcheck;
 use crate::llb::{ClientMount, CopyOptions, Owner};
 use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource};
@@ -46,6 +46,9 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
     for (name, _) in spec.args.iter() {
         arg_name(name, errors);
     }
+    let mut family = resolve::Family::new(spec);
+    let args = resolve::ArgCheck::new(spec);
+    errors.found.extend_from_slice(args.top_level_errors());
     for (name, variant) in spec.variants.value.iter() {
         errors.name(position(name), &name.value, "variant", &VARIANT_NAMES);
         if name.value == ARTIFACT_TARGET {
@@ -62,10 +65,10 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         for step in &variant.run {
             errors.env_names(&step.env);
         }
-        match resolve::merged(spec, &name.value) {
+        match family.merged(&name.value) {
             Err(diagnostic) => errors.found.push(diagnostic),
             Ok(merged) if !merged.is_abstract => {
-                errors.found.extend(resolve::arg_errors(spec, &merged));
+                errors.found.extend(args.errors(&merged));
                 let mut reader = Reader {
                     errors,
                     known: |text| !text.contains('$'),
@@ -86,11 +89,7 @@ pub fn read_variant(
     name: &Spanned<String>,
     variant: &Variant,
 ) -> Result<model::Variant, Diagnostic> {
-    let mut errors = Errors {
-        file: &spec.document.file,
-        source: &spec.document.text,
-        found: Vec::new(),
-    };
+    let mut errors = Errors::new(&spec.document.file, &spec.document.text);
     let built: BTreeSet<&str> = spec
         .builder
         .binaries()
@@ -648,7 +647,7 @@ fn pairs(map: &NamedMap<Spanned<String>>) -> Vec<(String, String)> {
 }
 
 fn join(names: &BTreeSet<&str>) -> String {
-    names.iter().copied().collect::<Vec<_>>().join(", ")
+    listed(names.iter().copied(), names.len(), ", ")
 }
 
 fn missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
