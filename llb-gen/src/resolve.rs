@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
+use std::rc::Rc;
 
 use crate::args::{Budget, Scope, SubstituteError};
 use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::platform::Platform;
 use crate::spec::{
-    BinaryInstall, Command, CopyStep, NamedMap, RunStep, Spanned, Spec, Variant, position,
+    BinaryInstall, Command, CopyStep, NamedMap, RunStep, Spanned, Spec, Stage, Variant, position,
     unspanned,
 };
 
@@ -75,7 +76,7 @@ pub fn resolve(spec: &Spec, name: &str, values: &ArgValues) -> Result<Variant, D
         Ok(())
     };
     variant.try_for_each_string(&mut |text| write(text, false))?;
-    for (_, value) in &mut variant.env.0 {
+    for value in variant.env_values_mut() {
         write(value, true)?;
     }
     Ok(variant)
@@ -128,10 +129,12 @@ impl<'s> ArgCheck<'s> {
                 check(text, scope.substitute(&text.value));
                 Ok(())
             });
-        for (_, value) in variant.env.iter() {
+        for value in variant.clone().env_values_mut() {
             check(value, scope.substitute_keeping_others(&value.value));
         }
         errors.sort_by_key(|error| error.position);
+        // A variant's own `workdir` is also the merge's.
+        errors.dedup();
         errors
     }
 }
@@ -345,15 +348,24 @@ impl<'s> Family<'s> {
                 self.charge(inherited, name)?;
                 let mut merge = Merge::default();
                 for ancestor in ancestors {
-                    merge.apply(&variants[ancestor].1);
+                    let (name, variant) = &variants[ancestor];
+                    merge.apply(&name.value, variant);
                 }
                 merge
             }
         };
-        merge.apply(variant);
+        merge.apply(&name.value, variant);
         // What a child copies is the merge itself: replaced values and `extends` are not in it.
         let mut merged = merge.variant;
-        let weight = weight(&mut merged);
+        // The steps are shared, not copied, but each variant that inherits them reads them
+        // again (validation, substitution): they count as much as their variants' own weight.
+        let stages: Vec<usize> = merged
+            .stages
+            .iter()
+            .map(|stage| self.places[stage.variant.as_str()])
+            .collect();
+        let steps: usize = stages.into_iter().map(|place| self.own_weight(place)).sum();
+        let weight = weight(&mut merged).saturating_add(steps);
         Ok((merged, weight))
     }
 
@@ -445,7 +457,10 @@ fn weight(variant: &mut Variant) -> usize {
     fn count(total: &mut usize, text: &str) {
         *total += text.len() + size_of::<Spanned<String>>();
     }
-    let mut total = variant.run.len() * size_of::<RunStep>()
+    // A merge shares its stages with its parent's: a child copies only their places.
+    let stages = std::mem::take(&mut variant.stages);
+    let mut total = stages.len() * size_of::<Rc<Stage>>()
+        + variant.run.len() * size_of::<RunStep>()
         + variant.copy.len() * size_of::<CopyStep>()
         + variant.check.len() * size_of::<Command>()
         + variant.binaries.0.len() * size_of::<BinaryInstall>();
@@ -478,19 +493,18 @@ fn weight(variant: &mut Variant) -> usize {
     for (name, _) in variant.binaries.iter() {
         count(&mut total, &name.value);
     }
+    variant.stages = stages;
     total
 }
 
-/// A merge under way: the variant so far, and where its keys and packages are, so that
+/// A merge under way: the variant so far, and where its keys are, so that
 /// applying a variant costs that variant's size, not the merge's.
 #[derive(Default)]
 struct Merge {
     variant: Variant,
     args: HashMap<String, usize>,
     binaries: HashMap<String, usize>,
-    env: HashMap<String, usize>,
     labels: HashMap<String, usize>,
-    packages: HashSet<String>,
 }
 
 impl From<Variant> for Merge {
@@ -498,9 +512,7 @@ impl From<Variant> for Merge {
         Self {
             args: places(&variant.args),
             binaries: places(&variant.binaries),
-            env: places(&variant.env),
             labels: places(&variant.labels),
-            packages: variant.packages.iter().map(|p| p.value.clone()).collect(),
             variant,
         }
     }
@@ -509,7 +521,7 @@ impl From<Variant> for Merge {
 impl Merge {
     /// Applies `over`: maps merge, lists append, scalars replace; as in a Dockerfile, a new
     /// entrypoint drops the inherited cmd.
-    fn apply(&mut self, over: &Variant) {
+    fn apply(&mut self, name: &str, over: &Variant) {
         fn replace<T: Clone>(base: &mut Option<T>, over: &Option<T>) {
             if over.is_some() {
                 base.clone_from(over);
@@ -519,20 +531,13 @@ impl Merge {
         replace(&mut base.description, &over.description);
         replace(&mut base.from, &over.from);
         merge_map(&mut base.args, &mut self.args, &over.args);
-        let packages = &mut self.packages;
-        base.packages.extend(
-            over.packages
-                .iter()
-                .filter(|package| packages.insert(package.value.clone()))
-                .cloned(),
-        );
-        base.apt_repositories
-            .extend(over.apt_repositories.iter().cloned());
-        base.run.extend(over.run.iter().cloned());
+        // Steps and the env they see stay with the variant that writes them.
+        let stage = Stage::of(name, over);
+        if !stage.is_empty() {
+            base.stages.push(Rc::new(stage));
+        }
         base.check.extend(over.check.iter().cloned());
-        base.copy.extend(over.copy.iter().cloned());
         merge_map(&mut base.binaries, &mut self.binaries, &over.binaries);
-        merge_map(&mut base.env, &mut self.env, &over.env);
         if over.entrypoint.is_some() {
             base.cmd = None;
         }
@@ -599,10 +604,12 @@ mod tests {
         list.iter().map(|w| w.value.as_str()).collect()
     }
 
+    /// The shell commands of a merged variant's stages, parents first.
     fn shell(variant: &Variant) -> Vec<&str> {
         variant
-            .run
+            .stages
             .iter()
+            .flat_map(|stage| &stage.run)
             .map(|step| match &step.command {
                 Command::Shell(text) => text.value.as_str(),
                 Command::Exec(_) => "<exec>",
@@ -655,14 +662,36 @@ mod tests {
             "node:20",
             "later parent wins"
         );
-        assert_eq!(words(&app.packages), ["ca-certificates", "curl"]);
+        type Written<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+        let stages: Vec<Written> = app
+            .stages
+            .iter()
+            .map(|stage| {
+                let name = stage.variant.as_str();
+                (name, words(&stage.packages), pairs(&stage.env))
+            })
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (
+                    "base",
+                    vec!["ca-certificates"],
+                    vec![("A", "base"), ("B", "base")]
+                ),
+                (
+                    "tools",
+                    vec!["curl", "ca-certificates"],
+                    vec![("B", "tools")]
+                ),
+                ("node", vec![], vec![("C", "node")]),
+                ("app", vec![], vec![("A", "app")]),
+            ],
+            "each variant's steps and env in a stage of its own, parents first, the shared base once"
+        );
         assert_eq!(
             shell(&app),
             ["echo base", "echo tools", "echo node", "echo app"]
-        );
-        assert_eq!(
-            pairs(&app.env),
-            [("A", "app"), ("B", "tools"), ("C", "node")]
         );
         assert_eq!(pairs(&app.labels), [("team", "core")]);
         assert_eq!(words(app.entrypoint.as_deref().unwrap()), ["app"]);
@@ -774,13 +803,14 @@ mod tests {
             "an empty declared arg takes the default"
         );
         assert_eq!(shell(&app), ["echo arm64 > /arch", "<exec>"]);
-        let Command::Exec(argv) = &app.run[1].command else {
+        let own = &app.stages[0];
+        let Command::Exec(argv) = &own.run[1].command else {
             panic!()
         };
         assert_eq!(words(&argv.value), ["echo", "2"]);
-        assert_eq!(pairs(&app.run[1].env), [("X", "2")]);
+        assert_eq!(pairs(&own.run[1].env), [("X", "2")]);
         assert_eq!(
-            pairs(&app.env),
+            pairs(&own.env),
             [("A", "$$HOME")],
             "env values keep `$$` for the env pass in the graph"
         );

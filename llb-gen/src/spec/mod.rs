@@ -28,7 +28,7 @@ pub use input::{
 pub use serde_saphyr::Spanned;
 pub use variant::{
     AptRepository, BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId,
-    RunStep, SecretMount, Sharing, SshMount, Variant,
+    RunStep, SecretMount, Sharing, SshMount, Stage, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
