@@ -2,9 +2,9 @@
 //! `packages`, `run` steps, `copy`, `binaries`. Installs come first so that changing a copied
 //! file or a binary rebuilds only the last layers. The other keys only change the image config.
 
-use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
 use std::collections::HashMap;
 
+use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
 use crate::args::{Budget, Value, substitute};
 use crate::cache_keys;
 use crate::diagnostic::Diagnostic;
@@ -440,13 +440,7 @@ fn expand_env(
     base: &ImageConfig,
 ) -> Result<Vec<(String, String)>, Diagnostic> {
     let mut known: HashMap<&str, Value> = HashMap::new();
-    for (name, value) in base
-        .config
-        .env
-        .iter()
-        .flatten()
-        .filter_map(|e| e.split_once('='))
-    {
+    for (name, value) in base.env_vars() {
         known.entry(name).or_insert_with(|| Value::from(value));
     }
     let mut expanded = Vec::new();
