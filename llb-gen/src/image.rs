@@ -229,13 +229,13 @@ impl ImageConfig {
         })
     }
 
-    /// The value of environment variable `name`, if set.
-    pub fn env_var(&self, name: &str) -> Option<&str> {
+    /// The environment variables, name and value, in the config's order.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.config
             .env
             .iter()
             .flatten()
-            .find_map(|entry| entry.strip_prefix(name)?.strip_prefix('='))
+            .filter_map(|entry| entry.split_once('='))
     }
 
     /// This config with `changes` applied, Dockerfile-style.
@@ -449,7 +449,7 @@ mod tests {
         let config = base.apply(&changes).for_platform(&Platform::linux("arm64"));
         assert_eq!(config.config.entrypoint.as_deref().unwrap(), ["tini"]);
         assert_eq!(config.config.cmd.as_deref().unwrap(), ["serve"]);
-        assert_eq!(config.env_var("PATH"), Some(DEFAULT_PATH));
+        assert!(config.env_vars().any(|var| var == ("PATH", DEFAULT_PATH)));
         assert_eq!(
             (config.os.as_str(), config.architecture.as_str()),
             ("linux", "arm64")

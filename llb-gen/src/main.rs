@@ -183,14 +183,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Check { build, short } => {
             let file = build.spec.display().to_string();
             let errors = check(build);
-            for error in &errors {
-                match error {
-                    Error::Spec(diagnostic) if !short => eprint!("{}", diagnostic.render()),
-                    error => eprintln!("error: {error}"),
-                }
-            }
             if !errors.is_empty() {
-                eprintln!("{file}: {} error(s)", errors.len());
+                // One write for all: a spec may have tens of thousands of errors.
+                let mut text = String::new();
+                for error in &errors {
+                    match error {
+                        Error::Spec(diagnostic) if !short => text.push_str(&diagnostic.render()),
+                        error => text.push_str(&format!("error: {error}\n")),
+                    }
+                }
+                text.push_str(&format!("{file}: {} error(s)\n", errors.len()));
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 return Ok(ExitCode::FAILURE);
             }
             out(|stdout| writeln!(stdout, "{file}: ok"))?;

@@ -490,8 +490,7 @@ struct EnvInForce {
 impl EnvInForce {
     fn new(base: &ImageConfig) -> Self {
         let mut known = HashMap::new();
-        let entries = base.config.env.iter().flatten();
-        for (name, value) in entries.filter_map(|entry| entry.split_once('=')) {
+        for (name, value) in base.env_vars() {
             known
                 .entry(name.to_owned())
                 .or_insert_with(|| Value::from(value));
