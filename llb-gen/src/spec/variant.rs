@@ -33,7 +33,8 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "NamedMap<Option<Scalar>>")]
     pub args: NamedMap<Option<Spanned<String>>>,
-    /// Debian packages installed with apt-get.
+    /// Debian packages installed with apt-get: one layer, made where this key is written among
+    /// the variant's steps (after its parents' steps).
     #[serde(default)]
     #[schemars(with = "Vec<Scalar>")]
     pub packages: Vec<Spanned<String>>,
@@ -41,18 +42,21 @@ pub struct Variant {
     /// layer; their keys and sources lines stay in the image, their package lists do not.
     #[serde(default)]
     pub apt_repositories: Vec<AptRepository>,
-    /// Commands run in the image, in order.
+    /// Commands run in the image, in order, where this key is written among the variant's steps,
+    /// with the `env` and `workdir` written before them (and the parents').
     #[serde(default, deserialize_with = "run_steps")]
     #[schemars(with = "Vec<StringOr<RunStep>>")]
     pub run: Vec<RunStep>,
-    /// Files copied from the build context.
+    /// Files copied from the build context: one layer, where this key is written among the
+    /// variant's steps.
     #[serde(default)]
     pub copy: Vec<CopyStep>,
     /// Binary name -> where it is installed in the image.
     #[serde(default, deserialize_with = "binary_installs")]
     #[schemars(with = "NamedMap<StringOr<BinaryInstall>>")]
     pub binaries: NamedMap<BinaryInstall>,
-    /// Environment variables, added to the base image's.
+    /// Environment variables, added to the base image's: in force for the steps written after
+    /// this key (and in children), as Dockerfile `ENV`.
     #[serde(default)]
     #[schemars(with = "NamedMap<Scalar>")]
     pub env: NamedMap<Spanned<String>>,
@@ -64,7 +68,7 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Vec<Scalar>>")]
     pub cmd: Option<Vec<Spanned<String>>>,
-    /// User the container runs as.
+    /// User the container runs as; steps run as the base image's user or their own `user`.
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
@@ -73,7 +77,8 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
-    /// Working directory of the container, created in the image.
+    /// Working directory of the container, created where this key is written among the
+    /// variant's steps, and the directory of the steps written after it (and in children).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub workdir: Option<Spanned<String>>,
