@@ -28,7 +28,7 @@ struct Cli {
 }
 
 /// What `llb` and `dot` build: one target of a spec.
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Build {
     /// The spec file.
     spec: PathBuf,
@@ -104,8 +104,8 @@ enum Command {
     /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
     Schema,
     /// Validate a spec and print every error, rustc-style; exit 1 when there is one. A valid
-    /// spec's target (default: the first variant) is then built as `llb` would, with the
-    /// same options, so a bad target, build arg or platform is an error too.
+    /// spec's targets (`--target`, else every target) are then built as `llb` would, with the
+    /// same options, so a bad target, build arg, default or platform is an error too.
     Check {
         #[command(flatten)]
         build: Build,
@@ -217,10 +217,30 @@ fn check(build: Build) -> Vec<Error> {
     if !diagnostics.is_empty() {
         return diagnostics.into_iter().map(Error::from).collect();
     }
-    definition(build, &spec, &source, &file)
-        .err()
-        .into_iter()
-        .collect()
+    // Without `--target`, every target: a bad default of another variant is an error now,
+    // not in CI.
+    let targets: Vec<Option<String>> = match &build.target {
+        Some(target) => vec![Some(target.clone())],
+        None => target::list(&spec)
+            .into_iter()
+            .map(|target| Some(target.name))
+            .collect(),
+    };
+    let mut errors: Vec<Error> = Vec::new();
+    for target in targets {
+        let build = Build {
+            target,
+            ..build.clone()
+        };
+        if let Err(error) = definition(build, &spec, &source, &file)
+            && !errors
+                .iter()
+                .any(|seen| seen.to_string() == error.to_string())
+        {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 /// The Definition that `build` asks for, with the context read from disk.

@@ -105,6 +105,14 @@ impl<'s> ArgCheck<'s> {
         }
     }
 
+    /// `text`, a string of merged `variant`, with every arg at its default (no build arg given),
+    /// as `llb-gen targets` shows it; `None` when it cannot be substituted.
+    pub fn with_defaults(&self, variant: &Variant, text: &str) -> Option<String> {
+        let scope = variant_scope(self.spec, &self.top, variant, &self.values, &mut |_| {});
+        let value = scope.substitute(text).ok()?;
+        Budget::default().write(&value).ok()
+    }
+
     /// The defaults of top-level args that cannot be substituted.
     pub fn top_level_errors(&self) -> &[Diagnostic] {
         &self.top_errors
