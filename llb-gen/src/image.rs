@@ -2,7 +2,7 @@
 //! config with the spec applied. Fields this crate does not set (OnBuild, Volumes…) pass
 //! through untouched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -229,13 +229,13 @@ impl ImageConfig {
         })
     }
 
-    /// The value of environment variable `name`, if set.
-    pub fn env_var(&self, name: &str) -> Option<&str> {
+    /// The environment variables, name and value, in the config's order.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.config
             .env
             .iter()
             .flatten()
-            .find_map(|entry| entry.strip_prefix(name)?.strip_prefix('='))
+            .filter_map(|entry| entry.split_once('='))
     }
 
     /// This config with `changes` applied, Dockerfile-style.
@@ -245,14 +245,21 @@ impl ImageConfig {
         if !env.iter().any(|entry| entry.starts_with("PATH=")) {
             env.insert(0, format!("PATH={DEFAULT_PATH}"));
         }
+        // Where each name is set (the first entry, should one repeat), so that a long env
+        // is merged in one pass.
+        let mut places: HashMap<String, usize> = HashMap::new();
+        for (place, entry) in env.iter().enumerate() {
+            let name = entry.split('=').next().unwrap_or_default();
+            places.entry(name.to_owned()).or_insert(place);
+        }
         for (name, value) in &changes.env {
             let entry = format!("{name}={value}");
-            match env
-                .iter_mut()
-                .find(|e| e.split('=').next() == Some(name.as_str()))
-            {
-                Some(existing) => *existing = entry,
-                None => env.push(entry),
+            match places.get(name) {
+                Some(&place) => env[place] = entry,
+                None => {
+                    places.insert(name.clone(), env.len());
+                    env.push(entry);
+                }
             }
         }
         if let Some(entrypoint) = &changes.entrypoint {
@@ -442,7 +449,7 @@ mod tests {
         let config = base.apply(&changes).for_platform(&Platform::linux("arm64"));
         assert_eq!(config.config.entrypoint.as_deref().unwrap(), ["tini"]);
         assert_eq!(config.config.cmd.as_deref().unwrap(), ["serve"]);
-        assert_eq!(config.env_var("PATH"), Some(DEFAULT_PATH));
+        assert!(config.env_vars().any(|var| var == ("PATH", DEFAULT_PATH)));
         assert_eq!(
             (config.os.as_str(), config.architecture.as_str()),
             ("linux", "arm64")

@@ -2,13 +2,14 @@
 //! then a deterministic BuildKit `pb::Definition`. No daemon, and no I/O but `context_dir`'s
 //! reading of a context directory for the CLI.
 //!
-//! Modules import only downwards (`scripts/module-cycles` checks it): `context_dir` → `plan`,
-//! `subrequest`, `matrix`, `schema`, `dot`, `failure` → `graph` → `target` → `validate` →
-//! `model`, `resolve` → `args`, `syntax`, `reference` → `spec`, `image`, `stubs` → `error` → `llb`,
-//! `diagnostic` → `platform` → `pb`; `stubs` also reads `syntax` and `spec`, `cache_keys` reads
-//! `stubs`, `cache_keys` and `context_dir` read `context` (→ `error`); `dockerignore` stands
-//! alone. The crate root only declares them and re-exports.
+//! Modules import only downwards (`scripts/module-cycles` checks it): `affected`, `context_dir`
+//! → `plan`, `subrequest`, `matrix`, `schema`, `dot`, `failure` → `graph` → `target` →
+//! `validate` → `model`, `resolve` → `args`, `syntax`, `reference` → `spec`, `image`, `stubs` →
+//! `error` → `llb`, `diagnostic` → `platform` → `pb`; `stubs` also reads `syntax` and `spec`,
+//! `cache_keys` reads `stubs`, `cache_keys` and `context_dir` read `context` (→ `error`);
+//! `dockerignore` stands alone. The crate root only declares them and re-exports.
 
+pub mod affected;
 pub mod args;
 pub mod cache_keys;
 pub mod context;

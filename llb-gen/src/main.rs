@@ -14,6 +14,8 @@ use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::{Error, context_dir, dot, load, matrix, schema, spec, target, validate};
 
+mod affected_cli;
+
 #[derive(Parser)]
 #[command(
     name = "llb-gen",
@@ -26,7 +28,7 @@ struct Cli {
 }
 
 /// What `llb` and `dot` build: one target of a spec.
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Build {
     /// The spec file.
     spec: PathBuf,
@@ -78,6 +80,7 @@ enum Command {
     /// Print the build graph of a target as Graphviz (`| dot -Tsvg > graph.svg`).
     Dot(Build),
     /// List the buildable targets.
+    #[command(group(clap::ArgGroup::new("plan").args(["json", "explain"])))]
     Targets {
         /// The spec file.
         spec: PathBuf,
@@ -89,18 +92,20 @@ enum Command {
             long,
             value_delimiter = ',',
             default_value = "linux/amd64",
-            requires = "json"
+            requires = "plan"
         )]
         platform: Vec<Platform>,
         /// Image name prefix of the CI plan's tags (default: the spec's directory name).
         #[arg(long, requires = "json")]
         image: Option<String>,
+        #[command(flatten)]
+        changes: affected_cli::ChangeArgs,
     },
     /// Print the JSON Schema of the spec (for editors: the `yaml-language-server` modeline).
     Schema,
     /// Validate a spec and print every error, rustc-style; exit 1 when there is one. A valid
-    /// spec's target (default: the first variant) is then built as `llb` would, with the
-    /// same options, so a bad target, build arg or platform is an error too.
+    /// spec's targets (`--target`, else every target) are then built as `llb` would, with the
+    /// same options, so a bad target, build arg, default or platform is an error too.
     Check {
         #[command(flatten)]
         build: Build,
@@ -148,12 +153,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             json,
             platform,
             image,
+            changes,
         } => {
             let (source, file) = read_spec(&path).map_err(|e| e.to_string())?;
             let spec = load(&source, &file).map_err(|error| error.to_string())?;
             let targets = target::list(&spec);
-            if json {
-                let image = image.unwrap_or_else(|| spec_dir_name(&path));
+            let image = image.unwrap_or_else(|| spec_dir_name(&path));
+            if let Some(text) = changes.output(&path, &spec, &platform, &image)? {
+                out(|stdout| stdout.write_all(text.as_bytes()))?;
+            } else if json {
                 let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
                 let plan = matrix::plan(&image, &platforms, &targets);
                 let text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
@@ -175,14 +183,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Check { build, short } => {
             let file = build.spec.display().to_string();
             let errors = check(build);
-            for error in &errors {
-                match error {
-                    Error::Spec(diagnostic) if !short => eprint!("{}", diagnostic.render()),
-                    error => eprintln!("error: {error}"),
-                }
-            }
             if !errors.is_empty() {
-                eprintln!("{file}: {} error(s)", errors.len());
+                // One write for all: a spec may have tens of thousands of errors.
+                let mut text = String::new();
+                for error in &errors {
+                    match error {
+                        Error::Spec(diagnostic) if !short => text.push_str(&diagnostic.render()),
+                        error => text.push_str(&format!("error: {error}\n")),
+                    }
+                }
+                text.push_str(&format!("{file}: {} error(s)\n", errors.len()));
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 return Ok(ExitCode::FAILURE);
             }
             out(|stdout| writeln!(stdout, "{file}: ok"))?;
@@ -198,21 +209,57 @@ fn check(build: Build) -> Vec<Error> {
         Ok(read) => read,
         Err(error) => return vec![error],
     };
-    let diagnostics = match spec::parse(&source, &file) {
-        Ok(spec) => validate::validate(&spec, &file, &source),
-        Err(diagnostic) => vec![diagnostic],
+    let spec = match spec::parse(&source, &file) {
+        Ok(spec) => spec,
+        Err(diagnostic) => return vec![diagnostic.into()],
     };
+    let diagnostics = validate::validate(&spec, &file, &source);
     if !diagnostics.is_empty() {
         return diagnostics.into_iter().map(Error::from).collect();
     }
-    build_definition(build).err().into_iter().collect()
+    // Without `--target`, every target: a bad default of another variant is an error now,
+    // not in CI.
+    let targets: Vec<Option<String>> = match &build.target {
+        Some(target) => vec![Some(target.clone())],
+        None => target::list(&spec)
+            .into_iter()
+            .map(|target| Some(target.name))
+            .collect(),
+    };
+    let mut errors: Vec<Error> = Vec::new();
+    for target in targets {
+        let build = Build {
+            target,
+            ..build.clone()
+        };
+        if let Err(error) = definition(build, &spec, &source, &file)
+            && !errors
+                .iter()
+                .any(|seen| seen.to_string() == error.to_string())
+        {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
-/// The Definition that `build` asks for, with the context read from disk: the frontend's plan,
-/// with the facts a daemon would give left at their defaults.
+/// The Definition that `build` asks for, with the context read from disk.
 fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
+    let (source, file) = read_spec(&build.spec)?;
+    let spec = load(&source, &file)?;
+    definition(build, &spec, &source, &file)
+}
+
+/// The Definition of the valid `spec` (read from `source`) that `build` asks for: the
+/// frontend's plan, with the facts a daemon would give left at their defaults.
+fn definition(
+    build: Build,
+    spec: &spec::Spec,
+    source: &str,
+    file: &str,
+) -> Result<llb_gen::pb::Definition, Error> {
     let Build {
-        spec,
+        spec: spec_path,
         target,
         build_args,
         builder_context,
@@ -224,12 +271,10 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         build_platform,
         context,
     } = build;
-    let (source, file) = read_spec(&spec)?;
-    let context_dir = context.unwrap_or_else(|| match spec.parent() {
+    let context_dir = context.unwrap_or_else(|| match spec_path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     });
-    let spec = load(&source, &file)?;
     let args = ArgValues {
         build_args: build_args.into_iter().collect(),
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
@@ -245,10 +290,10 @@ fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
         no_cache: NoCache::from_option(no_cache.as_deref()),
         ..BuildRequest::new(target, args)?
     };
-    let plan = plan::plan(&spec, &request)?;
+    let plan = plan::plan(spec, &request)?;
     let facts = context_dir::facts(&plan, &context_dir)?;
     let source = SourceFile {
-        name: &file,
+        name: file,
         data: source.as_bytes(),
     };
     Ok(plan.build(&facts, source)?.definition)

@@ -45,7 +45,8 @@ pub struct Job {
     pub artifact: String,
 }
 
-/// The plan for `targets` (as `target::list` gives them) on `platforms`.
+/// The plan for `targets` (as `target::list` gives them, or those a change affects) on
+/// `platforms`; the core jobs only when `artifact` is among them.
 pub fn plan(image: &str, platforms: &[String], targets: &[TargetInfo]) -> Plan {
     let jobs = |target: String| {
         platforms.iter().map(move |platform| Job {
@@ -66,7 +67,11 @@ pub fn plan(image: &str, platforms: &[String], targets: &[TargetInfo]) -> Plan {
         image: image.to_owned(),
         platforms: platforms.to_vec(),
         core: Matrix {
-            include: jobs(ARTIFACT_TARGET.to_owned()).collect(),
+            include: targets
+                .iter()
+                .filter(|target| target.name == ARTIFACT_TARGET)
+                .flat_map(|target| jobs(target.name.clone()))
+                .collect(),
         },
         matrix: Matrix {
             include: variants.iter().cloned().flat_map(jobs).collect(),

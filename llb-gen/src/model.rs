@@ -27,20 +27,12 @@ pub struct Variant {
     pub base: Base,
     /// The `from:` value as written.
     pub from: Spanned<String>,
-    /// Working directory of the container, created in the image.
+    /// Working directory of the container: the last `workdir` of the chain.
     pub workdir: Option<Spanned<String>>,
-    /// Debian packages, each a valid apt argument.
-    pub packages: Vec<Spanned<String>>,
-    /// The apt repositories they may come from.
-    pub apt_repositories: Vec<AptRepository>,
-    /// Commands run in the image, in order.
-    pub run: Vec<RunStep>,
-    /// Files from the build context.
-    pub copy: Vec<FileCopy>,
-    /// Binaries and where they go.
+    /// The steps of each variant of the `extends` chain, parents first, then the variant's.
+    pub stages: Vec<Stage>,
+    /// Binaries and where they go, after every stage.
     pub binaries: Vec<BinaryCopy>,
-    /// Environment, values not yet expanded against the base image's env.
-    pub env: NamedMap<Spanned<String>>,
     /// Image entrypoint (exec form).
     pub entrypoint: Option<Vec<String>>,
     /// Image default command (exec form).
@@ -57,6 +49,37 @@ pub struct Variant {
     pub stop_signal: Option<String>,
     /// Smoke checks of `check:<variant>`.
     pub check: Vec<Command>,
+}
+
+/// One variant's own steps, in the order written.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    /// The variant that writes them.
+    pub variant: String,
+    /// Its steps.
+    pub steps: Vec<Step>,
+}
+
+/// What a variant writes that takes effect at its place among its steps, as a Dockerfile line.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// `env`: in force for the steps after it (values not yet expanded against the env).
+    Env(NamedMap<Spanned<String>>),
+    /// `workdir`: created here, and the directory of the steps after it.
+    Workdir(Spanned<String>),
+    /// `packages` and `apt_repositories`: one apt layer.
+    Packages {
+        /// The first of them, which locates the layer.
+        at: Spanned<String>,
+        /// The packages, each a valid apt argument.
+        packages: Vec<Spanned<String>>,
+        /// The repositories they may come from.
+        apt_repositories: Vec<AptRepository>,
+    },
+    /// A `run` step.
+    Run(RunStep),
+    /// The `copy` items, one layer.
+    Copy(Vec<FileCopy>),
 }
 
 /// One `run:` step.

@@ -1,17 +1,27 @@
 //! A variant as it is built: its `extends` chain merged (parents first, later parents over
 //! earlier ones, the variant over all), then build args substituted in every string.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::convert::Infallible;
+use std::rc::Rc;
 
-use crate::args::{Scope, SubstituteError};
-use crate::diagnostic::{Diagnostic, Position};
+use crate::args::{Budget, Scope, SubstituteError};
+use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::platform::Platform;
-use crate::spec::{NamedMap, Spanned, Spec, Variant, position, unspanned};
+use crate::spec::{
+    BinaryInstall, Command, CopyStep, NamedMap, RunStep, Spanned, Spec, Stage, Variant, position,
+    unspanned,
+};
 
 /// The OCI label the top-level `source:` sets.
 pub const SOURCE_LABEL: &str = "org.opencontainers.image.source";
 /// The OCI label the top-level `revision:` sets.
 pub const REVISION_LABEL: &str = "org.opencontainers.image.revision";
+/// The most a spec's merges may copy, in about the bytes the copies take (see [`weight`]):
+/// each variant is a copy of all it extends, so a parent that many variants extend, or a long
+/// chain of variants that each add a step, multiplies the spec. A spec of hundreds of variants
+/// copies a few megabytes.
+pub const MAX_INHERITED_BYTES: usize = 32 << 20;
 
 /// What a build gives the args: `--build-arg` values and the platforms.
 #[derive(Clone, Debug)]
@@ -37,207 +47,543 @@ impl ArgValues {
 
 /// Variant `name` with its whole `extends` chain merged in; `abstract` is its own.
 pub fn merged(spec: &Spec, name: &str) -> Result<Variant, Diagnostic> {
-    let mut walk = Walk {
-        spec,
-        chain: Vec::new(),
-        order: Vec::new(),
-    };
-    walk.visit(name, None)?;
-    let mut merged = Variant::default();
-    for ancestor in &walk.order {
-        inherit(&mut merged, ancestor);
-    }
-    merged.is_abstract = spec.variants.value.get(name).is_some_and(|v| v.is_abstract);
-    merged.extends.clear();
-    if let Some(source) = &spec.source {
-        default_label(&mut merged.labels, SOURCE_LABEL, source);
-    }
-    if let Some(revision) = &spec.revision {
-        default_label(&mut merged.labels, REVISION_LABEL, revision);
-    }
-    Ok(merged)
+    Family::new(spec).merged(name)
 }
 
-/// Variant `name`, merged, with the build args substituted.
+/// Variant `name`, merged, with the build args substituted. What substitution writes out is
+/// bounded by a [`Budget`], and only the variant's own strings are written.
 pub fn resolve(spec: &Spec, name: &str, values: &ArgValues) -> Result<Variant, Diagnostic> {
     let mut variant = merged(spec, name)?;
     let mut first_error = None;
-    let scope = scope(spec, &variant, values, &mut |error| {
+    let mut report = |error| {
         first_error.get_or_insert(error);
-    });
+    };
+    let top = top_scope(spec, values, &mut report);
+    let scope = variant_scope(spec, &top, &variant, values, &mut report);
     if let Some(error) = first_error {
         return Err(error);
     }
-    variant.try_for_each_string(&mut |text| {
-        text.value = scope
-            .substitute(&text.value)
-            .map_err(|error| located(spec, position(text), error))?;
+    let mut budget = Budget::default();
+    let mut write = |text: &mut Spanned<String>, keep_others: bool| {
+        let value = if keep_others {
+            scope.substitute_keeping_others(&text.value)
+        } else {
+            scope.substitute(&text.value)
+        };
+        text.value = value
+            .and_then(|value| budget.write(&value))
+            .map_err(|error| error.located(&spec.document, position(text)))?;
         Ok(())
-    })?;
-    for (_, value) in &mut variant.env.0 {
-        value.value = scope
-            .substitute_keeping_others(&value.value)
-            .map_err(|error| located(spec, position(value), error))?;
+    };
+    variant.try_for_each_string(&mut |text| write(text, false))?;
+    for value in variant.env_values_mut() {
+        write(value, true)?;
     }
     Ok(variant)
 }
 
-/// Every undeclared or malformed substitution in a merged variant, whatever the values.
-pub fn arg_errors(spec: &Spec, variant: &Variant) -> Vec<Diagnostic> {
-    let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
-    let mut errors = Vec::new();
-    let scope = scope(spec, variant, &values, &mut |error| errors.push(error));
-    let _ = variant
-        .clone()
-        .try_for_each_string::<std::convert::Infallible>(&mut |text| {
-            if let Err(error) = scope.substitute(&text.value) {
-                errors.push(located(spec, position(text), error));
-            }
-            Ok(())
-        });
-    for (_, value) in variant.env.iter() {
-        if let Err(error) = scope.substitute_keeping_others(&value.value) {
-            errors.push(located(spec, position(value), error));
-        }
-    }
-    errors.sort_by_key(|error| error.position);
-    errors
+/// The substitution errors of a spec's variants whatever the values: its top-level args are
+/// declared once for all of them.
+pub struct ArgCheck<'s> {
+    spec: &'s Spec,
+    values: ArgValues,
+    top: Scope<'static>,
+    top_errors: Vec<Diagnostic>,
 }
 
-/// The args in scope for `variant`: the automatic ones, the top-level ones, then its own.
-/// A default that cannot be substituted is reported and its arg declared empty.
-fn scope(
-    spec: &Spec,
-    variant: &Variant,
-    values: &ArgValues,
-    report: &mut dyn FnMut(Diagnostic),
-) -> Scope {
-    let mut scope = Scope::automatic(&values.target_platform, &values.build_platform);
-    for (name, default) in spec.args.iter().chain(variant.args.iter()) {
-        let text = default.as_ref().map(|default| default.value.as_str());
-        if let Err(error) = scope.declare(&name.value, text, &values.build_args) {
-            let at = default.as_ref().map_or(position(name), position);
-            report(located(spec, at, error));
-            let _ = scope.declare(&name.value, None, &BTreeMap::new());
+impl<'s> ArgCheck<'s> {
+    /// Declares the spec's top-level args, with no build-arg given.
+    pub fn new(spec: &'s Spec) -> Self {
+        let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
+        let mut top_errors = Vec::new();
+        let top = top_scope(spec, &values, &mut |error| top_errors.push(error));
+        Self {
+            spec,
+            values,
+            top,
+            top_errors,
         }
     }
+
+    /// `text`, a string of merged `variant`, with every arg at its default (no build arg given),
+    /// as `llb-gen targets` shows it; `None` when it cannot be substituted.
+    pub fn with_defaults(&self, variant: &Variant, text: &str) -> Option<String> {
+        let scope = variant_scope(self.spec, &self.top, variant, &self.values, &mut |_| {});
+        let value = scope.substitute(text).ok()?;
+        Budget::default().write(&value).ok()
+    }
+
+    /// The defaults of top-level args that cannot be substituted.
+    pub fn top_level_errors(&self) -> &[Diagnostic] {
+        &self.top_errors
+    }
+
+    /// Every undeclared or malformed substitution in a merged variant's args and strings.
+    /// Nothing is written out: that is for the target's build.
+    pub fn errors(&self, variant: &Variant) -> Vec<Diagnostic> {
+        let spec = self.spec;
+        let mut errors = Vec::new();
+        let scope = variant_scope(spec, &self.top, variant, &self.values, &mut |error| {
+            errors.push(error)
+        });
+        let mut check = |text: &Spanned<String>, result: Result<_, SubstituteError>| {
+            if let Err(error) = result {
+                errors.push(error.located(&spec.document, position(text)));
+            }
+        };
+        let _ = variant
+            .clone()
+            .try_for_each_string::<Infallible>(&mut |text| {
+                check(text, scope.substitute(&text.value));
+                Ok(())
+            });
+        for value in variant.clone().env_values_mut() {
+            check(value, scope.substitute_keeping_others(&value.value));
+        }
+        errors.sort_by_key(|error| error.position);
+        // A variant's own `workdir` is also the merge's.
+        errors.dedup();
+        errors
+    }
+}
+
+/// The automatic args and the top-level ones. A default that cannot be substituted is
+/// reported and its arg declared empty.
+fn top_scope(
+    spec: &Spec,
+    values: &ArgValues,
+    report: &mut dyn FnMut(Diagnostic),
+) -> Scope<'static> {
+    let mut scope = Scope::automatic(&values.target_platform, &values.build_platform);
+    declare(spec, &mut scope, &spec.args, values, report);
     scope
 }
 
-/// A substitution error at `position` of the spec.
-pub(crate) fn located(spec: &Spec, position: Position, error: SubstituteError) -> Diagnostic {
-    let diagnostic = spec.document.error(position, error.message);
-    match error.hint {
-        Some(hint) => diagnostic.with_hint(hint),
-        None => diagnostic,
+/// `variant`'s args inside the top-level ones.
+fn variant_scope<'a>(
+    spec: &Spec,
+    top: &'a Scope<'a>,
+    variant: &Variant,
+    values: &ArgValues,
+    report: &mut dyn FnMut(Diagnostic),
+) -> Scope<'a> {
+    let mut scope = top.inner();
+    declare(spec, &mut scope, &variant.args, values, report);
+    scope
+}
+
+fn declare(
+    spec: &Spec,
+    scope: &mut Scope<'_>,
+    args: &NamedMap<Option<Spanned<String>>>,
+    values: &ArgValues,
+    report: &mut dyn FnMut(Diagnostic),
+) {
+    for (name, default) in args.iter() {
+        let text = default.as_ref().map(|default| default.value.as_str());
+        if let Err(error) = scope.declare(&name.value, text, &values.build_args) {
+            let at = default.as_ref().map_or(position(name), position);
+            report(error.located(&spec.document, at));
+            let _ = scope.declare(&name.value, None, &BTreeMap::new());
+        }
     }
 }
 
-/// Depth-first walk of `extends`: ancestors in merge order, each once (a diamond's shared
-/// base is applied once, first).
-struct Walk<'s> {
+/// A spec's variants with their `extends` chains merged, each once: a variant with one parent
+/// starts from its parent's merge, so a chain of n variants takes n merges, not n²/2. What the
+/// merges copy is bounded by [`MAX_INHERITED_BYTES`]. The walks keep their own stacks: a chain
+/// is as deep as a spec has variants.
+pub struct Family<'s> {
     spec: &'s Spec,
-    chain: Vec<&'s str>,
-    order: Vec<&'s Variant>,
+    /// Each variant's place in the spec, by name.
+    places: HashMap<&'s str, usize>,
+    /// Each variant's own [`weight`], once needed.
+    weights: Vec<Option<usize>>,
+    /// Each variant merged with its ancestors (without the OCI labels) and the merge's weight,
+    /// once known.
+    merges: Vec<Option<Result<(Variant, usize), Diagnostic>>>,
+    /// The variants on the walk under way.
+    on_path: Vec<bool>,
+    /// What the merges have copied so far.
+    copied: usize,
 }
 
-impl<'s> Walk<'s> {
-    fn visit(&mut self, name: &str, reference: Option<&Spanned<String>>) -> Result<(), Diagnostic> {
-        let spec = self.spec;
-        let at = |fallback: Position| reference.map_or(fallback, position);
-        if let Some(start) = self.chain.iter().position(|seen| *seen == name) {
-            let mut cycle: Vec<&str> = self.chain[start..].to_vec();
-            cycle.push(name);
-            return Err(spec
-                .document
-                .error(
-                    at(Position::START),
-                    format!("`extends` cycle: {}", cycle.join(" -> ")),
-                )
-                .with_hint("a variant cannot extend itself, directly or through others"));
+/// One variant on a walk up its `extends`, and which of its parents is next.
+#[derive(Clone, Copy)]
+struct Step {
+    variant: usize,
+    parent: usize,
+}
+
+impl<'s> Family<'s> {
+    /// Nothing merged yet.
+    pub fn new(spec: &'s Spec) -> Self {
+        let variants = &spec.variants.value.0;
+        let mut places = HashMap::new();
+        for (place, (name, _)) in variants.iter().enumerate() {
+            places.entry(name.value.as_str()).or_insert(place);
         }
-        let Some((key, variant)) = spec
-            .variants
-            .value
+        Self {
+            spec,
+            places,
+            weights: vec![None; variants.len()],
+            merges: variants.iter().map(|_| None).collect(),
+            on_path: vec![false; variants.len()],
+            copied: 0,
+        }
+    }
+
+    /// Variant `name` with its whole `extends` chain merged in; `abstract` is its own.
+    pub fn merged(&mut self, name: &str) -> Result<Variant, Diagnostic> {
+        let Some(&place) = self.places.get(name) else {
+            return Err(self.undefined(name, Position::START));
+        };
+        self.merge_up_to(place);
+        let Some(merge) = &self.merges[place] else {
+            unreachable!("merge_up_to merges its variant");
+        };
+        let (merged, _) = merge.as_ref().map_err(Diagnostic::clone)?;
+        let spec = self.spec;
+        let mut merged = merged.clone();
+        merged.is_abstract = spec.variants.value.0[place].1.is_abstract;
+        if let Some(source) = &spec.source {
+            default_label(&mut merged.labels, SOURCE_LABEL, source);
+        }
+        if let Some(revision) = &spec.revision {
+            default_label(&mut merged.labels, REVISION_LABEL, revision);
+        }
+        Ok(merged)
+    }
+
+    /// Merges variant `start` and, first, every ancestor not merged yet. A variant whose
+    /// parent cannot be merged fails as its parent does.
+    fn merge_up_to(&mut self, start: usize) {
+        let variants = &self.spec.variants.value.0;
+        let mut path = vec![Step {
+            variant: start,
+            parent: 0,
+        }];
+        self.on_path[start] = true;
+        while let Some(&Step { variant, parent }) = path.last() {
+            if self.merges[variant].is_some() {
+                self.on_path[variant] = false;
+                path.pop();
+                continue;
+            }
+            let outcome = match variants[variant].1.extends.get(parent) {
+                None => Some(self.merge(variant)),
+                Some(reference) => match self.places.get(reference.value.as_str()) {
+                    None => Some(Err(self.undefined(&reference.value, position(reference)))),
+                    Some(&next) => match &self.merges[next] {
+                        Some(Ok(_)) => {
+                            if let Some(step) = path.last_mut() {
+                                step.parent += 1;
+                            }
+                            None
+                        }
+                        Some(Err(error)) => Some(Err(error.clone())),
+                        None if self.on_path[next] => {
+                            self.cycle(&mut path, next);
+                            None
+                        }
+                        None => {
+                            self.on_path[next] = true;
+                            path.push(Step {
+                                variant: next,
+                                parent: 0,
+                            });
+                            None
+                        }
+                    },
+                },
+            };
+            if let Some(outcome) = outcome {
+                self.merges[variant] = Some(outcome);
+            }
+        }
+    }
+
+    /// Fails every variant of the cycle that closes at `start`, which is on `path`, and takes
+    /// them off it: each names the cycle from itself, at the reference that leads back to it.
+    fn cycle(&mut self, path: &mut Vec<Step>, start: usize) {
+        let variants = &self.spec.variants.value.0;
+        let Some(first) = path.iter().rposition(|step| step.variant == start) else {
+            return;
+        };
+        let members = path.split_off(first);
+        let names: Vec<&str> = members
             .iter()
-            .find(|(key, _)| key.value == name)
-        else {
-            let defined: Vec<&str> = spec
-                .variants
-                .value
-                .iter()
-                .map(|(k, _)| k.value.as_str())
-                .collect();
-            return Err(spec
+            .map(|step| variants[step.variant].0.value.as_str())
+            .collect();
+        for (index, member) in members.iter().enumerate() {
+            // The member before this one in the cycle, and its reference to this one.
+            let before = members[(index + members.len() - 1) % members.len()];
+            let reference = &variants[before.variant].1.extends[before.parent];
+            let cycle = names[index..].iter().chain(&names[..index]);
+            let error = self
+                .spec
                 .document
                 .error(
-                    at(Position::START),
-                    format!("`{name}` is extended but not defined"),
+                    position(reference),
+                    format!(
+                        "`extends` cycle: {} -> {}",
+                        listed(cycle.copied(), names.len(), " -> "),
+                        names[index]
+                    ),
                 )
-                .with_hint(format!("defined variants: {}", defined.join(", "))));
+                .with_hint("a variant cannot extend itself, directly or through others");
+            self.merges[member.variant] = Some(Err(error));
+            self.on_path[member.variant] = false;
+        }
+    }
+
+    /// Merges variant `place`, whose parents are merged.
+    fn merge(&mut self, place: usize) -> Result<(Variant, usize), Diagnostic> {
+        let variants = &self.spec.variants.value.0;
+        let (name, variant) = &variants[place];
+        let mut merge = match variant.extends.as_slice() {
+            [] => Merge::default(),
+            [parent] => {
+                let parent = self.places[parent.value.as_str()];
+                self.charge(self.merge_of(parent).1, name)?;
+                Merge::from(self.merge_of(parent).0.clone())
+            }
+            _ => {
+                // Two parents may share ancestors (a diamond): each ancestor applies once, in
+                // the order of a walk up the parents.
+                let ancestors = self.ancestors(place);
+                let inherited = ancestors.iter().map(|&a| self.own_weight(a)).sum();
+                self.charge(inherited, name)?;
+                let mut merge = Merge::default();
+                for ancestor in ancestors {
+                    let (name, variant) = &variants[ancestor];
+                    merge.apply(&name.value, variant);
+                }
+                merge
+            }
         };
-        if self.order.iter().any(|done| std::ptr::eq(*done, variant)) {
+        merge.apply(&name.value, variant);
+        // What a child copies is the merge itself: replaced values and `extends` are not in it.
+        let mut merged = merge.variant;
+        // The steps are shared, not copied, but each variant that inherits them reads them
+        // again (validation, substitution): they count as much as their variants' own weight.
+        let stages: Vec<usize> = merged
+            .stages
+            .iter()
+            .map(|stage| self.places[stage.variant.as_str()])
+            .collect();
+        let steps: usize = stages.into_iter().map(|place| self.own_weight(place)).sum();
+        let weight = weight(&mut merged).saturating_add(steps);
+        Ok((merged, weight))
+    }
+
+    /// The [`weight`] of variant `place` as written.
+    fn own_weight(&mut self, place: usize) -> usize {
+        *self.weights[place]
+            .get_or_insert_with(|| weight(&mut self.spec.variants.value.0[place].1.clone()))
+    }
+
+    /// The merge of variant `place`, which is merged.
+    fn merge_of(&self, place: usize) -> &(Variant, usize) {
+        match &self.merges[place] {
+            Some(Ok(merge)) => merge,
+            _ => unreachable!("a variant merges after its parents"),
+        }
+    }
+
+    /// Counts `weight` more bytes copied, for variant `name`.
+    fn charge(&mut self, weight: usize, name: &Spanned<String>) -> Result<(), Diagnostic> {
+        self.copied = self.copied.saturating_add(weight);
+        if self.copied <= MAX_INHERITED_BYTES {
             return Ok(());
         }
-        self.chain.push(&key.value);
-        for parent in &variant.extends {
-            self.visit(&parent.value, Some(parent))?;
+        Err(self
+            .spec
+            .document
+            .error(
+                position(name),
+                format!(
+                    "variant `{}` takes the spec past {MAX_INHERITED_BYTES} bytes ({} MiB) of inherited values (inheritance limit)",
+                    name.value,
+                    MAX_INHERITED_BYTES >> 20
+                ),
+            )
+            .with_hint(
+                "each variant is a copy of everything it extends: extend fewer or smaller variants",
+            ))
+    }
+
+    /// The ancestors of variant `place`, each once, parents before their children and earlier
+    /// parents' lines first: the order in which they apply.
+    fn ancestors(&self, place: usize) -> Vec<usize> {
+        let variants = &self.spec.variants.value.0;
+        let parents = |place: usize| {
+            variants[place]
+                .1
+                .extends
+                .iter()
+                .rev()
+                .map(|parent| (self.places[parent.value.as_str()], false))
+        };
+        let mut order = Vec::new();
+        let mut done = HashSet::new();
+        let mut pending: Vec<(usize, bool)> = parents(place).collect();
+        while let Some((ancestor, parents_done)) = pending.pop() {
+            if done.contains(&ancestor) {
+                continue;
+            }
+            if parents_done {
+                done.insert(ancestor);
+                order.push(ancestor);
+            } else {
+                pending.push((ancestor, true));
+                pending.extend(parents(ancestor));
+            }
         }
-        self.chain.pop();
-        self.order.push(variant);
+        order
+    }
+
+    /// `name` is extended (at `at`) but no variant has that name.
+    fn undefined(&self, name: &str, at: Position) -> Diagnostic {
+        let variants = &self.spec.variants.value.0;
+        let defined = variants.iter().map(|(name, _)| name.value.as_str());
+        self.spec
+            .document
+            .error(at, format!("`{name}` is extended but not defined"))
+            .with_hint(format!(
+                "defined variants: {}",
+                listed(defined, variants.len(), ", ")
+            ))
+    }
+}
+
+/// About the bytes `variant` takes in memory: each string's text and its place, and each
+/// step's, copy's, check's and binary's place. Merges are counted in these, so that
+/// [`MAX_INHERITED_BYTES`] bounds memory whatever the values are. (`variant` is only read, by
+/// [`Variant::try_for_each_string`].)
+fn weight(variant: &mut Variant) -> usize {
+    fn count(total: &mut usize, text: &str) {
+        *total += text.len() + size_of::<Spanned<String>>();
+    }
+    // A merge shares its stages with its parent's: a child copies only their places.
+    let stages = std::mem::take(&mut variant.stages);
+    let mut total = stages.len() * size_of::<Rc<Stage>>()
+        + variant.run.len() * size_of::<RunStep>()
+        + variant.copy.len() * size_of::<CopyStep>()
+        + variant.check.len() * size_of::<Command>()
+        + variant.binaries.0.len() * size_of::<BinaryInstall>();
+    let _ = variant.try_for_each_string::<Infallible>(&mut |text| {
+        count(&mut total, &text.value);
         Ok(())
+    });
+    // What substitution leaves as written.
+    if let Some(description) = &variant.description {
+        count(&mut total, description);
     }
+    for parent in &variant.extends {
+        count(&mut total, &parent.value);
+    }
+    for (name, default) in variant.args.iter() {
+        count(&mut total, &name.value);
+        count(
+            &mut total,
+            default.as_ref().map_or("", |d| d.value.as_str()),
+        );
+    }
+    for (name, value) in variant.env.iter() {
+        count(&mut total, &name.value);
+        count(&mut total, &value.value);
+    }
+    let step_env = variant.run.iter().flat_map(|step| step.env.iter());
+    for (name, _) in variant.labels.iter().chain(step_env) {
+        count(&mut total, &name.value);
+    }
+    for (name, _) in variant.binaries.iter() {
+        count(&mut total, &name.value);
+    }
+    variant.stages = stages;
+    total
 }
 
-/// Applies `over` on `base`: maps merge, lists append, scalars replace; as in a Dockerfile, a
-/// new entrypoint drops the inherited cmd.
-fn inherit(base: &mut Variant, over: &Variant) {
-    fn replace<T: Clone>(base: &mut Option<T>, over: &Option<T>) {
-        if over.is_some() {
-            base.clone_from(over);
+/// A merge under way: the variant so far, and where its keys are, so that
+/// applying a variant costs that variant's size, not the merge's.
+#[derive(Default)]
+struct Merge {
+    variant: Variant,
+    args: HashMap<String, usize>,
+    binaries: HashMap<String, usize>,
+    labels: HashMap<String, usize>,
+}
+
+impl From<Variant> for Merge {
+    fn from(variant: Variant) -> Self {
+        Self {
+            args: places(&variant.args),
+            binaries: places(&variant.binaries),
+            labels: places(&variant.labels),
+            variant,
         }
     }
-    replace(&mut base.description, &over.description);
-    replace(&mut base.from, &over.from);
-    merge_map(&mut base.args, &over.args);
-    let mut packages: BTreeSet<String> = base.packages.iter().map(|p| p.value.clone()).collect();
-    base.packages.extend(
-        over.packages
-            .iter()
-            .filter(|package| packages.insert(package.value.clone()))
-            .cloned(),
-    );
-    base.apt_repositories
-        .extend(over.apt_repositories.iter().cloned());
-    base.run.extend(over.run.iter().cloned());
-    base.check.extend(over.check.iter().cloned());
-    base.copy.extend(over.copy.iter().cloned());
-    merge_map(&mut base.binaries, &over.binaries);
-    merge_map(&mut base.env, &over.env);
-    if over.entrypoint.is_some() {
-        base.cmd = None;
-    }
-    replace(&mut base.entrypoint, &over.entrypoint);
-    replace(&mut base.cmd, &over.cmd);
-    replace(&mut base.user, &over.user);
-    replace(&mut base.owner, &over.owner);
-    replace(&mut base.workdir, &over.workdir);
-    merge_map(&mut base.labels, &over.labels);
-    base.expose.extend(over.expose.iter().cloned());
-    replace(&mut base.healthcheck, &over.healthcheck);
-    replace(&mut base.stopsignal, &over.stopsignal);
 }
 
-/// Later keys replace earlier ones in place; new keys come last.
-fn merge_map<T: Clone>(base: &mut NamedMap<T>, over: &NamedMap<T>) {
+impl Merge {
+    /// Applies `over`: maps merge, lists append, scalars replace; as in a Dockerfile, a new
+    /// entrypoint drops the inherited cmd.
+    fn apply(&mut self, name: &str, over: &Variant) {
+        fn replace<T: Clone>(base: &mut Option<T>, over: &Option<T>) {
+            if over.is_some() {
+                base.clone_from(over);
+            }
+        }
+        let base = &mut self.variant;
+        replace(&mut base.description, &over.description);
+        replace(&mut base.from, &over.from);
+        merge_map(&mut base.args, &mut self.args, &over.args);
+        // Steps and the env they see stay with the variant that writes them.
+        let stage = Stage::of(name, over);
+        if !stage.is_empty() {
+            base.stages.push(Rc::new(stage));
+        }
+        base.check.extend(over.check.iter().cloned());
+        merge_map(&mut base.binaries, &mut self.binaries, &over.binaries);
+        if over.entrypoint.is_some() {
+            base.cmd = None;
+        }
+        replace(&mut base.entrypoint, &over.entrypoint);
+        replace(&mut base.cmd, &over.cmd);
+        replace(&mut base.user, &over.user);
+        replace(&mut base.owner, &over.owner);
+        replace(&mut base.workdir, &over.workdir);
+        merge_map(&mut base.labels, &mut self.labels, &over.labels);
+        base.expose.extend(over.expose.iter().cloned());
+        replace(&mut base.healthcheck, &over.healthcheck);
+        replace(&mut base.stopsignal, &over.stopsignal);
+    }
+}
+
+/// Where each key of `map` is (the first, should one repeat).
+fn places<T>(map: &NamedMap<T>) -> HashMap<String, usize> {
+    let mut places = HashMap::new();
+    for (place, (key, _)) in map.iter().enumerate() {
+        places.entry(key.value.clone()).or_insert(place);
+    }
+    places
+}
+
+/// Later keys replace earlier ones in place; new keys come last. `places` is where `base`'s
+/// keys are, and stays so.
+fn merge_map<T: Clone>(
+    base: &mut NamedMap<T>,
+    places: &mut HashMap<String, usize>,
+    over: &NamedMap<T>,
+) {
     for (key, value) in over.iter() {
-        match base
-            .0
-            .iter_mut()
-            .find(|(existing, _)| existing.value == key.value)
-        {
-            Some(entry) => entry.1 = value.clone(),
-            None => base.0.push((key.clone(), value.clone())),
+        match places.get(&key.value) {
+            Some(&place) => base.0[place].1 = value.clone(),
+            None => {
+                places.insert(key.value.clone(), base.0.len());
+                base.0.push((key.clone(), value.clone()));
+            }
         }
     }
 }
@@ -266,10 +612,12 @@ mod tests {
         list.iter().map(|w| w.value.as_str()).collect()
     }
 
+    /// The shell commands of a merged variant's stages, parents first.
     fn shell(variant: &Variant) -> Vec<&str> {
         variant
-            .run
+            .stages
             .iter()
+            .flat_map(|stage| &stage.run)
             .map(|step| match &step.command {
                 Command::Shell(text) => text.value.as_str(),
                 Command::Exec(_) => "<exec>",
@@ -322,14 +670,36 @@ mod tests {
             "node:20",
             "later parent wins"
         );
-        assert_eq!(words(&app.packages), ["ca-certificates", "curl"]);
+        type Written<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+        let stages: Vec<Written> = app
+            .stages
+            .iter()
+            .map(|stage| {
+                let name = stage.variant.as_str();
+                (name, words(&stage.packages), pairs(&stage.env))
+            })
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (
+                    "base",
+                    vec!["ca-certificates"],
+                    vec![("A", "base"), ("B", "base")]
+                ),
+                (
+                    "tools",
+                    vec!["curl", "ca-certificates"],
+                    vec![("B", "tools")]
+                ),
+                ("node", vec![], vec![("C", "node")]),
+                ("app", vec![], vec![("A", "app")]),
+            ],
+            "each variant's steps and env in a stage of its own, parents first, the shared base once"
+        );
         assert_eq!(
             shell(&app),
             ["echo base", "echo tools", "echo node", "echo app"]
-        );
-        assert_eq!(
-            pairs(&app.env),
-            [("A", "app"), ("B", "tools"), ("C", "node")]
         );
         assert_eq!(pairs(&app.labels), [("team", "core")]);
         assert_eq!(words(app.entrypoint.as_deref().unwrap()), ["app"]);
@@ -354,6 +724,60 @@ mod tests {
         assert_eq!(
             merged(&spec, "d").unwrap_err().to_string(),
             "f.yaml:12:14: `extends` cycle: d -> d (hint: a variant cannot extend itself, directly or through others)"
+        );
+    }
+
+    #[test]
+    fn a_chain_longer_than_the_stack_is_deep_merges_each_variant_once() {
+        let length = 20_000;
+        let mut variants = String::from("variants:\n  v0:\n    from: d\n    run: [echo 0]\n");
+        for link in 1..length {
+            variants.push_str(&format!("  v{link}: {{extends: v{}}}\n", link - 1));
+        }
+        let spec = spec(&variants);
+        let mut family = Family::new(&spec);
+        let last = family.merged(&format!("v{}", length - 1)).unwrap();
+        assert_eq!(shell(&last), ["echo 0"]);
+        for link in 0..length {
+            assert!(family.merged(&format!("v{link}")).is_ok());
+        }
+    }
+
+    #[test]
+    fn what_merges_copy_is_bounded() {
+        let description = "x".repeat(100_000);
+        let mut variants =
+            format!("variants:\n  base:\n    from: d\n    description: {description}\n");
+        for child in 0..400 {
+            variants.push_str(&format!("  c{child}: {{extends: base}}\n"));
+        }
+        let spec = spec(&variants);
+        let mut family = Family::new(&spec);
+        let error = (0..400)
+            .find_map(|child| family.merged(&format!("c{child}")).err())
+            .unwrap()
+            .to_string();
+        assert!(
+            error.starts_with("f.yaml:")
+                && error.contains(": variant `c")
+                && error.contains(
+                    "past 33554432 bytes (32 MiB) of inherited values (inheritance limit)"
+                ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_long_cycle_lists_its_first_variants() {
+        let mut variants = String::from("variants:\n");
+        for link in 0..100 {
+            variants.push_str(&format!("  v{link}: {{extends: v{}}}\n", (link + 1) % 100));
+        }
+        let spec = spec(&variants);
+        let error = merged(&spec, "v0").unwrap_err();
+        assert_eq!(
+            error.message,
+            "`extends` cycle: v0 -> v1 -> v2 -> v3 -> v4 -> v5 -> v6 -> v7 -> v8 -> v9 -> v10 -> … (100 in all) -> v0"
         );
     }
 
@@ -387,13 +811,14 @@ mod tests {
             "an empty declared arg takes the default"
         );
         assert_eq!(shell(&app), ["echo arm64 > /arch", "<exec>"]);
-        let Command::Exec(argv) = &app.run[1].command else {
+        let own = &app.stages[0];
+        let Command::Exec(argv) = &own.run[1].command else {
             panic!()
         };
         assert_eq!(words(&argv.value), ["echo", "2"]);
-        assert_eq!(pairs(&app.run[1].env), [("X", "2")]);
+        assert_eq!(pairs(&own.run[1].env), [("X", "2")]);
         assert_eq!(
-            pairs(&app.env),
+            pairs(&own.env),
             [("A", "$$HOME")],
             "env values keep `$$` for the env pass in the graph"
         );
@@ -406,11 +831,15 @@ mod tests {
         );
     }
 
-    /// The arg errors of variant `app`, as text.
+    /// The arg errors of the spec's top-level args and of variant `app`, as text.
     fn arg_error_texts(spec: &Spec) -> Vec<String> {
         let app = merged(spec, "app").unwrap();
-        arg_errors(spec, &app)
+        let check = ArgCheck::new(spec);
+        let app_errors = check.errors(&app);
+        check
+            .top_level_errors()
             .iter()
+            .chain(&app_errors)
             .map(ToString::to_string)
             .collect()
     }
@@ -442,6 +871,30 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("`B`")
+        );
+    }
+
+    #[test]
+    fn only_what_a_target_uses_is_written_out_and_within_a_budget() {
+        let mut args = String::from("args:\n  A0: xxxxxxxxxx\n");
+        for step in 1..=40 {
+            let last = format!("${{A{}}}", step - 1);
+            args.push_str(&format!("  A{step}: '{}'\n", last.repeat(4)));
+        }
+        let spec = spec(&format!(
+            "{args}variants:\n  app:\n    from: debian\n  big:\n    from: debian\n    labels: {{x: $A40}}\n"
+        ));
+        let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
+        assert!(
+            resolve(&spec, "app", &values).is_ok(),
+            "args no string names are never written out"
+        );
+        let error = resolve(&spec, "big", &values).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "f.yaml:50:17: the text exceeds 8388608 bytes (8 MiB) once `$` references are substituted (substitution limit)"
+            ),
+            "{error}"
         );
     }
 

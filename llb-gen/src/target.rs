@@ -93,15 +93,24 @@ pub struct TargetInfo {
 }
 
 /// Every buildable target (abstract variants are not), the default (first variant) first.
-/// Values show as written, before build args are substituted.
+/// The base shows with the build args at their defaults.
 pub fn list(spec: &Spec) -> Vec<TargetInfo> {
+    let mut family = resolve::Family::new(spec);
+    let args = resolve::ArgCheck::new(spec);
     let variants = buildable(spec)
-        .filter_map(|name| Some((name, resolve::merged(spec, name).ok()?)))
+        .filter_map(|name| Some((name, family.merged(name).ok()?)))
         .enumerate()
         .map(|(index, (name, variant))| TargetInfo {
             name: name.to_owned(),
             description: variant.description.clone().unwrap_or_default(),
-            base: variant.from.map(|from| from.value).unwrap_or_default(),
+            base: variant
+                .from
+                .as_ref()
+                .map(|from| {
+                    args.with_defaults(&variant, &from.value)
+                        .unwrap_or_else(|| from.value.clone())
+                })
+                .unwrap_or_default(),
             binaries: variant
                 .binaries
                 .iter()

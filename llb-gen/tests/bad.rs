@@ -1,9 +1,13 @@
 //! The bad-input table of `tests/bad/` (see its README) through `llb-gen check --short`: each
 //! spec is refused with exit code 1 (a panic exits 101) and its first error lines begin with
-//! the case's `.expected` lines. `tests/e2e/bad.sh` builds the same table through the frontend.
+//! the case's `.expected` lines, in bounded memory and time ([`capped`]). `tests/e2e/bad.sh`
+//! builds the same table through the frontend.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+mod capped;
 
 const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bad");
 /// The issue asks for at least this many cases.
@@ -51,28 +55,28 @@ fn lines(path: &Path) -> Vec<String> {
     }
 }
 
-/// What is wrong with one case's run, if anything.
-fn run_case(dir: &Path, name: &str) -> Option<String> {
+/// How long one case's run took, or what is wrong with it.
+fn run_case(dir: &Path, name: &str) -> Result<Duration, String> {
     let expected = lines(&Path::new(TABLE).join(format!("{name}.expected")));
     let args = lines(&Path::new(TABLE).join(format!("{name}.args")));
-    let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
-        .current_dir(dir)
-        .args(["check", "--short", &format!("{name}.yaml")])
-        .args(&args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() != Some(1) {
-        return Some(format!("exit {:?}, stderr:\n{stderr}", output.status));
+    let command = [
+        "check".to_owned(),
+        "--short".to_owned(),
+        format!("{name}.yaml"),
+    ];
+    let run = capped::llb_gen(dir, &[&command[..], &args].concat())?;
+    let stderr = run.stderr;
+    if run.status.code() != Some(1) {
+        return Err(format!("exit {:?}, stderr:\n{stderr}", run.status));
     }
     let mut errors = stderr.lines();
     for line in &expected {
         let actual = errors.next().unwrap_or_default();
         if !actual.starts_with(&format!("error: {line}")) {
-            return Some(format!("expected `error: {line}`\n  got `{actual}`"));
+            return Err(format!("expected `error: {line}`\n  got `{actual}`"));
         }
     }
-    None
+    Ok(run.elapsed)
 }
 
 #[test]
@@ -80,11 +84,19 @@ fn every_bad_spec_is_refused_with_its_message() {
     let dir = specs_dir();
     let names = cases();
     assert!(names.len() >= MIN_CASES, "only {} cases", names.len());
-    let failures: Vec<String> = names
-        .iter()
-        .filter_map(|name| Some(format!("{name}: {}", run_case(&dir, name)?)))
-        .collect();
+    let mut failures = Vec::new();
+    let mut times = Vec::new();
+    for name in &names {
+        match run_case(&dir, name) {
+            Ok(elapsed) => times.push((elapsed, name)),
+            Err(failure) => failures.push(format!("{name}: {failure}")),
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    times.sort();
+    for (elapsed, name) in times.iter().rev().take(5) {
+        eprintln!("{name}: {elapsed:?}");
+    }
     // The generated specs are 50 MB; they are kept only when the test fails.
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,6 +1,7 @@
 //! The CI examples in `examples/ci/` cannot run here, so they are checked against what they
 //! rely on: the workflow parses, its jobs chain, and every flag, JSON key and matrix field it
-//! uses is one that `llb-gen targets --json` has.
+//! uses is one that `llb-gen targets --json` has. `scripts/lint-workflow` lints it with
+//! actionlint.
 
 use std::process::Command;
 
@@ -19,9 +20,15 @@ fn workflow() -> Value {
 
 /// `llb-gen targets --json` on the hello example, with the workflow's flags.
 fn plan() -> Value {
+    plan_with(&[])
+}
+
+/// The plan with `extra` flags.
+fn plan_with(extra: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
         .args(["targets", HELLO_PATH, "--json"])
         .args(["--platform", "linux/amd64,linux/arm64", "--image", "app"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -81,8 +88,13 @@ fn workflow_chains_plan_core_variants_and_merge() {
     let jobs = &workflow["jobs"];
     assert_eq!(jobs["build-core"]["needs"], "plan");
     assert_eq!(
+        jobs["build-core"]["if"],
+        "needs.plan.outputs.compile == 'true'"
+    );
+    assert_eq!(jobs["carry"]["needs"], "plan");
+    assert_eq!(
         jobs["build-variants"]["needs"],
-        serde_json::json!(["plan", "build-core"])
+        serde_json::json!(["plan", "build-core", "carry"])
     );
     assert_eq!(
         jobs["merge"]["needs"],
@@ -111,6 +123,16 @@ fn workflow_chains_plan_core_variants_and_merge() {
     );
     let merge = jobs["merge"]["steps"].to_string();
     assert!(merge.contains("docker buildx imagetools create"));
+    // A skipped artifact is carried under the tag build-core would have pushed.
+    let carry = jobs["carry"]["steps"][2]["run"].as_str().unwrap();
+    assert!(
+        core["tags"]
+            .as_str()
+            .unwrap()
+            .ends_with(":${{ github.sha }}-${{ matrix.arch }}")
+    );
+    assert!(carry.contains(r#"-t "$image:$SHA-$arch" "$image:$BASE-$arch""#));
+    assert!(carry.contains(r"arch=${platform//\//-}"), "{carry}");
 }
 
 #[test]
@@ -118,8 +140,16 @@ fn workflow_uses_only_flags_keys_and_fields_the_plan_has() {
     let workflow = workflow();
     let plan = plan();
     let script = workflow["jobs"]["plan"]["steps"].to_string();
-    for flag in ["--json", "--platform", "--image"] {
+    for flag in ["--json", "--platform", "--image", "--since"] {
         assert!(script.contains(flag), "the plan job passes {flag}");
+    }
+    let change = plan_with(&["--changed", "README.md"]);
+    for key in ["built", "skipped", "note"] {
+        assert!(
+            script.contains(&format!(".{key}")),
+            "the plan job reads .{key}"
+        );
+        assert!(change.get(key).is_some(), "a change plan has `{key}`");
     }
     for (at, _) in script.match_indices("jq -c .") {
         let key: String = script[at + 7..]
@@ -139,13 +169,12 @@ fn workflow_uses_only_flags_keys_and_fields_the_plan_has() {
 #[test]
 fn bake_file_builds_the_artifact_then_the_variants_from_it() {
     assert!(BAKE.contains("target     = \"artifact\""));
-    assert!(
-        BAKE.contains("BUILDER_IMAGE = \"${REGISTRY}/${IMAGE}-artifact:${TAG}-${arch(platform)}\"")
-    );
+    assert!(BAKE.contains(
+        "BUILDER_IMAGE = \"${REGISTRY}/${IMAGE}-artifact:${ARTIFACT_TAG != \"\" ? ARTIFACT_TAG : TAG}-${arch(platform)}\""
+    ));
     assert!(
         BAKE.contains("tags       = [\"${REGISTRY}/${IMAGE}-artifact:${TAG}-${arch(platform)}\"]")
     );
-    assert!(
-        BAKE.contains("llb-gen targets examples/hello/flotilla.yaml --json | jq -r '.variants")
-    );
+    assert!(BAKE.contains("llb-gen targets examples/hello/flotilla.yaml --json --since REV"));
+    assert!(BAKE.contains("jq -r '.variants | join(\",\")' plan.json"));
 }

@@ -171,3 +171,57 @@ fn llb_takes_the_frontends_options() {
         "{bad:?}"
     );
 }
+
+/// A spec whose second variant's base is only bad once its arg takes its default.
+fn bad_default_spec() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-every-target");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flotilla.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nbuilder: {image: r, binaries: [a]}\nargs: {DEBIAN_IMAGE: 'debian:bookworm-slim'}\nvariants:\n  v:\n    from: ${DEBIAN_IMAGE}\n  node:\n    args: {NODE_IMAGE: 'node:Not Valid'}\n    from: ${NODE_IMAGE}\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn check_builds_every_target_unless_one_is_named() {
+    let file = bad_default_spec().display().to_string();
+    let every = llb_gen(&[
+        "check",
+        "--short",
+        &file,
+        "--build-arg",
+        "BUILDER_IMAGE=b:1",
+    ]);
+    assert_eq!(every.status.code(), Some(1), "{every:?}");
+    let stderr = String::from_utf8(every.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {file}:9:11: invalid image reference `node:Not Valid`"
+        )),
+        "{stderr}"
+    );
+    let one = llb_gen(&[
+        "check",
+        &file,
+        "--target",
+        "v",
+        "--build-arg",
+        "BUILDER_IMAGE=b:1",
+    ]);
+    assert!(one.status.success(), "{one:?}");
+}
+
+#[test]
+fn targets_show_the_base_with_the_args_at_their_defaults() {
+    let file = bad_default_spec().display().to_string();
+    let output = llb_gen(&["targets", &file]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("v") && first.contains("debian:bookworm-slim"),
+        "{stdout}"
+    );
+}

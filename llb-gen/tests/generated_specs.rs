@@ -1,6 +1,7 @@
 //! Property tests: specs generated from typed values (variants with images, binaries,
 //! packages, run steps, env, `extends` chains and build args) always validate, and every
-//! target gives a well-formed Definition whose bytes do not depend on the run.
+//! target gives a well-formed Definition whose bytes do not depend on the run, no smaller than
+//! the size its graph knew before it was marshaled.
 
 use std::collections::{BTreeMap, BTreeSet};
 

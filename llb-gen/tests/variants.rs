@@ -122,15 +122,15 @@ fn every_step_is_one_named_vertex_in_spec_order() {
         names,
         [
             "[kiro 1/10] FROM debian:bookworm-slim",
-            "[kiro 2/10] WORKDIR /srv/app",
-            "[kiro 3/10] apt-get install jq tini",
-            "[kiro 4/10] RUN useradd --uid 1001 --user-group --create-home app",
-            "[kiro 5/10] RUN echo \"amd64\" > /etc/flotilla-arch",
-            "[kiro 6/10] RUN /bin/sh -c 'echo \"hello from $STEP\" > /etc/greeting'",
-            "[kiro 7/10] RUN echo \"bust 0\" …",
-            "[kiro 8/10] RUN sha256sum /run/secrets/token | cut -c1-64 > /home/app/token.sha256",
+            "[kiro 2/10] apt-get install jq tini",
+            "[kiro 3/10] RUN useradd --uid 1001 --user-group --create-home app",
+            "[kiro 4/10] RUN echo \"amd64\" > /etc/flotilla-arch",
+            "[kiro 5/10] RUN /bin/sh -c 'echo \"hello from $STEP\" > /etc/greeting'",
+            "[kiro 6/10] RUN echo \"bust 0\" …",
+            "[kiro 7/10] RUN sha256sum /run/secrets/token | cut -c1-64 > /home/app/token.sha256",
             "[kiro] load build context: config/app.toml, static",
-            "[kiro 9/10] COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static",
+            "[kiro 8/10] COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static",
+            "[kiro 9/10] WORKDIR /srv/app",
             "[kiro 10/10] COPY hello -> /usr/local/bin/hello, hello-gateway -> /usr/local/bin/hello-gateway",
         ]
     );
@@ -161,14 +161,14 @@ fn ops_point_at_their_spec_lines() {
         18,
         "FROM comes from the abstract base"
     );
-    assert_eq!(line_of("[kiro 3/10]"), 23, "packages come from `tools`");
-    assert_eq!(line_of("[kiro 4/10]"), 29);
-    assert_eq!(line_of("[kiro 6/10]"), 31);
+    assert_eq!(line_of("[kiro 2/10]"), 23, "packages come from `tools`");
+    assert_eq!(line_of("[kiro 3/10]"), 29);
+    assert_eq!(line_of("[kiro 5/10]"), 31);
 }
 
 #[test]
 fn packages_use_locked_apt_caches_and_leave_no_lists() {
-    let exec = exec_named(&kiro().definition, "[kiro 3/10]");
+    let exec = exec_named(&kiro().definition, "[kiro 2/10]");
     let meta = exec.meta.unwrap();
     let script = &meta.args[2];
     assert_eq!(&meta.args[..2], ["/bin/sh", "-c"]);
@@ -220,9 +220,9 @@ fn packages_use_locked_apt_caches_and_leave_no_lists() {
 }
 
 #[test]
-fn run_steps_get_base_env_user_and_the_variant_workdir() {
+fn run_steps_get_base_env_user_and_the_workdir_in_force() {
     let definition = kiro().definition;
-    let shell = exec_named(&definition, "[kiro 4/10]").meta.unwrap();
+    let shell = exec_named(&definition, "[kiro 3/10]").meta.unwrap();
     assert_eq!(
         shell.args,
         [
@@ -242,10 +242,10 @@ fn run_steps_get_base_env_user_and_the_variant_workdir() {
     );
     assert_eq!(shell.user, "nobody", "the base image's user");
     assert_eq!(
-        shell.cwd, "/srv/app",
-        "the variant's workdir, created before"
+        shell.cwd, "/home",
+        "the base image's workdir: kiro writes its `workdir` after its steps"
     );
-    let argv = exec_named(&definition, "[kiro 6/10]").meta.unwrap();
+    let argv = exec_named(&definition, "[kiro 5/10]").meta.unwrap();
     assert_eq!(
         argv.args,
         ["/bin/sh", "-c", "echo \"hello from $STEP\" > /etc/greeting"],
@@ -257,7 +257,7 @@ fn run_steps_get_base_env_user_and_the_variant_workdir() {
 #[test]
 fn run_steps_mount_caches_and_secrets() {
     let definition = kiro().definition;
-    let cached = exec_named(&definition, "[kiro 7/10]");
+    let cached = exec_named(&definition, "[kiro 6/10]");
     let cache = cached.mounts.iter().find(|m| m.dest == "/cache").unwrap();
     assert_eq!(cache.mount_type, pb::MountType::Cache as i32);
     let opt = cache.cache_opt.as_ref().unwrap();
@@ -266,7 +266,7 @@ fn run_steps_mount_caches_and_secrets() {
         ("/c1", pb::CacheSharingOpt::Locked as i32)
     );
     assert!(cached.meta.unwrap().args[2].contains("count=$(( $(cat /cache/count"));
-    let secret = exec_named(&definition, "[kiro 8/10]");
+    let secret = exec_named(&definition, "[kiro 7/10]");
     let mount = secret
         .mounts
         .iter()
@@ -412,7 +412,7 @@ fn copies_read_only_their_sources_with_owner_and_mode() {
         local.attrs["local.includepattern"],
         r#"["config/app.toml","static"]"#
     );
-    let copies = copies_named(&definition, "[kiro 9/10]");
+    let copies = copies_named(&definition, "[kiro 8/10]");
     let summary: Vec<(&str, &str, i32)> = copies
         .iter()
         .map(|c| (c.src.as_str(), c.dest.as_str(), c.mode))
@@ -466,7 +466,7 @@ fn copies_and_binaries_make_their_directories_0755_and_roots_in_their_own_op() {
     // Each op's inputs are the image, then the copied state once per copy, so action k's
     // result is input 3 + k: each copy writes on the result of the mkdir before it.
     assert_eq!(
-        chain(&file_actions_named(&definition, "[kiro 9/10]")),
+        chain(&file_actions_named(&definition, "[kiro 8/10]")),
         [
             "0 -> -1: mkdir -p 755 /etc/app",
             "3 -> -1: copy 640 /etc/app/app.toml",
@@ -516,11 +516,11 @@ fn config_changes_and_history_follow_the_spec() {
     assert_eq!(changes.history.len(), 9, "one entry per layer");
     assert_eq!(
         changes.history[0],
-        "WORKDIR /srv/app # flotilla.yaml:49 workdir"
+        "apt-get install jq tini # flotilla.yaml packages"
     );
     assert_eq!(
-        changes.history[1],
-        "apt-get install jq tini # flotilla.yaml:23 packages"
+        changes.history[7], "WORKDIR /srv/app # flotilla.yaml workdir",
+        "where kiro writes it, after its steps"
     );
     assert_eq!(changes.exposed_ports, ["8080/tcp", "53/udp"]);
     let healthcheck = changes.healthcheck.unwrap();
@@ -570,24 +570,24 @@ fn buildkit_cache_mount_ns_prefixes_apt_and_run_step_caches() {
             .collect()
     };
     assert_eq!(
-        ids("[kiro 3/10]"),
+        ids("[kiro 2/10]"),
         [
             "ci/flotilla-apt-cache-linux-amd64",
             "ci/flotilla-apt-lib-linux-amd64"
         ]
     );
-    assert_eq!(ids("[kiro 7/10]"), ["ci/c1"]);
+    assert_eq!(ids("[kiro 6/10]"), ["ci/c1"]);
 }
 
 #[test]
 fn platform_args_follow_the_target_platform() {
     let built = build("kiro", "linux/arm64", &[]).unwrap();
-    let exec = exec_named(&built.definition, "[kiro 5/10]");
+    let exec = exec_named(&built.definition, "[kiro 4/10]");
     assert_eq!(
         exec.meta.unwrap().args[2],
         "echo \"arm64\" > /etc/flotilla-arch"
     );
-    let apt = exec_named(&built.definition, "[kiro 3/10]");
+    let apt = exec_named(&built.definition, "[kiro 2/10]");
     assert!(apt.mounts.iter().any(|m| {
         m.cache_opt
             .as_ref()
@@ -728,7 +728,7 @@ fn openab_has_eleven_agent_images_sharing_the_gateway_config() {
 #[test]
 fn openab_npm_agents_install_their_pinned_package_with_a_locked_npm_cache() {
     let definition = openab("gemini", "linux/amd64").definition;
-    let install = exec_named(&definition, "[gemini 4/");
+    let install = exec_named(&definition, "[gemini 5/");
     let meta = install.meta.unwrap();
     assert_eq!(
         meta.args[2],
@@ -753,7 +753,7 @@ fn openab_downloads_are_bind_mounted_from_the_context_and_checked_per_arch() {
         ("linux/arm64", "arm64", "c8fc2e1f9a2e9f2e"),
     ] {
         let definition = openab("kiro", platform).definition;
-        let download = exec_named(&definition, "[kiro 5/");
+        let download = exec_named(&definition, "[kiro 6/");
         let script = &download.meta.as_ref().unwrap().args[2];
         assert!(
             script.contains(&format!("kiro-cli-1.4.2-linux-{arch}.tar.gz")),
@@ -809,17 +809,32 @@ fn openab_second_binaries_come_from_their_own_projects() {
 
 #[test]
 fn openab_variants_on_one_base_share_its_package_layer() {
-    let apt = |name: &str| {
+    let step = |name: &str, number: usize| {
         exec_named(
             &openab(name, "linux/amd64").definition,
-            &format!("[{name} 3/"),
+            &format!("[{name} {number}/"),
         )
     };
     assert_eq!(
-        apt("kiro"),
-        apt("bare"),
+        step("kiro", 3),
+        step("bare", 3),
         "the variants' env must not reach apt"
     );
-    assert_eq!(apt("claude"), apt("gemini"));
-    assert_ne!(apt("kiro"), apt("hermes"), "hermes adds a package");
+    assert_eq!(step("claude", 3), step("gemini", 3));
+    assert_eq!(
+        step("hermes", 3),
+        step("kiro", 3),
+        "a parent's packages are one layer shared by its children"
+    );
+    assert_eq!(
+        step("hermes", 4),
+        step("kiro", 4),
+        "so is the parent's run step"
+    );
+    let own = step("hermes", 6).meta.unwrap();
+    assert_eq!(
+        own.args[3..],
+        ["apt-install", "0", "python3-minimal"],
+        "hermes installs only its own package, on top"
+    );
 }

@@ -101,6 +101,11 @@ for variant in "${openab_variants[@]}"; do
   fi
   [ "$("$DOCKER" run --rm "$image" openab --version)" = "openab 0.4.0 (unified)" ] || problems+=("openab --version")
   [ "$("$DOCKER" run --rm --entrypoint id "$image" -un)" = "${OPENAB_USER[$variant]}" ] || problems+=("user")
+  if [ "${OPENAB_USER[$variant]}" = agent ]; then
+    # useradd --create-home runs before the workdir is made: the home is agent's, with skel.
+    home=$("$DOCKER" run --rm --entrypoint sh "$image" -c 'stat -c %U /home/agent; test -f /home/agent/.bashrc && echo skel' 2>&1)
+    [ "$home" = $'agent\nskel' ] || problems+=("home: $home")
+  fi
   config=$(config_of "$image" '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Healthcheck.Test}} {{range .Config.Env}}{{.}} {{end}}')
   [[ $config == '["tini","--"] ["openab","run","-c","/etc/openab/config.toml"] ["CMD","openab","health","-c","/etc/openab/config.toml"] '* ]] \
     || problems+=("config: $config")
@@ -113,6 +118,18 @@ for variant in "${openab_variants[@]}"; do
     fail "openab $variant" "${problems[*]}"
   fi
 done
+
+# A parent's steps are layers its children share: hermes (debian-base plus python3-minimal) has
+# kiro's layers up to debian-base's workdir, then its own package layer.
+layers_of() { "$DOCKER" image inspect -f '{{range .RootFS.Layers}}{{.}} {{end}}' "$1" 2>&1; }
+kiro_layers=$(layers_of flotilla-e2e/openab-kiro) hermes_layers=$(layers_of flotilla-e2e/openab-hermes)
+shared=$(("$(wc -w <<<"$("$DOCKER" image inspect -f '{{range .RootFS.Layers}}{{.}} {{end}}' debian:bookworm-slim)")" + 4))
+if [ "$(cut -d' ' -f1-$shared <<<"$kiro_layers")" = "$(cut -d' ' -f1-$shared <<<"$hermes_layers")" ] \
+  && [ "$(cut -d' ' -f$((shared + 1)) <<<"$kiro_layers")" != "$(cut -d' ' -f$((shared + 1)) <<<"$hermes_layers")" ]; then
+  pass "openab: hermes shares debian-base's layers with kiro and adds its package on top"
+else
+  fail "openab: shared parent layers" "kiro: $kiro_layers / hermes: $hermes_layers"
+fi
 
 # 3. The second binaries land only where asked.
 if "$DOCKER" run --rm --entrypoint sh flotilla-e2e/openab-hermes -c 'test -x /usr/local/bin/openab-agent && ! test -e /usr/local/bin/agy-acp' \

@@ -92,14 +92,14 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN
   history=$("$DOCKER" image history --no-trunc --format '{{.CreatedBy}}' $KIRO)
   added=$(($(inspect $KIRO '{{len .RootFS.Layers}}') - base_layers))
   missing=""
-  for step in 'WORKDIR /srv/app # flotilla.yaml:' 'apt-get install jq tini # flotilla.yaml:23 packages' \
-    'RUN useradd --uid 1001 --user-group --create-home app # flotilla.yaml:29 run' \
-    'COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static # flotilla.yaml:' \
-    'COPY hello -> /usr/local/bin/hello, hello-gateway -> /usr/local/bin/hello-gateway # flotilla.yaml:'; do
+  for step in 'WORKDIR /srv/app # flotilla.yaml workdir' 'apt-get install jq tini # flotilla.yaml packages' \
+    'RUN useradd --uid 1001 --user-group --create-home app # flotilla.yaml run' \
+    'COPY config/app.toml -> /etc/app/app.toml, static -> /srv/app/static # flotilla.yaml copy' \
+    'COPY hello -> /usr/local/bin/hello, hello-gateway -> /usr/local/bin/hello-gateway # flotilla.yaml binaries'; do
     grep -qF -- "$step" <<<"$history" || missing+="[$step] "
   done
   if [ -z "$missing" ] && [ "$added" = 9 ]; then
-    pass "history: one entry per layer naming its spec step and line (9 layers)"
+    pass "history: one entry per layer naming its spec file and key, no line (9 layers)"
   else
     fail "history" "missing: $missing; layers added: $added"; printf '%s\n' "$history" | head -n 12
   fi

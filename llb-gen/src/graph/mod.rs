@@ -7,7 +7,7 @@ use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts, CacheNamespace};
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
-use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State};
+use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State, check_graph_size};
 use crate::platform::Platform;
 use crate::spec::{Spanned, Spec, position};
 use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
@@ -93,10 +93,11 @@ pub struct Graph {
     pub changes: ConfigChanges,
 }
 
-/// The graph of `target`.
+/// The graph of `target`. A graph sure to be over BuildKit's message limit is refused here,
+/// before it is marshaled; its builders stop adding ops to it once it is.
 pub fn build(spec: &Spec, target: &Target<'_>, facts: &BuildFacts) -> Result<Graph, Error> {
     let binaries = binaries_root(spec, target, facts)?;
-    Ok(match &target.variant {
+    let graph = match &target.variant {
         Some(variant) => variant::graph(
             spec,
             target.name,
@@ -106,7 +107,9 @@ pub fn build(spec: &Spec, target: &Target<'_>, facts: &BuildFacts) -> Result<Gra
             target.smoke_check,
         )?,
         None => artifact_graph(&target.binaries, binaries, facts),
-    })
+    };
+    check_graph_size(&graph.state, target.name)?;
+    Ok(graph)
 }
 
 /// Where a target's binaries are: a state and the directory in it that holds them.

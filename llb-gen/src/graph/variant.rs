@@ -1,16 +1,22 @@
-//! A variant's graph: one op per spec step, in this order: `from`, `workdir` (created),
-//! `packages`, `run` steps, `copy`, `binaries`. Installs come first so that changing a copied
-//! file or a binary rebuilds only the last layers. The other keys only change the image config.
+//! A variant's graph: its base, then the steps of each variant of its `extends` chain (parents
+//! first), each variant's in the order it writes them, as Dockerfile lines: `workdir` (created
+//! there), `packages`, `run` steps and `copy`, with `env` and `workdir` in force for the steps
+//! written after them; then `binaries`. A parent's steps see only what the parent and its own
+//! parents set, so they are the same ops, and layers, in every child. The other keys only
+//! change the image config.
+
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::{BinariesRoot, BuildFacts, Graph, context_source, range, range_at, shell_quote};
-use crate::args::substitute;
+use crate::args::{Budget, Value, substitute};
 use crate::cache_keys;
+use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
-use crate::model::{Base, FileCopy, KeySource, RunStep, Variant};
-use crate::resolve::located;
-use crate::spec::{Command, NamedMap, Spanned, Spec, position};
+use crate::model::{AptRepository, Base, FileCopy, KeySource, RunStep, Step as Written, Variant};
+use crate::spec::{Command, Document, NamedMap, Spanned, Spec, position};
 
 /// The apt step. Its arguments are the number of repositories, five words for each (name,
 /// keyring path, URL, suite, components), then the packages: values reach the shell as
@@ -42,11 +48,75 @@ const APT_KEY_FILE: &str = "key";
 enum Step<'v> {
     Workdir(&'v Spanned<String>),
     /// The packages and repositories, located at the first of them.
-    Packages(&'v Spanned<String>),
+    Packages {
+        at: &'v Spanned<String>,
+        packages: &'v [Spanned<String>],
+        apt_repositories: &'v [AptRepository],
+    },
     Run(&'v RunStep),
     Copy(&'v [FileCopy]),
     /// Every binary, in one op located at the first one's name.
     Binaries(&'v Spanned<String>),
+}
+
+/// Env entries, expanded, shared by the steps they are in force for.
+type Env = Rc<[(String, String)]>;
+
+/// A step with what is in force where it is written.
+struct Layer<'v> {
+    step: Step<'v>,
+    /// The env the variant chain has set so far, expanded, over the base image's.
+    env: Env,
+    /// The `workdir` set so far, if any.
+    workdir: Option<&'v str>,
+}
+
+/// The variant's steps in order, each with the env and workdir in force, and the whole env
+/// the chain sets (the image's, over the base's).
+fn layers<'v>(
+    document: &Document,
+    variant: &'v Variant,
+    base: &ImageConfig,
+) -> Result<(Vec<Layer<'v>>, Env), Diagnostic> {
+    let mut env = EnvInForce::new(base);
+    let mut workdir = None;
+    let mut layers = Vec::new();
+    for written in variant.stages.iter().flat_map(|stage| &stage.steps) {
+        let step = match written {
+            Written::Env(entries) => {
+                env.add(document, entries)?;
+                continue;
+            }
+            Written::Workdir(path) => {
+                workdir = Some(path.value.as_str());
+                Step::Workdir(path)
+            }
+            Written::Packages {
+                at,
+                packages,
+                apt_repositories,
+            } => Step::Packages {
+                at,
+                packages,
+                apt_repositories,
+            },
+            Written::Run(step) => Step::Run(step),
+            Written::Copy(copies) => Step::Copy(copies),
+        };
+        layers.push(Layer {
+            step,
+            env: env.current(),
+            workdir,
+        });
+    }
+    if let Some(first) = variant.binaries.first() {
+        layers.push(Layer {
+            step: Step::Binaries(&first.name),
+            env: env.current(),
+            workdir,
+        });
+    }
+    Ok((layers, env.current()))
 }
 
 /// The variant's image: its base with each step applied.
@@ -60,31 +130,19 @@ pub(super) fn graph(
     facts: &BuildFacts,
     smoke_check: bool,
 ) -> Result<Graph, Error> {
-    let mut steps = Vec::new();
-    steps.extend(variant.workdir.as_ref().map(Step::Workdir));
-    let repositories = variant.apt_repositories.iter().map(|r| &r.name);
-    if let Some(first) = variant.packages.iter().chain(repositories).next() {
-        steps.push(Step::Packages(first));
-    }
-    steps.extend(variant.run.iter().map(Step::Run));
-    if !variant.copy.is_empty() {
-        steps.push(Step::Copy(&variant.copy));
-    }
-    if let Some(first) = variant.binaries.first() {
-        steps.push(Step::Binaries(&first.name));
-    }
-    let count = steps.len() + 1;
     let base = facts
         .base_config
         .clone()
         .unwrap_or_else(|| ImageConfig::scratch(&facts.platform));
+    let (layers, env) = layers(&spec.document, variant, &base)?;
+    let count = layers.len() + 1;
     let builder = VariantBuilder {
         file: &spec.document.file,
         name,
         variant,
         binaries,
         facts,
-        env: expand_env(spec, &variant.env, &base)?,
+        env,
         base,
         count,
     };
@@ -100,14 +158,21 @@ pub(super) fn graph(
         ),
     };
     let mut history = Vec::new();
-    for (index, step) in steps.iter().enumerate() {
-        let (next, created_by) = builder.apply(step, state, index + 2);
+    for (index, layer) in layers.iter().enumerate() {
+        // A graph over the message limit is refused (`graph::build`): stop building it.
+        if state.is_over_message_limit() {
+            break;
+        }
+        let (next, created_by) = builder.apply(layer, state, index + 2);
         state = next;
         history.push(created_by);
     }
     if smoke_check {
         let checks = &variant.check;
         for (index, check) in checks.iter().enumerate() {
+            if state.is_over_message_limit() {
+                break;
+            }
             let describe = Describe {
                 name: format!(
                     "[check:{name} {}/{}] {}",
@@ -137,22 +202,24 @@ struct VariantBuilder<'a> {
     binaries: &'a BinariesRoot,
     facts: &'a BuildFacts,
     base: ImageConfig,
-    /// The variant's env, its values expanded.
-    env: Vec<(String, String)>,
+    /// The env the whole chain sets, expanded: the image's over the base's.
+    env: Env,
     /// Vertices of the variant, `FROM` included (the `n` of `[name i/n]`).
     count: usize,
 }
 
 impl VariantBuilder<'_> {
     /// Applies step number `number` and returns the new state and its history entry.
-    fn apply(&self, step: &Step<'_>, state: State, number: usize) -> (State, String) {
+    fn apply(&self, layer: &Layer<'_>, state: State, number: usize) -> (State, String) {
         let platform = &self.facts.platform;
+        let step = &layer.step;
         let (what, at, key) = self.summary(step);
         let describe = Describe {
             name: format!("[{} {number}/{}] {what}", self.name, self.count),
             location: Some(at),
         };
-        let created_by = format!("{what} # {}:{} {key}", self.file, at.line);
+        // No line number: a comment above a step must not change the image.
+        let created_by = format!("{what} # {} {key}", self.file);
         let next = match step {
             Step::Workdir(path) => state.file(
                 &[FileAction::Mkdir {
@@ -164,8 +231,15 @@ impl VariantBuilder<'_> {
                 platform,
                 describe,
             ),
-            Step::Packages(_) => state.run(self.packages(), platform, describe).root,
-            Step::Run(step) => state.run(self.run(step), platform, describe).root,
+            Step::Packages {
+                packages,
+                apt_repositories,
+                ..
+            } => {
+                let exec = self.packages(packages, apt_repositories);
+                state.run(exec, platform, describe).root
+            }
+            Step::Run(step) => state.run(self.run(step, layer), platform, describe).root,
             Step::Copy(copies) => self.copy(state, copies, describe),
             Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
         };
@@ -176,9 +250,9 @@ impl VariantBuilder<'_> {
     fn summary(&self, step: &Step<'_>) -> (String, SpecRange, &'static str) {
         match step {
             Step::Workdir(path) => (format!("WORKDIR {}", path.value), range(path), "workdir"),
-            Step::Packages(first) => (
-                format!("apt-get install {}", words(&self.variant.packages)),
-                range(first),
+            Step::Packages { at, packages, .. } => (
+                format!("apt-get install {}", words(packages)),
+                range(at),
                 "packages",
             ),
             Step::Run(step) => (
@@ -214,8 +288,7 @@ impl VariantBuilder<'_> {
     }
 
     /// `apt-get install` with apt's caches on locked cache mounts, and no lists in the layer.
-    fn packages(&self) -> Exec {
-        let repositories = &self.variant.apt_repositories;
+    fn packages(&self, packages: &[Spanned<String>], repositories: &[AptRepository]) -> Exec {
         let mut args = shell(APT_INSTALL.to_owned());
         args.push("apt-install".to_owned());
         args.push(repositories.len().to_string());
@@ -228,7 +301,7 @@ impl VariantBuilder<'_> {
                 repository.components.join(" "),
             ]);
         }
-        args.extend(self.variant.packages.iter().map(|p| p.value.clone()));
+        args.extend(packages.iter().map(|p| p.value.clone()));
         let keys = repositories.iter().map(|repository| {
             let dest = format!("{APT_KEYS_DIR}/{}", repository.name.value);
             match &repository.key {
@@ -266,7 +339,8 @@ impl VariantBuilder<'_> {
         }
     }
 
-    fn run(&self, step: &RunStep) -> Exec {
+    /// A run step, with the env and workdir in force where it is written.
+    fn run(&self, step: &RunStep, layer: &Layer<'_>) -> Exec {
         let cache_mounts = self.facts.cache_mounts();
         let caches = step.cache.iter().map(|cache| cache_mounts.run_step(cache));
         let binds = step.bind.iter().map(|bind| Mount::Bind {
@@ -281,7 +355,7 @@ impl VariantBuilder<'_> {
             ),
             selector: bind.source.clone(),
         });
-        let mut env = self.env(&step.env);
+        let mut env = self.env_over_base([&layer.env[..], &step.env[..]].concat());
         // As BuildKit's client does: the first socket is the agent, unless SSH_AUTH_SOCK is set.
         if let Some(first) = step.ssh.first()
             && !env.iter().any(|entry| entry.starts_with("SSH_AUTH_SOCK="))
@@ -294,7 +368,7 @@ impl VariantBuilder<'_> {
             cwd: step
                 .workdir
                 .clone()
-                .or_else(|| self.variant.workdir.as_ref().map(|w| w.value.clone()))
+                .or_else(|| layer.workdir.map(str::to_owned))
                 .or_else(|| self.base.config.working_dir.clone())
                 .filter(|workdir| !workdir.is_empty())
                 .unwrap_or_else(|| "/".to_owned()),
@@ -365,12 +439,6 @@ impl VariantBuilder<'_> {
             .collect()
     }
 
-    /// The environment of an exec: the base image's, the variant's, then `extra`; PATH
-    /// defaults as in Docker.
-    fn env(&self, extra: &[(String, String)]) -> Vec<String> {
-        self.env_over_base([&self.env[..], extra].concat())
-    }
-
     /// The base image's environment with `env` on top.
     fn env_over_base(&self, env: Vec<(String, String)>) -> Vec<String> {
         let changes = ConfigChanges {
@@ -388,7 +456,7 @@ impl VariantBuilder<'_> {
     fn config_changes(&self, history: Vec<String>) -> ConfigChanges {
         let variant = self.variant;
         ConfigChanges {
-            env: self.env.clone(),
+            env: self.env.to_vec(),
             entrypoint: variant.entrypoint.clone(),
             cmd: variant.cmd.clone(),
             user: variant.user.clone(),
@@ -407,30 +475,58 @@ impl VariantBuilder<'_> {
     }
 }
 
-/// The variant's env values with environment variables expanded as a Dockerfile `ENV` does:
-/// from earlier entries, else the base image's env, else empty (build args are already in).
-fn expand_env(
-    spec: &Spec,
-    env: &NamedMap<Spanned<String>>,
-    base: &ImageConfig,
-) -> Result<Vec<(String, String)>, Error> {
-    let mut expanded: Vec<(String, String)> = Vec::new();
-    for (name, value) in env.iter() {
-        let lookup = |wanted: &str| {
-            let earlier = expanded.iter().rev().find(|(name, _)| name == wanted);
-            let value = earlier.map(|(_, value)| value.as_str());
-            Some(
-                value
-                    .or_else(|| base.env_var(wanted))
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        };
-        let text = substitute(&value.value, &lookup)
-            .map_err(|error| located(spec, position(value), error))?;
-        expanded.push((name.value.clone(), text));
+/// The env a variant chain has set at some point of its steps, each value expanded as a
+/// Dockerfile `ENV` does when it is written: from what is set before it, else the base image's
+/// env, else empty (build args are already in). Values that name each other share what they
+/// name until written out, within a [`Budget`].
+struct EnvInForce {
+    known: HashMap<String, Value>,
+    set: Vec<(String, String)>,
+    budget: Budget,
+    /// `set` as steps take it, shared until the next `env`.
+    current: Env,
+}
+
+impl EnvInForce {
+    fn new(base: &ImageConfig) -> Self {
+        let mut known = HashMap::new();
+        for (name, value) in base.env_vars() {
+            known
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::from(value));
+        }
+        Self {
+            known,
+            set: Vec::new(),
+            budget: Budget::default(),
+            current: Rc::from(Vec::new()),
+        }
     }
-    Ok(expanded)
+
+    /// Sets `env`'s entries, in order.
+    fn add(
+        &mut self,
+        document: &Document,
+        env: &NamedMap<Spanned<String>>,
+    ) -> Result<(), Diagnostic> {
+        for (name, value) in env.iter() {
+            let known = &self.known;
+            let lookup = |wanted: &str| Some(known.get(wanted).cloned().unwrap_or_default());
+            let located =
+                |error: crate::args::SubstituteError| error.located(document, position(value));
+            let expanded = substitute(&value.value, &lookup).map_err(located)?;
+            let text = self.budget.write(&expanded).map_err(located)?;
+            self.known.insert(name.value.clone(), expanded);
+            self.set.push((name.value.clone(), text));
+        }
+        self.current = Rc::from(self.set.clone());
+        Ok(())
+    }
+
+    /// What is set so far.
+    fn current(&self) -> Env {
+        Rc::clone(&self.current)
+    }
 }
 
 /// The argv of a command: a shell string runs under `/bin/sh -c`.
@@ -502,10 +598,16 @@ variants:
 ";
 
     fn ops(text: &str) -> Vec<pb::Op> {
+        target_ops(text, None)
+    }
+
+    /// The ops of `target` (default: the first variant) of `text`, built from a prebuilt builder.
+    fn target_ops(text: &str, target: Option<&str>) -> Vec<pb::Op> {
         let spec = crate::load(text, "f.yaml").unwrap();
         let args = BTreeMap::from([("BUILDER_IMAGE".to_owned(), "b:1".to_owned())]);
         let platform = Platform::linux("amd64");
-        let request = BuildRequest::new(None, ArgValues::native(args, &platform)).unwrap();
+        let values = ArgValues::native(args, &platform);
+        let request = BuildRequest::new(target.map(str::to_owned), values).unwrap();
         let plan = plan(&spec, &request).unwrap();
         let source = SourceFile {
             name: "f.yaml",
@@ -615,6 +717,89 @@ variants:
                 pair("/usr/bin/app", "agent:agent"),
                 pair("/usr/bin/tool", "0:0"),
             ]
+        );
+    }
+
+    /// Each exec's argv (last word), cwd and env, in order.
+    fn execs(text: &str, target: &str) -> Vec<(String, String, Vec<String>)> {
+        target_ops(text, Some(target))
+            .into_iter()
+            .filter_map(|op| match op.op {
+                Some(Payload::Exec(exec)) => exec.meta,
+                _ => None,
+            })
+            .map(|meta| {
+                (
+                    meta.args.last().cloned().unwrap_or_default(),
+                    meta.cwd,
+                    meta.env,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn env_and_workdir_take_effect_where_they_are_written() {
+        let text = "version: 1
+builder: {image: rust, binaries: [app]}
+variants:
+  v:
+    from: debian
+    run: [useradd -m agent, npm install -g x]
+    env: {HOME: /home/agent}
+    workdir: /home/agent
+    binaries: {app: /app}
+  w:
+    from: debian
+    workdir: /srv
+    env: {HOME: /srv}
+    run: [npm ci]
+    binaries: {app: /app}
+";
+        let v = execs(text, "v");
+        assert_eq!(v.len(), 2);
+        for (argv, cwd, env) in &v {
+            assert_eq!(cwd, "/", "{argv}: the workdir is written after it");
+            assert!(
+                !env.iter().any(|e| e.starts_with("HOME=")),
+                "{argv}: {env:?}"
+            );
+        }
+        let w = execs(text, "w");
+        let (argv, cwd, env) = &w[0];
+        assert_eq!((argv.as_str(), cwd.as_str()), ("npm ci", "/srv"));
+        assert!(env.contains(&"HOME=/srv".to_owned()), "{env:?}");
+    }
+
+    #[test]
+    fn a_parents_steps_are_the_same_ops_in_every_child() {
+        let text = "version: 1
+builder: {image: rust, binaries: [app]}
+variants:
+  base:
+    abstract: true
+    from: debian
+    env: {LANG: C.UTF-8}
+    run: [useradd -m agent]
+  a: {extends: base, env: {HOME: /home/a}, run: [echo a], binaries: {app: /app}}
+  b: {extends: base, env: {HOME: /home/b}, binaries: {app: /app}}
+";
+        let exec = |target: &str| {
+            target_ops(text, Some(target))
+                .into_iter()
+                .find(|op| matches!(op.op, Some(Payload::Exec(_))))
+                .unwrap()
+        };
+        let (a, b) = (exec("a"), exec("b"));
+        assert_eq!(a, b, "the parent's useradd is one layer for a and b");
+        let Some(Payload::Exec(useradd)) = a.op else {
+            unreachable!()
+        };
+        let env = useradd.meta.unwrap().env;
+        assert!(env.contains(&"LANG=C.UTF-8".to_owned()));
+        assert!(
+            !env.iter().any(|e| e.starts_with("HOME=")),
+            "no child's env: {env:?}"
         );
     }
 }

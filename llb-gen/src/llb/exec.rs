@@ -207,12 +207,12 @@ impl State {
             network: pb::NetMode::Unset as i32,
             security: pb::SecurityMode::Sandbox as i32,
         });
-        let vertex = Arc::new(Vertex {
+        let vertex = Arc::new(Vertex::new(
             op,
             inputs,
-            platform: Some(platform.to_pb()),
-            meta: VertexMeta::new(describe.into(), &caps),
-        });
+            Some(platform.to_pb()),
+            VertexMeta::new(describe.into(), &caps),
+        ));
         let state_of = |index| State {
             output: Some(Output {
                 vertex: Arc::clone(&vertex),

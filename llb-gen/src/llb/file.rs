@@ -206,12 +206,12 @@ impl State {
                 }
             })
             .collect();
-        Self::from_vertex(Vertex {
-            op: pb::op::Op::File(pb::FileOp { actions }),
+        Self::from_vertex(Vertex::new(
+            pb::op::Op::File(pb::FileOp { actions }),
             inputs,
-            platform: Some(platform.to_pb()),
-            meta: VertexMeta::new(describe.into(), &["file.base"]),
-        })
+            Some(platform.to_pb()),
+            VertexMeta::new(describe.into(), &["file.base"]),
+        ))
     }
 }
 

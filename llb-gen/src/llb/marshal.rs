@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::state::{Output, SpecRange, State, Vertex};
+use super::state::{Output, SpecRange, State, Vertex, post_order};
 use crate::pb;
 
 /// The spec file a Definition's source map points into.
@@ -72,19 +72,29 @@ pub const MAX_DEFINITION_BYTES: usize = 4 << 20;
 /// from the spec-level error that wraps it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "target `{target}`: the build graph is over BuildKit's {MAX_DEFINITION_BYTES}-byte (4 MiB) message limit ({size} bytes); make its steps, env or files smaller"
+    "target `{target}`: the build graph is over BuildKit's {MAX_DEFINITION_BYTES}-byte (4 MiB) message limit (at least {size} bytes); make its steps, env or files smaller"
 )]
 pub struct DefinitionTooLarge {
     /// The target.
     pub target: String,
-    /// The Definition's marshaled size.
+    /// The Definition's marshaled size, or what its ops alone were sure to take when the graph
+    /// was refused before it was marshaled.
     pub size: usize,
 }
 
 /// Refuses a Definition of `target` over [`MAX_DEFINITION_BYTES`], with a message that says
 /// which target and what to do.
 pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), DefinitionTooLarge> {
-    let size = definition.encoded_len();
+    refuse_over_limit(definition.encoded_len(), target)
+}
+
+/// Refuses the graph of `target` that ends at `state` when its ops alone are over
+/// [`MAX_DEFINITION_BYTES`], before it is marshaled.
+pub fn check_graph_size(state: &State, target: &str) -> Result<(), DefinitionTooLarge> {
+    refuse_over_limit(state.min_definition_bytes(), target)
+}
+
+fn refuse_over_limit(size: usize, target: &str) -> Result<(), DefinitionTooLarge> {
     if size > MAX_DEFINITION_BYTES {
         return Err(DefinitionTooLarge {
             target: target.to_owned(),
@@ -92,6 +102,19 @@ pub fn check_size(definition: &pb::Definition, target: &str) -> Result<(), Defin
         });
     }
     Ok(())
+}
+
+impl State {
+    /// At least the bytes of this graph's Definition, known without marshaling it.
+    pub fn min_definition_bytes(&self) -> usize {
+        self.output.as_ref().map_or(0, |output| output.vertex.size)
+    }
+
+    /// Whether this graph is already sure to be over [`MAX_DEFINITION_BYTES`]: whoever builds
+    /// it can stop adding ops, as it will be refused.
+    pub fn is_over_message_limit(&self) -> bool {
+        self.min_definition_bytes() > MAX_DEFINITION_BYTES
+    }
 }
 
 /// Marshals the graph that ends at `state`. Scratch gives an empty Definition, which BuildKit
@@ -153,19 +176,25 @@ struct Marshaler {
 }
 
 impl Marshaler {
-    /// Writes `vertex` after its inputs (post-order) and returns its digest.
-    fn visit(&mut self, vertex: &Arc<Vertex>) -> String {
-        if let Some(digest) = self.seen.get(&Arc::as_ptr(vertex)) {
-            return digest.clone();
+    /// Writes every vertex of the graph that ends at `root`, inputs first, and returns the
+    /// digest of `root`.
+    fn visit(&mut self, root: &Arc<Vertex>) -> String {
+        for vertex in post_order(root) {
+            let inputs = vertex
+                .inputs
+                .iter()
+                .map(|Output { vertex, index }| pb::Input {
+                    digest: self.seen[&Arc::as_ptr(vertex)].clone(),
+                    index: *index,
+                })
+                .collect();
+            self.write(vertex, inputs);
         }
-        let inputs = vertex
-            .inputs
-            .iter()
-            .map(|Output { vertex, index }| pb::Input {
-                digest: self.visit(vertex),
-                index: *index,
-            })
-            .collect();
+        self.seen[&Arc::as_ptr(root)].clone()
+    }
+
+    /// Writes one vertex whose inputs are written.
+    fn write(&mut self, vertex: &Arc<Vertex>, inputs: Vec<pb::Input>) {
         let op = pb::Op {
             inputs,
             op: Some(vertex.op.clone()),
@@ -180,8 +209,7 @@ impl Marshaler {
         if let Some(range) = vertex.meta.location {
             self.locations.insert(digest.clone(), range);
         }
-        self.seen.insert(Arc::as_ptr(vertex), digest.clone());
-        digest
+        self.seen.insert(Arc::as_ptr(vertex), digest);
     }
 
     /// Encodes one op, records its metadata, and skips it when an equal op is already written.
@@ -248,5 +276,55 @@ mod tests {
         assert!(!stages.applies_to("[gateway 1/2] FROM debian"));
         assert!(!stages.applies_to("[context] load build context"));
         assert!(NoCache::All.applies_to(""));
+    }
+
+    #[test]
+    fn a_chain_longer_than_the_stack_is_deep_marshals_rewrites_and_drops() {
+        use crate::llb::{ExecNetwork, FileAction, NetworkMode};
+        use crate::platform::Platform;
+
+        let platform = Platform::linux("amd64");
+        let steps = 20_000;
+        let mut state = State::scratch();
+        for step in 0..steps {
+            let mkdir = FileAction::Mkdir {
+                path: format!("/{step}"),
+                mode: 0o755,
+                parents: false,
+                owner: None,
+            };
+            state = state.file(&[mkdir], &platform, "mkdir");
+        }
+        let network = ExecNetwork {
+            mode: NetworkMode::None,
+            extra_hosts: Vec::new(),
+        };
+        let definition = marshal(
+            &state.with_exec_network(&network),
+            MarshalOptions::default(),
+        );
+        assert_eq!(
+            definition.def.len(),
+            steps + 1,
+            "each op once, and the terminal one"
+        );
+        assert!(state.min_definition_bytes() <= definition.encoded_len());
+        drop(state);
+    }
+
+    #[test]
+    fn check_size_names_the_limit_and_the_target() {
+        let over = pb::Definition {
+            def: vec![vec![0; MAX_DEFINITION_BYTES]],
+            ..Default::default()
+        };
+        let error = check_size(&over, "big").unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "target `big`: the build graph is over BuildKit's 4194304-byte (4 MiB) message limit (at least 41943"
+            ),
+            "{error}"
+        );
+        assert!(check_size(&pb::Definition::default(), "small").is_ok());
     }
 }

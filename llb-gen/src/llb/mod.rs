@@ -10,8 +10,8 @@ mod state;
 pub use exec::{CacheSharing, ClientMount, Exec, ExecResult, Mount};
 pub use file::{Copy, CopyOptions, FileAction, Owner, UserRef};
 pub use marshal::{
-    DefinitionTooLarge, MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile, check_size,
-    digest_of, marshal,
+    DefinitionTooLarge, MAX_DEFINITION_BYTES, MarshalOptions, NoCache, SourceFile,
+    check_graph_size, check_size, digest_of, marshal,
 };
 pub use network::{ExecNetwork, NetworkMode};
 pub use source::LocalOptions;

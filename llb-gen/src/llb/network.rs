@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::state::{Output, State, Vertex};
+use super::state::{Output, State, Vertex, post_order};
 use crate::pb;
 
 /// The network of a build's processes: docker build's `--network` and `--add-host`. It is
@@ -76,36 +76,30 @@ impl State {
         if *network == ExecNetwork::default() {
             return self.clone();
         }
-        let mut rewritten = HashMap::new();
         State {
             output: self.output.as_ref().map(|output| Output {
-                vertex: with_network(&output.vertex, network, &mut rewritten),
+                vertex: with_network(&output.vertex, network),
                 index: output.index,
             }),
         }
     }
 }
 
-/// `vertex` and everything it depends on with `network` applied to exec ops; a vertex shared
+/// `root` and everything it depends on with `network` applied to exec ops; a vertex shared
 /// by several others is rewritten once, so the graph keeps its shape.
-fn with_network(
-    vertex: &Arc<Vertex>,
-    network: &ExecNetwork,
-    rewritten: &mut HashMap<*const Vertex, Arc<Vertex>>,
-) -> Arc<Vertex> {
-    if let Some(done) = rewritten.get(&Arc::as_ptr(vertex)) {
-        return Arc::clone(done);
+fn with_network(root: &Arc<Vertex>, network: &ExecNetwork) -> Arc<Vertex> {
+    let mut rewritten: HashMap<*const Vertex, Arc<Vertex>> = HashMap::new();
+    for vertex in post_order(root) {
+        let mut copy = Vertex::clone(vertex);
+        for input in &mut copy.inputs {
+            input.vertex = Arc::clone(&rewritten[&Arc::as_ptr(&input.vertex)]);
+        }
+        if let pb::op::Op::Exec(exec) = &mut copy.op {
+            network.apply(exec, &mut copy.meta.caps);
+        }
+        rewritten.insert(Arc::as_ptr(vertex), Arc::new(copy));
     }
-    let mut copy = Vertex::clone(vertex);
-    for input in &mut copy.inputs {
-        input.vertex = with_network(&input.vertex, network, rewritten);
-    }
-    if let pb::op::Op::Exec(exec) = &mut copy.op {
-        network.apply(exec, &mut copy.meta.caps);
-    }
-    let copy = Arc::new(copy);
-    rewritten.insert(Arc::as_ptr(vertex), Arc::clone(&copy));
-    copy
+    Arc::clone(&rewritten[&Arc::as_ptr(root)])
 }
 
 #[cfg(test)]

@@ -29,12 +29,12 @@ impl State {
             identifier: format!("docker-image://{reference}"),
             attrs: BTreeMap::new(),
         });
-        Self::from_vertex(Vertex {
+        Self::from_vertex(Vertex::new(
             op,
-            inputs: Vec::new(),
-            platform: Some(platform.to_pb()),
-            meta: VertexMeta::new(describe.into(), &["source.image"]),
-        })
+            Vec::new(),
+            Some(platform.to_pb()),
+            VertexMeta::new(describe.into(), &["source.image"]),
+        ))
     }
 
     /// A file BuildKit fetches over HTTP(S), at `/<filename>` of the state.
@@ -43,12 +43,12 @@ impl State {
             identifier: url.to_owned(),
             attrs: BTreeMap::from([("http.filename".to_owned(), filename.to_owned())]),
         });
-        Self::from_vertex(Vertex {
+        Self::from_vertex(Vertex::new(
             op,
-            inputs: Vec::new(),
-            platform: None,
-            meta: VertexMeta::new(describe.into(), &["source.http"]),
-        })
+            Vec::new(),
+            None,
+            VertexMeta::new(describe.into(), &["source.http"]),
+        ))
     }
 
     /// A directory synced from the client (`local://name`).
@@ -91,12 +91,12 @@ impl State {
             identifier: format!("local://{local_name}"),
             attrs,
         });
-        Self::from_vertex(Vertex {
+        Self::from_vertex(Vertex::new(
             op,
-            inputs: Vec::new(),
-            platform: None,
-            meta: VertexMeta::new(describe.into(), &caps),
-        })
+            Vec::new(),
+            None,
+            VertexMeta::new(describe.into(), &caps),
+        ))
     }
 }
 

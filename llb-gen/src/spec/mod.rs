@@ -9,7 +9,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use crate::diagnostic::{Diagnostic, Position};
+use crate::diagnostic::{Diagnostic, LineStarts, Position};
 
 mod builder;
 mod explain;
@@ -28,7 +28,7 @@ pub use input::{
 pub use serde_saphyr::Spanned;
 pub use variant::{
     AptRepository, BinaryInstall, CacheMount, ClientMount, Command, CopyStep, Healthcheck, MountId,
-    RunStep, SecretMount, Sharing, SshMount, Variant,
+    RunStep, SecretMount, Sharing, SshMount, Stage, Variant,
 };
 
 /// The default spec file name, as `Dockerfile` is for docker/dockerfile.
@@ -74,12 +74,22 @@ pub struct Document {
     pub file: String,
     /// Its text.
     pub text: String,
+    lines: LineStarts,
 }
 
 impl Document {
+    /// The file `file` whose text is `text`.
+    pub fn new(file: String, text: String) -> Self {
+        Self {
+            lines: LineStarts::new(&text),
+            file,
+            text,
+        }
+    }
+
     /// An error at `position` of this file.
     pub fn error(&self, position: Position, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(&self.file, &self.text, position, message)
+        Diagnostic::at(&self.file, &self.text, &self.lines, position, message)
     }
 }
 
@@ -177,10 +187,7 @@ pub fn parse(source: &str, file: &str) -> Result<Spec, Diagnostic> {
                 None => Diagnostic::new(file, source, position, input::message(&error)),
             }
         })?;
-    spec.document = Document {
-        file: file.to_owned(),
-        text: source.to_owned(),
-    };
+    spec.document = Document::new(file.to_owned(), source.to_owned());
     Ok(spec)
 }
 

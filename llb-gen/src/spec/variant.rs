@@ -2,6 +2,7 @@
 //! build args are substituted).
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
@@ -32,7 +33,8 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "NamedMap<Option<Scalar>>")]
     pub args: NamedMap<Option<Spanned<String>>>,
-    /// Debian packages installed with apt-get.
+    /// Debian packages installed with apt-get: one layer, made where this key is written among
+    /// the variant's steps (after its parents' steps).
     #[serde(default)]
     #[schemars(with = "Vec<Scalar>")]
     pub packages: Vec<Spanned<String>>,
@@ -40,18 +42,21 @@ pub struct Variant {
     /// layer; their keys and sources lines stay in the image, their package lists do not.
     #[serde(default)]
     pub apt_repositories: Vec<AptRepository>,
-    /// Commands run in the image, in order.
+    /// Commands run in the image, in order, where this key is written among the variant's steps,
+    /// with the `env` and `workdir` written before them (and the parents').
     #[serde(default, deserialize_with = "run_steps")]
     #[schemars(with = "Vec<StringOr<RunStep>>")]
     pub run: Vec<RunStep>,
-    /// Files copied from the build context.
+    /// Files copied from the build context: one layer, where this key is written among the
+    /// variant's steps.
     #[serde(default)]
     pub copy: Vec<CopyStep>,
     /// Binary name -> where it is installed in the image.
     #[serde(default, deserialize_with = "binary_installs")]
     #[schemars(with = "NamedMap<StringOr<BinaryInstall>>")]
     pub binaries: NamedMap<BinaryInstall>,
-    /// Environment variables, added to the base image's.
+    /// Environment variables, added to the base image's: in force for the steps written after
+    /// this key (and in children), as Dockerfile `ENV`.
     #[serde(default)]
     #[schemars(with = "NamedMap<Scalar>")]
     pub env: NamedMap<Spanned<String>>,
@@ -63,7 +68,7 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Vec<Scalar>>")]
     pub cmd: Option<Vec<Spanned<String>>>,
-    /// User the container runs as.
+    /// User the container runs as; steps run as the base image's user or their own `user`.
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub user: Option<Spanned<String>>,
@@ -72,7 +77,8 @@ pub struct Variant {
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub owner: Option<Spanned<String>>,
-    /// Working directory of the container, created in the image.
+    /// Working directory of the container, created where this key is written among the
+    /// variant's steps, and the directory of the steps written after it (and in children).
     #[serde(default)]
     #[schemars(with = "Option<Scalar>")]
     pub workdir: Option<Spanned<String>>,
@@ -95,6 +101,58 @@ pub struct Variant {
     /// `check:<variant>` target, as the image's user; never part of the image.
     #[serde(default)]
     pub check: Vec<Command>,
+    /// In a variant merged with its `extends` chain, each ancestor's own steps and the
+    /// variant's, parents first: the steps stay the layers of the variant that writes them, so
+    /// every child shares its parents' layers. Empty as written.
+    /// Shared: a child's merge starts from its parent's without copying the steps.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub stages: Vec<Rc<Stage>>,
+}
+
+/// One variant's own steps and what they see: `env` and `workdir` take effect where they are
+/// written among its steps, as Dockerfile lines do.
+#[derive(Clone, Debug, Default)]
+pub struct Stage {
+    /// The variant that writes them.
+    pub variant: String,
+    /// Its `workdir`.
+    pub workdir: Option<Spanned<String>>,
+    /// Its `env`.
+    pub env: NamedMap<Spanned<String>>,
+    /// Its `packages`.
+    pub packages: Vec<Spanned<String>>,
+    /// Its `apt_repositories`.
+    pub apt_repositories: Vec<AptRepository>,
+    /// Its `run` steps.
+    pub run: Vec<RunStep>,
+    /// Its `copy` items.
+    pub copy: Vec<CopyStep>,
+}
+
+impl Stage {
+    /// Whether the variant writes no step and no env or workdir for them.
+    pub fn is_empty(&self) -> bool {
+        self.workdir.is_none()
+            && self.env.is_empty()
+            && self.packages.is_empty()
+            && self.apt_repositories.is_empty()
+            && self.run.is_empty()
+            && self.copy.is_empty()
+    }
+
+    /// `variant`'s own steps.
+    pub fn of(name: &str, variant: &Variant) -> Self {
+        Self {
+            variant: name.to_owned(),
+            workdir: variant.workdir.clone(),
+            env: variant.env.clone(),
+            packages: variant.packages.clone(),
+            apt_repositories: variant.apt_repositories.clone(),
+            run: variant.run.clone(),
+            copy: variant.copy.clone(),
+        }
+    }
 }
 
 /// A command: a shell string (run with `/bin/sh -c`) or an argv.
@@ -422,42 +480,23 @@ impl Variant {
     ) -> Result<(), E> {
         let mut all: Vec<&mut Spanned<String>> = Vec::new();
         all.extend(self.from.as_mut());
-        all.extend(self.packages.iter_mut());
-        for repository in &mut self.apt_repositories {
-            all.extend([
-                &mut repository.url,
-                &mut repository.suite,
-                &mut repository.key,
-            ]);
-            all.extend(repository.components.iter_mut());
-        }
-        for step in &mut self.run {
-            all.extend(step.command.strings_mut());
-            all.extend(step.env.0.iter_mut().map(|(_, value)| value));
-            for cache in &mut step.cache {
-                all.push(&mut cache.target);
-                all.extend(cache.id.as_mut());
-            }
-            for secret in &mut step.secrets {
-                all.push(&mut secret.id);
-                all.extend(secret.target.as_mut());
-                all.extend(secret.mode.as_mut());
-            }
-            for bind in &mut step.bind {
-                all.extend([&mut bind.src, &mut bind.target]);
-            }
-            for ssh in &mut step.ssh {
-                all.extend(ssh.id.as_mut());
-                all.extend(ssh.target.as_mut());
-                all.extend(ssh.mode.as_mut());
-            }
-            all.extend(step.user.as_mut());
-            all.extend(step.workdir.as_mut());
-        }
-        for copy in &mut self.copy {
-            all.extend([&mut copy.src, &mut copy.dest]);
-            all.extend(copy.owner.as_mut());
-            all.extend(copy.mode.as_mut());
+        step_strings(
+            &mut all,
+            &mut self.packages,
+            &mut self.apt_repositories,
+            &mut self.run,
+            &mut self.copy,
+        );
+        for stage in &mut self.stages {
+            let stage = Rc::make_mut(stage);
+            all.extend(stage.workdir.as_mut());
+            step_strings(
+                &mut all,
+                &mut stage.packages,
+                &mut stage.apt_repositories,
+                &mut stage.run,
+                &mut stage.copy,
+            );
         }
         for (_, install) in &mut self.binaries.0 {
             all.push(&mut install.path);
@@ -482,6 +521,63 @@ impl Variant {
             all.extend(check.strings_mut());
         }
         all.into_iter().try_for_each(visit)
+    }
+
+    /// Every `env` value, the variant's and its stages': substituted keeping names that are
+    /// not args, as a Dockerfile `ENV` does.
+    pub fn env_values_mut(&mut self) -> impl Iterator<Item = &mut Spanned<String>> {
+        let stages = self
+            .stages
+            .iter_mut()
+            .flat_map(|stage| Rc::make_mut(stage).env.0.iter_mut());
+        self.env.0.iter_mut().chain(stages).map(|(_, value)| value)
+    }
+}
+
+/// The strings of steps that make layers, in `all`.
+fn step_strings<'a>(
+    all: &mut Vec<&'a mut Spanned<String>>,
+    packages: &'a mut [Spanned<String>],
+    apt_repositories: &'a mut [AptRepository],
+    run: &'a mut [RunStep],
+    copy: &'a mut [CopyStep],
+) {
+    all.extend(packages.iter_mut());
+    for repository in apt_repositories {
+        all.extend([
+            &mut repository.url,
+            &mut repository.suite,
+            &mut repository.key,
+        ]);
+        all.extend(repository.components.iter_mut());
+    }
+    for step in run {
+        all.extend(step.command.strings_mut());
+        all.extend(step.env.0.iter_mut().map(|(_, value)| value));
+        for cache in &mut step.cache {
+            all.push(&mut cache.target);
+            all.extend(cache.id.as_mut());
+        }
+        for secret in &mut step.secrets {
+            all.push(&mut secret.id);
+            all.extend(secret.target.as_mut());
+            all.extend(secret.mode.as_mut());
+        }
+        for bind in &mut step.bind {
+            all.extend([&mut bind.src, &mut bind.target]);
+        }
+        for ssh in &mut step.ssh {
+            all.extend(ssh.id.as_mut());
+            all.extend(ssh.target.as_mut());
+            all.extend(ssh.mode.as_mut());
+        }
+        all.extend(step.user.as_mut());
+        all.extend(step.workdir.as_mut());
+    }
+    for copy in copy {
+        all.extend([&mut copy.src, &mut copy.dest]);
+        all.extend(copy.owner.as_mut());
+        all.extend(copy.mode.as_mut());
     }
 }
 

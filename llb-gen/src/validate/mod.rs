@@ -1,7 +1,7 @@
 //! Rules a parsed spec must follow beyond its shape: versions, names, references, paths, and
 //! binaries that variants take but the builder does not make.
 
-use crate::diagnostic::{Diagnostic, Position};
+use crate::diagnostic::{Diagnostic, LineStarts, Position};
 use crate::reference;
 use crate::spec::{NamedMap, Spanned, Spec, position};
 use crate::syntax;
@@ -16,11 +16,7 @@ pub const SPEC_VERSION: u32 = 1;
 
 /// Every rule the spec breaks, in file order.
 pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
-    let mut errors = Errors {
-        file,
-        source,
-        found: Vec::new(),
-    };
+    let mut errors = Errors::new(file, source);
     if spec.version.value != SPEC_VERSION {
         errors.at(
             position(&spec.version),
@@ -39,12 +35,22 @@ pub fn validate(spec: &Spec, file: &str, source: &str) -> Vec<Diagnostic> {
 pub(crate) struct Errors<'a> {
     file: &'a str,
     source: &'a str,
+    lines: LineStarts,
     found: Vec<Diagnostic>,
 }
 
-impl Errors<'_> {
+impl<'a> Errors<'a> {
+    pub(crate) fn new(file: &'a str, source: &'a str) -> Self {
+        Self {
+            file,
+            source,
+            lines: LineStarts::new(source),
+            found: Vec::new(),
+        }
+    }
+
     pub(crate) fn at(&mut self, position: Position, message: String, hint: Option<String>) {
-        let diagnostic = Diagnostic::new(self.file, self.source, position, message);
+        let diagnostic = Diagnostic::at(self.file, self.source, &self.lines, position, message);
         self.found.push(match hint {
             Some(hint) => diagnostic.with_hint(hint),
             None => diagnostic,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::{Errors, VARIANT_NAMES};
 use crate::args::is_arg_name;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::image::Healthcheck;
 use crate::llb::{ClientMount, CopyOptions, Owner};
 use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource};
@@ -15,7 +15,7 @@ use crate::reference;
 use crate::resolve;
 use crate::spec::{
     ARTIFACT_TARGET, AptRepository, ClientMount as WrittenMount, Command, MountId, NamedMap,
-    Spanned, Spec, Variant, position,
+    Spanned, Spec, Stage, Variant, position,
 };
 use crate::syntax;
 
@@ -46,6 +46,9 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
     for (name, _) in spec.args.iter() {
         arg_name(name, errors);
     }
+    let mut family = resolve::Family::new(spec);
+    let args = resolve::ArgCheck::new(spec);
+    errors.found.extend_from_slice(args.top_level_errors());
     for (name, variant) in spec.variants.value.iter() {
         errors.name(position(name), &name.value, "variant", &VARIANT_NAMES);
         if name.value == ARTIFACT_TARGET {
@@ -62,10 +65,10 @@ pub(super) fn check(spec: &Spec, built: &BTreeSet<&str>, errors: &mut Errors<'_>
         for step in &variant.run {
             errors.env_names(&step.env);
         }
-        match resolve::merged(spec, &name.value) {
+        match family.merged(&name.value) {
             Err(diagnostic) => errors.found.push(diagnostic),
             Ok(merged) if !merged.is_abstract => {
-                errors.found.extend(resolve::arg_errors(spec, &merged));
+                errors.found.extend(args.errors(&merged));
                 let mut reader = Reader {
                     errors,
                     known: |text| !text.contains('$'),
@@ -86,11 +89,7 @@ pub fn read_variant(
     name: &Spanned<String>,
     variant: &Variant,
 ) -> Result<model::Variant, Diagnostic> {
-    let mut errors = Errors {
-        file: &spec.document.file,
-        source: &spec.document.text,
-        found: Vec::new(),
-    };
+    let mut errors = Errors::new(&spec.document.file, &spec.document.text);
     let built: BTreeSet<&str> = spec
         .builder
         .binaries()
@@ -187,34 +186,11 @@ impl Reader<'_, '_> {
             }
             Some(from) => self.read(from, base),
         };
-        for package in &variant.packages {
-            self.read(package, |text| {
-                if syntax::is_package(text) {
-                    Ok(())
-                } else {
-                    Err(broken(
-                        format!("invalid package name `{text}`"),
-                        Some("a package is `name`, `name=version` or `name:arch` in letters, digits and `.+-:=~_`, starting with a letter or digit, such as `jq=1.6-2.1`"),
-                    ))
-                }
-            });
-        }
-        let apt_repositories = self.apt_repositories(&variant.apt_repositories);
-        let run = variant.run.iter().map(|step| self.run_step(step)).collect();
-        let copy = variant
-            .copy
+        let stages: Vec<model::Stage> = variant
+            .stages
             .iter()
-            .map(|copy| FileCopy {
-                src: copy.src.clone(),
-                source: self.context_source(&copy.src, "copy source"),
-                dest: self.absolute(&copy.dest, "copy destination"),
-                options: self.copy_options(
-                    true,
-                    copy.owner.as_ref().or(variant.owner.as_ref()),
-                    copy.mode.as_ref(),
-                ),
-            })
-            .collect::<Vec<_>>();
+            .map(|stage| self.stage(stage, variant.owner.as_ref()))
+            .collect();
         let binaries = variant
             .binaries
             .iter()
@@ -239,12 +215,17 @@ impl Reader<'_, '_> {
                 }
             })
             .collect::<Vec<_>>();
-        self.destinations(variant, &copy, &binaries);
+        let copies = stages.iter().flat_map(|stage| &stage.steps);
+        let copies: Vec<&FileCopy> = copies
+            .filter_map(|step| match step {
+                model::Step::Copy(copies) => Some(copies),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        self.destinations(variant, &copies, &binaries);
         if let Some(user) = &variant.user {
             self.rule(user, !user.value.is_empty(), "empty user".to_owned(), None);
-        }
-        if let Some(workdir) = &variant.workdir {
-            self.absolute(workdir, "workdir");
         }
         let ports = variant
             .expose
@@ -299,12 +280,8 @@ impl Reader<'_, '_> {
             base,
             from,
             workdir: variant.workdir.clone(),
-            packages: variant.packages.clone(),
-            apt_repositories,
-            run,
-            copy,
+            stages,
             binaries,
-            env: variant.env.clone(),
             entrypoint: strings(&variant.entrypoint),
             cmd: strings(&variant.cmd),
             user: value(&variant.user),
@@ -314,6 +291,75 @@ impl Reader<'_, '_> {
             stop_signal: value(&variant.stopsignal),
             check: variant.check.clone(),
         })
+    }
+
+    /// One variant's own steps in the order written, each value read. `owner` is the
+    /// variant's default owner of copies.
+    fn stage(&mut self, stage: &Stage, owner: Option<&Spanned<String>>) -> model::Stage {
+        let mut steps: Vec<(Position, model::Step)> = Vec::new();
+        if let Some(workdir) = &stage.workdir {
+            self.absolute(workdir, "workdir");
+            steps.push((position(workdir), model::Step::Workdir(workdir.clone())));
+        }
+        if let Some((first, _)) = stage.env.iter().next() {
+            steps.push((position(first), model::Step::Env(stage.env.clone())));
+        }
+        for package in &stage.packages {
+            self.read(package, |text| {
+                if syntax::is_package(text) {
+                    Ok(())
+                } else {
+                    Err(broken(
+                        format!("invalid package name `{text}`"),
+                        Some("a package is `name`, `name=version` or `name:arch` in letters, digits and `.+-:=~_`, starting with a letter or digit, such as `jq=1.6-2.1`"),
+                    ))
+                }
+            });
+        }
+        let apt_repositories = self.apt_repositories(&stage.apt_repositories);
+        let repository_names = stage.apt_repositories.iter().map(|r| &r.name);
+        if let Some(at) = stage
+            .packages
+            .iter()
+            .chain(repository_names)
+            .min_by_key(|at| position(at))
+        {
+            let packages = model::Step::Packages {
+                at: at.clone(),
+                packages: stage.packages.clone(),
+                apt_repositories,
+            };
+            steps.push((position(at), packages));
+        }
+        for step in &stage.run {
+            steps.push((
+                step.command.position(),
+                model::Step::Run(self.run_step(step)),
+            ));
+        }
+        if let Some(first) = stage.copy.first() {
+            let copies = stage
+                .copy
+                .iter()
+                .map(|copy| FileCopy {
+                    src: copy.src.clone(),
+                    source: self.context_source(&copy.src, "copy source"),
+                    dest: self.absolute(&copy.dest, "copy destination"),
+                    options: self.copy_options(
+                        true,
+                        copy.owner.as_ref().or(owner),
+                        copy.mode.as_ref(),
+                    ),
+                })
+                .collect();
+            steps.push((position(&first.src), model::Step::Copy(copies)));
+        }
+        // As Dockerfile lines: what a variant writes first happens first.
+        steps.sort_by_key(|(at, _)| *at);
+        model::Stage {
+            variant: stage.variant.clone(),
+            steps: steps.into_iter().map(|(_, step)| step).collect(),
+        }
     }
 
     fn apt_repositories(&mut self, written: &[AptRepository]) -> Vec<model::AptRepository> {
@@ -565,7 +611,7 @@ impl Reader<'_, '_> {
 
     /// Two binaries, or a binary and a copy, written to one path (however it is spelled)
     /// would overwrite each other. Copies may share a destination directory.
-    fn destinations(&mut self, variant: &Variant, copies: &[FileCopy], binaries: &[BinaryCopy]) {
+    fn destinations(&mut self, variant: &Variant, copies: &[&FileCopy], binaries: &[BinaryCopy]) {
         let mut taken: BTreeSet<&str> = copies.iter().map(|copy| copy.dest.as_str()).collect();
         let mut seen_binaries = BTreeSet::new();
         for ((_, install), binary) in variant.binaries.iter().zip(binaries) {
@@ -648,7 +694,7 @@ fn pairs(map: &NamedMap<Spanned<String>>) -> Vec<(String, String)> {
 }
 
 fn join(names: &BTreeSet<&str>) -> String {
-    names.iter().copied().collect::<Vec<_>>().join(", ")
+    listed(names.iter().copied(), names.len(), ", ")
 }
 
 fn missing_from(name: &Spanned<String>, errors: &mut Errors<'_>) {
