@@ -116,30 +116,24 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
 ///   package's;
 /// - the project's `sources:` entries from the spec (files or directories, context paths).
 ///
-/// A project without a root manifest in `manifests` reads its whole directory.
+/// A project without a root manifest in `manifests` has no packages (and cargo fails on it).
 pub fn project_sources(
     manifests: &BTreeMap<String, String>,
     project: ProjectRef<'_>,
 ) -> Result<ProjectSources, Error> {
     let walker = Project::new(manifests, project.path);
-    let mut paths = match walker.walk()? {
-        None => vec![walker.root.trim_end_matches('/').to_owned()],
-        Some(walk) => {
-            let mut paths = vec![walk.root, walker.lockfile()];
-            let mut dir = walker.root.as_str();
-            loop {
-                paths.extend(CONFIG_PATHS.map(|name| format!("{dir}{name}")));
-                let Some(parent) = dir.strip_suffix('/') else {
-                    break;
-                };
-                dir = parent.rfind('/').map_or("", |slash| &parent[..=slash]);
-            }
-            for package in &walk.packages {
-                walker.package_sources(package, &mut paths);
-            }
-            paths
-        }
-    };
+    let mut paths = vec![format!("{}Cargo.toml", walker.root), walker.lockfile()];
+    let mut dir = walker.root.as_str();
+    loop {
+        paths.extend(CONFIG_PATHS.map(|name| format!("{dir}{name}")));
+        let Some(parent) = dir.strip_suffix('/') else {
+            break;
+        };
+        dir = parent.rfind('/').map_or("", |slash| &parent[..=slash]);
+    }
+    for package in walker.walk()?.iter().flat_map(|walk| &walk.packages) {
+        walker.package_sources(package, &mut paths);
+    }
     for source in project.sources {
         let path = syntax::context_path(&source.value).map_err(|reason| Error::ContextFile {
             path: source.value.clone(),
@@ -177,15 +171,18 @@ impl ProjectSources {
         &self.0
     }
 
-    /// Whether the project's build reads context path `path` (normalized, as
-    /// [`syntax::context_path`] writes it): a change there may change what it builds.
-    pub fn contains(&self, path: &str) -> bool {
-        self.0.iter().any(|source| {
-            source.is_empty()
+    /// Whether a change at context path `path` (normalized, as [`syntax::context_path`] writes
+    /// it; a file, or a directory with all it holds) changes what the project's build reads.
+    pub fn touched_by(&self, path: &str) -> bool {
+        let holds = |dir: &str, path: &str| {
+            dir.is_empty()
                 || path
-                    .strip_prefix(source.as_str())
+                    .strip_prefix(dir)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+        };
+        self.0
+            .iter()
+            .any(|source| holds(source, path) || holds(path, source))
     }
 }
 
@@ -842,8 +839,10 @@ mod tests {
             "crates/core/src/deep/mod.rs",
             "Cargo.lock",
             "proto",
+            "crates",
+            "",
         ] {
-            assert!(root.contains(path), "{path}");
+            assert!(root.touched_by(path), "{path}");
         }
         for path in [
             "README.md",
@@ -853,7 +852,7 @@ mod tests {
             "srcx/a.rs",
             "crates/core2/src/lib.rs",
         ] {
-            assert!(!root.contains(path), "{path}");
+            assert!(!root.touched_by(path), "{path}");
         }
         // Another project also reads the cargo and rustup files of the directories above it.
         assert_eq!(
@@ -874,10 +873,19 @@ mod tests {
                 "tool/tests",
             ]
         );
-        // Without manifests, nothing narrows the project's directory.
+        // Without manifests, no package: cargo's and rustup's files alone.
         assert_eq!(
             project_sources(&files, nowhere).unwrap().paths(),
-            ["nowhere"]
+            [
+                ".cargo",
+                "nowhere/.cargo",
+                "nowhere/Cargo.lock",
+                "nowhere/Cargo.toml",
+                "nowhere/rust-toolchain",
+                "nowhere/rust-toolchain.toml",
+                "rust-toolchain",
+                "rust-toolchain.toml",
+            ]
         );
         assert_eq!(
             project_sources(&files, bad).unwrap_err().to_string(),
@@ -885,7 +893,7 @@ mod tests {
         );
         let everything = ProjectSources::new(vec!["src".to_owned(), String::new()]);
         assert_eq!(everything.paths(), [""]);
-        assert!(everything.contains("README.md"));
+        assert!(everything.touched_by("README.md"));
     }
 
     #[test]

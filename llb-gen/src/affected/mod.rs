@@ -184,7 +184,7 @@ fn changed_projects(
         .collect();
     let mut changed = Vec::new();
     for project in spec.builder.projects() {
-        let sources = sources::sources(&dir(project.path), &dirs, manifests)
+        let sources = sources::sources(project, &dir(project.path), &dirs, manifests)
             .map_err(|error| error.to_string())?;
         let paths: Vec<String> = paths
             .iter()

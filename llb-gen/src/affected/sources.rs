@@ -1,21 +1,19 @@
 //! What a cargo project's compile reads from the context, for the affected-targets plan: a
 //! changed path there rebuilds the artifact and the variants holding that project's binaries.
-//! The compile itself is sent the whole context; this is what cargo really reads by convention.
-//! [`sources`] is the one rule, to be replaced when the compile scope is narrowed per project.
+//! It is what the compile is sent, [`stubs::project_sources`], and a manifest added or deleted
+//! under the project's directory, which can add or remove one of its packages.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use toml::Value;
-
-use crate::diagnostic::Position;
 use crate::error::Error;
-use crate::syntax::context_path;
+use crate::spec::ProjectRef;
+use crate::stubs::{self, ProjectSources};
 
 /// The paths one project's compile reads.
 #[derive(Debug)]
 pub(super) struct Sources {
-    /// Files and directories read (context-relative; empty for the whole context).
-    read: BTreeSet<String>,
+    /// What the compile is sent.
+    read: ProjectSources,
     /// The project's directory: a `Cargo.toml` or `Cargo.lock` added or deleted under it (and
     /// not under `nested`) is one of its manifests even when no manifest lists it now.
     dir: String,
@@ -30,7 +28,7 @@ impl Sources {
             .rsplit('/')
             .next()
             .is_some_and(|name| name == "Cargo.toml" || name == "Cargo.lock");
-        self.read.iter().any(|read| related(read, path)) || (manifest && self.owns(path))
+        self.read.touched_by(path) || (manifest && self.owns(path))
     }
 
     fn owns(&self, path: &str) -> bool {
@@ -38,120 +36,22 @@ impl Sources {
     }
 }
 
-/// What the project at `dir` reads, for now: the `Cargo.toml`, `Cargo.lock`, `build.rs` (or the
-/// package's `build`) and `src`, `benches`, `examples`, `tests` of each of its packages (every
-/// manifest under `dir` but not under another project of `projects`) and of each path
-/// dependency, the directory of a target with its own `path`, and the `.cargo` and
-/// `rust-toolchain` files cargo and rustup look for in `dir` and above. A file read through
-/// `include_str!` or by a build script elsewhere is not seen.
+/// What `project`, at context directory `dir` among the directories of all `projects`, reads.
 pub(super) fn sources(
+    project: ProjectRef<'_>,
     dir: &str,
     projects: &[String],
     manifests: &BTreeMap<String, String>,
 ) -> Result<Sources, Error> {
-    let project = Sources {
-        read: BTreeSet::new(),
+    Ok(Sources {
+        read: stubs::project_sources(manifests, project)?,
         dir: dir.to_owned(),
         nested: projects
             .iter()
             .filter(|other| *other != dir && under(other, dir))
             .cloned()
             .collect(),
-    };
-    let mut read: BTreeSet<String> = ancestors(dir)
-        .flat_map(|at| [".cargo", "rust-toolchain", "rust-toolchain.toml"].map(|n| join(at, n)))
-        .chain(["Cargo.toml", "Cargo.lock"].map(|name| join(dir, name)))
-        .collect();
-    let mut pending: Vec<String> = manifests
-        .keys()
-        .filter(|path| project.owns(path))
-        .filter_map(|path| package_dir(path))
-        .collect();
-    let mut seen = BTreeSet::new();
-    while let Some(package) = pending.pop() {
-        if !seen.insert(package.clone()) {
-            continue;
-        }
-        let path = join(&package, "Cargo.toml");
-        let text = &manifests[&path];
-        let manifest =
-            Value::Table(
-                text.parse()
-                    .map_err(|error: toml::de::Error| Error::Manifest {
-                        path: path.clone(),
-                        position: Position::at_offset(
-                            text,
-                            error.span().map_or(0, |span| span.start),
-                        ),
-                        message: error.message().to_owned(),
-                    })?,
-            );
-        let conventional = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "benches"]
-            .into_iter()
-            .chain(["examples", "tests"]);
-        read.extend(conventional.map(|name| join(&package, name)));
-        let build = manifest
-            .get("package")
-            .and_then(|package| package.get("build"))
-            .and_then(Value::as_str);
-        read.extend(build.and_then(|build| context_path(&join(&package, build)).ok()));
-        // Every `path` of the manifest: a dependency's directory, or a target's source file.
-        let mut paths = Vec::new();
-        path_values(&manifest, &mut paths);
-        for path in paths {
-            let Ok(resolved) = context_path(&join(&package, path)) else {
-                continue; // outside the context: not in the build either
-            };
-            if manifests.contains_key(&join(&resolved, "Cargo.toml")) {
-                pending.push(resolved);
-            } else {
-                read.insert(resolved.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
-            }
-        }
-    }
-    Ok(Sources { read, ..project })
-}
-
-/// Each string under a `path` key anywhere in `value`.
-fn path_values<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
-    match value {
-        Value::Table(table) => {
-            for (key, value) in table {
-                match value.as_str() {
-                    Some(path) if key == "path" => out.push(path),
-                    _ => path_values(value, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| path_values(item, out)),
-        _ => {}
-    }
-}
-
-/// The directory of a `Cargo.toml` path; `None` for any other file.
-fn package_dir(path: &str) -> Option<String> {
-    match path.strip_suffix("Cargo.toml")? {
-        "" => Some(String::new()),
-        dir => dir.strip_suffix('/').map(str::to_owned),
-    }
-}
-
-/// `dir` and each directory above it, up to the context root (`""`).
-fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
-    let mut next = Some(dir);
-    std::iter::from_fn(move || {
-        let current = next?;
-        next = (!current.is_empty()).then(|| current.rsplit_once('/').map_or("", |(up, _)| up));
-        Some(current)
     })
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{dir}/{name}")
-    }
 }
 
 /// Whether `path` is `dir` or inside it (every path is inside `""`, the whole context).
@@ -179,28 +79,54 @@ mod tests {
             .collect()
     }
 
+    /// The sources of each project of a spec whose builder is `builder`, by directory.
+    fn project_sources(builder: &str, files: &BTreeMap<String, String>) -> Vec<Sources> {
+        let text =
+            format!("version: 1\nbuilder:\n  image: rust\n{builder}variants: {{v: {{from: d}}}}\n");
+        let spec = crate::spec::parse(&text, "f.yaml").unwrap();
+        let dirs: Vec<String> = spec
+            .builder
+            .projects()
+            .iter()
+            .map(|project| crate::syntax::context_path(project.path).unwrap())
+            .collect();
+        spec.builder
+            .projects()
+            .into_iter()
+            .zip(&dirs)
+            .map(|(project, dir)| sources(project, dir, &dirs, files).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn a_project_reads_its_packages_path_dependencies_and_cargo_config_above_it() {
+    fn a_project_reads_what_its_compile_is_sent_and_its_new_manifests() {
         let files = manifests(&[
-            ("Cargo.toml", "[package]\nname = \"app\"\n[workspace]\n"),
+            (
+                "Cargo.toml",
+                "[package]\nname = \"app\"\n[dependencies]\nshared = { path = \"shared\" }\n[workspace]\nmembers = [\"crates/*\"]\n",
+            ),
             ("crates/core/Cargo.toml", "[package]\nname = \"core\"\n"),
             ("shared/Cargo.toml", "[package]\nname = \"shared\"\n"),
             (
                 "agent/Cargo.toml",
-                "[package]\nname = \"agent\"\nbuild = \"gen/build.rs\"\n[dependencies]\nshared = { path = \"../shared\" }\n[[bin]]\nname = \"x\"\npath = \"tools/x.rs\"\n",
+                "[package]\nname = \"agent\"\nbuild = \"gen/build.rs\"\n[[bin]]\nname = \"x\"\npath = \"tools/x.rs\"\n",
             ),
         ]);
-        let projects = ["".to_owned(), "agent".to_owned()];
-        let agent = sources("agent", &projects, &files).unwrap();
+        let [root, agent] = &project_sources(
+            "  binaries: [app]\n  projects:\n    agent: {binaries: [x]}\n",
+            &files,
+        )[..] else {
+            panic!("two projects")
+        };
         for read in [
             "agent/src/main.rs",
             "agent/Cargo.lock",
             "agent/gen/build.rs",
             "agent/tools/x.rs",
-            "shared/src/lib.rs",
             ".cargo/config.toml",
             "agent/rust-toolchain.toml",
             "agent/new/Cargo.toml",
+            "agent",
         ] {
             assert!(agent.covers(read), "{read}");
         }
@@ -208,17 +134,18 @@ mod tests {
             "README.md",
             "agent/README.md",
             "crates/core/src/lib.rs",
+            "shared/src/lib.rs",
             "Cargo.lock",
         ] {
             assert!(!agent.covers(other), "{other}");
         }
-        let root = sources("", &projects, &files).unwrap();
-        // `shared` is under the root project's directory: its package too, by where it is.
         for read in [
             "crates/core/src/lib.rs",
+            "crates",
             "Cargo.lock",
             "src",
             "shared/src/lib.rs",
+            "crates/new/Cargo.toml",
         ] {
             assert!(root.covers(read), "{read}");
         }
@@ -235,7 +162,12 @@ mod tests {
     #[test]
     fn a_broken_manifest_is_named() {
         let files = manifests(&[("Cargo.toml", "[package")]);
-        let error = sources("", &[], &files).unwrap_err();
+        let spec = crate::spec::parse(
+            "version: 1\nbuilder: {image: rust, binaries: [app]}\nvariants: {v: {from: d}}\n",
+            "f.yaml",
+        )
+        .unwrap();
+        let error = sources(spec.builder.projects()[0], "", &[], &files).unwrap_err();
         assert!(error.to_string().starts_with("Cargo.toml:1:9: "), "{error}");
     }
 }
