@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::rc::Rc;
 
-use crate::args::{Budget, Scope, SubstituteError};
+use crate::args::{Budget, Scope, SubstituteError, Value};
 use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::platform::Platform;
 use crate::spec::{
@@ -172,6 +172,10 @@ fn variant_scope<'a>(
     scope
 }
 
+/// Declares `args` so that a default may name any arg of the map, declared before or after
+/// it: a child's override keeps its parent's place in the merged map but may use the child's
+/// own args. What a default names is declared first (a walk with its own stack); in a cycle,
+/// the arg that closes it is not declared yet, and naming it is the usual located error.
 fn declare(
     spec: &Spec,
     scope: &mut Scope<'_>,
@@ -179,14 +183,58 @@ fn declare(
     values: &ArgValues,
     report: &mut dyn FnMut(Diagnostic),
 ) {
-    for (name, default) in args.iter() {
-        let text = default.as_ref().map(|default| default.value.as_str());
-        if let Err(error) = scope.declare(&name.value, text, &values.build_args) {
-            let at = default.as_ref().map_or(position(name), position);
-            report(error.located(&spec.document, at));
-            let _ = scope.declare(&name.value, None, &BTreeMap::new());
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Pending,
+        Visiting,
+        Declared,
+    }
+    let entries: Vec<_> = args.iter().collect();
+    let places: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(place, (name, _))| (name.value.as_str(), place))
+        .collect();
+    let mut states = vec![State::Pending; entries.len()];
+    for start in 0..entries.len() {
+        let mut stack = vec![start];
+        while let Some(&place) = stack.last() {
+            if states[place] == State::Declared {
+                stack.pop();
+                continue;
+            }
+            states[place] = State::Visiting;
+            let (name, default) = entries[place];
+            let text = default.as_ref().map(|default| default.value.as_str());
+            let first_pending = text.and_then(|text| {
+                named_args(text).into_iter().find_map(|named| {
+                    let &next = places.get(named.as_str())?;
+                    (states[next] == State::Pending).then_some(next)
+                })
+            });
+            if let Some(next) = first_pending {
+                stack.push(next);
+                continue;
+            }
+            if let Err(error) = scope.declare(&name.value, text, &values.build_args) {
+                let at = default.as_ref().map_or(position(name), position);
+                report(error.located(&spec.document, at));
+                let _ = scope.declare(&name.value, None, &BTreeMap::new());
+            }
+            states[place] = State::Declared;
+            stack.pop();
         }
     }
+}
+
+/// The names `text` substitutes, in order.
+fn named_args(text: &str) -> Vec<String> {
+    let named = std::cell::RefCell::new(Vec::new());
+    let _ = crate::args::substitute(text, &|name| {
+        named.borrow_mut().push(name.to_owned());
+        Some(Value::default())
+    });
+    named.into_inner()
 }
 
 /// A spec's variants with their `extends` chains merged, each once: a variant with one parent
@@ -788,6 +836,31 @@ mod tests {
             merged(&spec, "a").unwrap_err().to_string(),
             "f.yaml:5:15: `nope` is extended but not defined (hint: defined variants: a)"
         );
+    }
+
+    #[test]
+    fn a_child_overrides_a_parent_arg_with_a_default_from_its_own_args() {
+        let spec = spec(
+            "variants:\n  npm:\n    abstract: true\n    from: node\n    args: {NPM_PACKAGES: ''}\n    run: ['npm install -g ${NPM_PACKAGES}']\n  app:\n    extends: npm\n    args: {PKG_VERSION: '1.2', NPM_PACKAGES: '@scope/pkg@${PKG_VERSION}'}\n",
+        );
+        let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
+        let app = resolve(&spec, "app", &values).unwrap();
+        assert_eq!(shell(&app), ["npm install -g @scope/pkg@1.2"]);
+        let given = ArgValues::native(
+            BTreeMap::from([("PKG_VERSION".to_owned(), "2.0".to_owned())]),
+            &Platform::linux("amd64"),
+        );
+        assert_eq!(
+            shell(&resolve(&spec, "app", &given).unwrap()),
+            ["npm install -g @scope/pkg@2.0"]
+        );
+        let cycle = spec_with_cycle();
+        let error = resolve(&cycle, "app", &values).unwrap_err();
+        assert!(error.message.starts_with("undeclared build arg"), "{error}");
+    }
+
+    fn spec_with_cycle() -> Spec {
+        spec("variants:\n  app:\n    from: d\n    args: {A: '${B}', B: '${A}'}\n")
     }
 
     #[test]

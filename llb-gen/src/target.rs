@@ -1,6 +1,7 @@
 //! Buildable targets: each variant, plus `artifact` (the binaries alone). Selecting one also
 //! decides where its binaries come from: a compile, or a prebuilt builder image.
 
+use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::model::{self, Base};
 use crate::reference;
@@ -173,8 +174,9 @@ pub fn select<'s>(
     };
     let (name, variant) = match key {
         Some((key, _)) => {
-            let variant = resolve::resolve(spec, &key.value, values)?;
-            let variant = validate::read_variant(spec, key, &variant)?;
+            let building = |error| inherited_by(spec, &key.value, error);
+            let variant = resolve::resolve(spec, &key.value, values).map_err(building)?;
+            let variant = validate::read_variant(spec, key, &variant).map_err(building)?;
             (key.value.as_str(), Some(variant))
         }
         None => (ARTIFACT_TARGET, None),
@@ -238,6 +240,21 @@ impl Target<'_> {
             Base::Scratch => None,
         }
     }
+}
+
+/// An error of target `target` at a line another variant writes (a parent's) also names the
+/// target, which is what the user built.
+fn inherited_by(spec: &Spec, target: &str, mut error: Diagnostic) -> Diagnostic {
+    let variants = &spec.variants.value.0;
+    let owner = variants
+        .iter()
+        .rev()
+        .find(|(name, _)| position(name) <= error.position)
+        .map(|(name, _)| name.value.as_str());
+    if let Some(owner) = owner.filter(|owner| *owner != target) {
+        error.message = format!("{} (in `{owner}`, which `{target}` extends)", error.message);
+    }
+    error
 }
 
 fn unknown_target(spec: &Spec, wanted: &str) -> Error {
