@@ -425,31 +425,41 @@ fn copies_read_only_their_sources_with_owner_and_mode() {
         ]
     );
     let owner = copies[0].owner.as_ref().unwrap();
-    let by_name = |opt: &Option<pb::UserOpt>| match opt.as_ref().and_then(|u| u.user.clone()) {
-        Some(pb::user_opt::User::ByName(named)) => named.name,
-        other => panic!("{other:?}"),
-    };
     assert_eq!(
-        (by_name(&owner.user), by_name(&owner.group)),
+        (user_name(&owner.user), user_name(&owner.group)),
         ("app".into(), "app".into())
     );
     let binaries = copies_named(&definition, "[kiro 10/10]");
     assert_eq!(binaries[0].mode, 0o750);
-    assert_eq!(by_name(&binaries[0].owner.as_ref().unwrap().user), "app");
+    assert_eq!(user_name(&binaries[0].owner.as_ref().unwrap().user), "app");
     assert_eq!((binaries[1].mode, binaries[1].owner.is_none()), (-1, true));
 }
 
-/// Each action of a FileOp as `input -> output: what`, a mkdir with its mode and parents flag
-/// (and checked to be root's, with no timestamp), a copy with its mode when it sets one.
+/// The name a chown option gives (a spec's owners are names here).
+fn user_name(opt: &Option<pb::UserOpt>) -> String {
+    match opt.as_ref().and_then(|u| u.user.clone()) {
+        Some(pb::user_opt::User::ByName(named)) => named.name,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Each action of a FileOp as `input -> output: what`, a mkdir with its mode, parents flag and
+/// owner when it has one (and checked to have no timestamp), a copy with its mode when it sets
+/// one.
 fn chain(actions: &[pb::FileAction]) -> Vec<String> {
     actions
         .iter()
         .map(|action| {
             let what = match &action.action {
                 Some(Action::Mkdir(mkdir)) => {
-                    assert!(mkdir.owner.is_none() && mkdir.timestamp == -1);
+                    assert_eq!(mkdir.timestamp, -1);
                     let parents = if mkdir.make_parents { " -p" } else { "" };
-                    format!("mkdir{parents} {:o} {}", mkdir.mode, mkdir.path)
+                    let owner = mkdir.owner.as_ref().map_or(String::new(), |owner| {
+                        let group = owner.group.as_ref().map(|_| user_name(&owner.group));
+                        let group = group.map_or(String::new(), |group| format!(":{group}"));
+                        format!(" {}{group}", user_name(&owner.user))
+                    });
+                    format!("mkdir{parents} {:o}{owner} {}", mkdir.mode, mkdir.path)
                 }
                 Some(Action::Copy(copy)) if copy.mode == -1 => format!("copy {}", copy.dest),
                 Some(Action::Copy(copy)) => format!("copy {:o} {}", copy.mode, copy.dest),
@@ -461,14 +471,15 @@ fn chain(actions: &[pb::FileAction]) -> Vec<String> {
 }
 
 #[test]
-fn copies_and_binaries_make_their_directories_0755_and_roots_in_their_own_op() {
+fn copies_and_binaries_make_their_directories_0755_and_the_copys_owners_in_their_own_op() {
     let definition = kiro().definition;
     // Each op's inputs are the image, then the copied state once per copy, so action k's
-    // result is input 3 + k: each copy writes on the result of the mkdir before it.
+    // result is input 3 + k: each copy writes on the result of the mkdir before it. A missing
+    // directory is the copy's owner's, as with `COPY --chown`, else root's.
     assert_eq!(
         chain(&file_actions_named(&definition, "[kiro 8/10]")),
         [
-            "0 -> -1: mkdir -p 755 /etc/app",
+            "0 -> -1: mkdir -p 755 app:app /etc/app",
             "3 -> -1: copy 640 /etc/app/app.toml",
             "4 -> -1: mkdir -p 755 /srv/app",
             "5 -> 0: copy /srv/app/static",
@@ -477,7 +488,7 @@ fn copies_and_binaries_make_their_directories_0755_and_roots_in_their_own_op() {
     assert_eq!(
         chain(&file_actions_named(&definition, "[kiro 10/10]")),
         [
-            "0 -> -1: mkdir -p 755 /usr/local/bin",
+            "0 -> -1: mkdir -p 755 app /usr/local/bin",
             "3 -> -1: copy 750 /usr/local/bin/hello",
             "4 -> 0: copy /usr/local/bin/hello-gateway",
         ]

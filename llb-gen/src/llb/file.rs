@@ -156,10 +156,12 @@ impl State {
     }
 
     /// Applies `actions` in one FileOp, each on top of the previous one's result. Each copy is
-    /// preceded by a `mkdir -p` of the directory it writes into, 0755 and root's, whatever the
-    /// copy's mode and owner. BuildKit would make it itself with the copy's owner, and with mode
-    /// 0755 in 0.8 and Docker 26 but the copy's mode in current releases (0644: a directory
-    /// nobody can enter). An existing directory is left as it is.
+    /// preceded by a `mkdir -p` of the directory it writes into, 0755 whatever the copy's mode,
+    /// and owned by the copy's owner (root's when it sets none), as a Dockerfile's
+    /// `COPY --chown` makes it. BuildKit would make it itself with that owner, but with mode 0755
+    /// in 0.8 and Docker 26 and the copy's mode in current releases (0644: a directory nobody
+    /// can enter). An existing directory is left as it is; of several copies into one missing
+    /// directory, the first one's owner makes it.
     pub fn file(
         &self,
         actions: &[FileAction],
@@ -215,8 +217,8 @@ impl State {
     }
 }
 
-/// `actions` with a mkdir of each copy's destination directory before the copy, once per
-/// directory.
+/// `actions` with a mkdir of each copy's destination directory, with its owner, before the
+/// copy, once per directory.
 fn with_dest_dirs(actions: &[FileAction]) -> Vec<FileAction> {
     let mut made = BTreeSet::new();
     let mut expanded = Vec::with_capacity(actions.len());
@@ -229,7 +231,7 @@ fn with_dest_dirs(actions: &[FileAction]) -> Vec<FileAction> {
                 path: dir.to_owned(),
                 mode: DEST_DIR_MODE,
                 parents: true,
-                owner: None,
+                owner: copy.options.owner.clone(),
             });
         }
         expanded.push(action.clone());
@@ -347,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_makes_its_directory_0755_and_roots_first() {
+    fn a_copy_makes_its_directory_0755_and_the_copys_owner_first() {
         let platform = Platform::linux("amd64");
         let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
         let context = State::local("context", &Default::default(), "context");
@@ -372,7 +374,8 @@ mod tests {
                 path: "/etc/openab".into(),
                 mode: 0o755,
                 make_parents: true,
-                owner: None,
+                // As `COPY --chown`: the names are resolved in the base (input 0).
+                owner: Owner::parse("agent:agent").map(|owner| owner.to_pb(0)),
                 timestamp: -1,
             }))
         );
@@ -411,15 +414,19 @@ mod tests {
             .actions
             .iter()
             .map(|action| match &action.action {
+                Some(pb::file_action::Action::Mkdir(mkdir)) if mkdir.owner.is_some() => {
+                    format!("mkdir {} (owned)", mkdir.path)
+                }
                 Some(pb::file_action::Action::Mkdir(mkdir)) => format!("mkdir {}", mkdir.path),
                 Some(pb::file_action::Action::Copy(copy)) => format!("copy {}", copy.dest),
                 other => panic!("{other:?}"),
             })
             .collect();
+        // The first copy into a directory gives it its owner (none: root's).
         assert_eq!(
             actions,
             [
-                "mkdir /usr/local/bin",
+                "mkdir /usr/local/bin (owned)",
                 "copy /usr/local/bin/a",
                 "copy /usr/local/bin/b",
                 "mkdir /etc/app",
