@@ -105,9 +105,10 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN
   fi
 
   missing=""
-  for name in '[kiro 1/10] FROM debian:bookworm-slim' '[kiro 2/10] WORKDIR /srv/app' \
-    '[kiro 3/10] apt-get install jq tini' '[kiro 4/10] RUN useradd' '[kiro 6/10] RUN /bin/sh -c' \
-    '[kiro 9/10] COPY config/app.toml -> /etc/app/app.toml' '[kiro 10/10] COPY hello -> /usr/local/bin/hello'; do
+  for name in '[kiro 1/10] FROM debian:bookworm-slim' '[kiro 2/10] apt-get install jq tini' \
+    '[kiro 3/10] RUN useradd' '[kiro 5/10] RUN /bin/sh -c' \
+    '[kiro 8/10] COPY config/app.toml -> /etc/app/app.toml' '[kiro 9/10] WORKDIR /srv/app' \
+    '[kiro 10/10] COPY hello -> /usr/local/bin/hello'; do
     log_has kiro "$name" || missing+="[$name] "
   done
   if [ -z "$missing" ]; then
