@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::context::MANIFEST_NAMES;
 use crate::error::Error;
 use crate::spec::ProjectRef;
 use crate::stubs::{self, ProjectSources};
@@ -27,7 +28,7 @@ impl Sources {
         let manifest = path
             .rsplit('/')
             .next()
-            .is_some_and(|name| name == "Cargo.toml" || name == "Cargo.lock");
+            .is_some_and(|name| MANIFEST_NAMES.contains(&name));
         self.read.touched_by(path) || (manifest && self.owns(path))
     }
 

@@ -11,6 +11,9 @@ mod variant;
 
 pub use variant::{SCRATCH, read_variant};
 
+/// The hint of every invalid image reference, the builder's and a variant's `from`.
+pub(crate) const IMAGE_HINT: &str = "write an image reference such as `debian:bookworm-slim`";
+
 /// The one spec version this frontend reads.
 pub const SPEC_VERSION: u32 = 1;
 
@@ -62,7 +65,7 @@ impl<'a> Errors<'a> {
             self.at(
                 position(image),
                 error.to_string(),
-                Some("write an image reference such as `debian:bookworm-slim`".to_owned()),
+                Some(IMAGE_HINT.to_owned()),
             );
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Errors, VARIANT_NAMES};
+use super::{Errors, IMAGE_HINT, VARIANT_NAMES};
 use crate::args::is_arg_name;
 use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::image::Healthcheck;
@@ -640,12 +640,7 @@ fn base(text: &str) -> Result<Option<Base>, Broken> {
     }
     reference::normalize(text)
         .map(|reference| Some(Base::Image { reference }))
-        .map_err(|error| {
-            broken(
-                error.to_string(),
-                Some("write an image reference such as `debian:bookworm-slim`"),
-            )
-        })
+        .map_err(|error| broken(error.to_string(), Some(IMAGE_HINT)))
 }
 
 /// One part of an apt sources line, checked by `valid`.
