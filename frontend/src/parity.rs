@@ -3,8 +3,10 @@
 //! options that change the Definition, and for a compiled one from the context's manifests.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use llb_gen::context_dir::ContextDir;
+use llb_gen::dockerignore;
 use llb_gen::graph::BuildFacts;
 use llb_gen::image::ImageConfig;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
@@ -13,7 +15,6 @@ use llb_gen::plan::{self, BuildRequest, Plan};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::spec::DEFAULT_FILENAME;
-use llb_gen::{context_dir, dockerignore};
 use prost::Message;
 
 use crate::fake_bridge::{Daemon, run_recording};
@@ -121,7 +122,7 @@ async fn the_cli_builds_the_definition_the_frontend_solves_for_a_compiled_target
     // `llb-gen llb flotilla.yaml --target hello`, run in examples/hello.
     let args = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
     let request = BuildRequest::new(Some("hello".to_owned()), args).expect("a request");
-    let cli = |plan: &Plan<'_>| context_dir::facts(plan, Path::new(HELLO_DIR)).expect("a context");
+    let cli = |plan: &Plan<'_>| ContextDir::new(HELLO_DIR).facts(plan).expect("a context");
     assert_eq!(solved, planned(&request, cli).encode_to_vec());
     // The manifests reached the Definition: without them the plan builds another.
     let without_manifests = |plan: &Plan<'_>| BuildFacts {

@@ -9,12 +9,13 @@ use std::process::Command;
 use clap::Args;
 
 use llb_gen::affected::{self, Change, OldSpec};
+use llb_gen::context_dir::ContextDir;
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use llb_gen::spec::{self, ARTIFACT_TARGET, Spec};
 use llb_gen::syntax::context_path;
-use llb_gen::{context_dir, target};
+use llb_gen::target;
 
 /// What changed, for a plan of only the targets it can affect.
 #[derive(Args)]
@@ -91,12 +92,14 @@ fn manifests(
     let request = BuildRequest::new(Some(ARTIFACT_TARGET.to_owned()), args);
     let request = request.map_err(|e| e.to_string())?;
     let plan = plan::plan(spec, &request).map_err(|e| e.to_string())?;
-    let facts = context_dir::facts(&plan, context).map_err(|e| e.to_string())?;
+    let facts = ContextDir::new(context)
+        .facts(&plan)
+        .map_err(|e| e.to_string())?;
     Ok(facts.manifests)
 }
 
 /// The directory of the spec file: the default context, and where git finds its old text.
-fn spec_dir(spec: &Path) -> PathBuf {
+pub(crate) fn spec_dir(spec: &Path) -> PathBuf {
     match spec.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),

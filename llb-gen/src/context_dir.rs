@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::context::{self, DOCKERIGNORE, Entry, EntryKind, ManifestWalk};
 use crate::dockerignore;
@@ -14,20 +14,46 @@ use crate::error::Error;
 use crate::graph::BuildFacts;
 use crate::plan::Plan;
 
-/// The facts of `plan` with the context at `dir`: its `.dockerignore` patterns and, when the
-/// compile needs them, its manifests; what a daemon would tell is left at its default.
-pub fn facts(plan: &Plan<'_>, dir: &Path) -> Result<BuildFacts, Error> {
-    let context_excludes = read_dockerignore(dir)?;
-    let manifests = if plan.needs_manifests() {
-        read_manifests(dir, &context_excludes)?
-    } else {
-        BTreeMap::new()
-    };
-    Ok(BuildFacts {
-        manifests,
-        context_excludes,
-        ..plan.known_facts()
-    })
+/// A context directory whose `.dockerignore` and manifests are read once, however many plans
+/// (`llb-gen check` builds every target) ask for them.
+#[derive(Debug)]
+pub struct ContextDir {
+    dir: PathBuf,
+    excludes: Option<Vec<String>>,
+    manifests: Option<BTreeMap<String, String>>,
+}
+
+impl ContextDir {
+    /// The context at `dir`, nothing read yet.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            excludes: None,
+            manifests: None,
+        }
+    }
+
+    /// The facts of `plan`: the context's `.dockerignore` patterns and, when the compile needs
+    /// them, its manifests; what a daemon would tell is left at its default.
+    pub fn facts(&mut self, plan: &Plan<'_>) -> Result<BuildFacts, Error> {
+        let context_excludes = match &self.excludes {
+            Some(excludes) => excludes.clone(),
+            None => self.excludes.insert(read_dockerignore(&self.dir)?).clone(),
+        };
+        let manifests = match &self.manifests {
+            _ if !plan.needs_manifests() => BTreeMap::new(),
+            Some(manifests) => manifests.clone(),
+            None => self
+                .manifests
+                .insert(read_manifests(&self.dir, &context_excludes)?)
+                .clone(),
+        };
+        Ok(BuildFacts {
+            manifests,
+            context_excludes,
+            ..plan.known_facts()
+        })
+    }
 }
 
 /// The exclude patterns of the context's `.dockerignore`, when it has one.

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
+use llb_gen::context_dir::ContextDir;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
-use llb_gen::{Error, context_dir, dot, load, matrix, schema, spec, target, validate};
+use llb_gen::{Error, dot, load, matrix, schema, spec, target, validate};
 
 mod affected_cli;
 
@@ -226,13 +227,14 @@ fn check(build: Build) -> Vec<Error> {
             .map(|target| Some(target.name))
             .collect(),
     };
+    let mut context = context_of(&build);
     let mut errors: Vec<Error> = Vec::new();
     for target in targets {
         let build = Build {
             target,
             ..build.clone()
         };
-        if let Err(error) = definition(build, &spec, &source, &file)
+        if let Err(error) = definition(build, &spec, &source, &file, &mut context)
             && !errors
                 .iter()
                 .any(|seen| seen.to_string() == error.to_string())
@@ -247,7 +249,18 @@ fn check(build: Build) -> Vec<Error> {
 fn build_definition(build: Build) -> Result<llb_gen::pb::Definition, Error> {
     let (source, file) = read_spec(&build.spec)?;
     let spec = load(&source, &file)?;
-    definition(build, &spec, &source, &file)
+    let mut context = context_of(&build);
+    definition(build, &spec, &source, &file, &mut context)
+}
+
+/// The build context `build` names, by default the spec's directory.
+fn context_of(build: &Build) -> ContextDir {
+    ContextDir::new(
+        build
+            .context
+            .clone()
+            .unwrap_or_else(|| affected_cli::spec_dir(&build.spec)),
+    )
 }
 
 /// The Definition of the valid `spec` (read from `source`) that `build` asks for: the
@@ -257,9 +270,9 @@ fn definition(
     spec: &spec::Spec,
     source: &str,
     file: &str,
+    context: &mut ContextDir,
 ) -> Result<llb_gen::pb::Definition, Error> {
     let Build {
-        spec: spec_path,
         target,
         build_args,
         builder_context,
@@ -269,12 +282,8 @@ fn definition(
         no_cache,
         platform,
         build_platform,
-        context,
+        ..
     } = build;
-    let context_dir = context.unwrap_or_else(|| match spec_path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    });
     let args = ArgValues {
         build_args: build_args.into_iter().collect(),
         build_platform: build_platform.unwrap_or_else(|| platform.clone()),
@@ -291,7 +300,7 @@ fn definition(
         ..BuildRequest::new(target, args)?
     };
     let plan = plan::plan(spec, &request)?;
-    let facts = context_dir::facts(&plan, &context_dir)?;
+    let facts = context.facts(&plan)?;
     let source = SourceFile {
         name: file,
         data: source.as_bytes(),
