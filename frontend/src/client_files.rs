@@ -68,27 +68,31 @@ pub async fn read_dockerignore(
     Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
 }
 
-/// Every Cargo manifest of the context (less what `.dockerignore` excludes), by context-relative
-/// path, found as the CLI finds them on disk ([`ManifestWalk`]): ReadDir reports a link as a
-/// link, which is not followed, and only regular files are read.
+/// The Cargo manifests `walk` looks for in the context (less what `.dockerignore` excludes),
+/// by context-relative path, found as the CLI finds them on disk ([`ManifestWalk`]): one
+/// context read per round, which sends only the files that round names; ReadDir reports a link
+/// as a link, which is not followed, and only regular files are read.
 pub async fn read_manifests(
     bridge: &Bridge,
     options: &Options,
     excludes: &[String],
+    mut walk: ManifestWalk,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let local = local_files(
-        CONTEXT_LOCAL,
-        options,
-        cache_keys::manifests(excludes),
-        "[internal] load Cargo manifests".to_owned(),
-    );
-    let reference = bridge.solve(local, Vec::new()).await?;
-    let mut walk = ManifestWalk::new(excludes);
-    while let Some(dir) = walk.next_dir() {
-        let entries = bridge.read_dir(&reference, &dir).await?;
-        for path in walk.visit(&dir, entries.into_iter().map(entry).collect())? {
-            let bytes = read_head(bridge, &reference, &path, context::MAX_MANIFEST_BYTES).await?;
-            walk.add(path, bytes)?;
+    while let Some(patterns) = walk.next_round()? {
+        let local = local_files(
+            CONTEXT_LOCAL,
+            options,
+            cache_keys::manifests(patterns, excludes),
+            "[internal] load Cargo manifests".to_owned(),
+        );
+        let reference = bridge.solve(local, Vec::new()).await?;
+        while let Some(dir) = walk.next_dir() {
+            let entries = bridge.read_dir(&reference, &dir).await?;
+            for path in walk.visit(&dir, entries.into_iter().map(entry).collect())? {
+                let bytes =
+                    read_head(bridge, &reference, &path, context::MAX_MANIFEST_BYTES).await?;
+                walk.add(path, bytes)?;
+            }
         }
     }
     Ok(walk.finish())

@@ -137,9 +137,10 @@ impl Request<'_> {
             platform: &platform,
             mode: options.resolve_mode(),
         };
-        if plan.needs_manifests() && manifests.is_none() {
-            *manifests =
-                Some(client_files::read_manifests(bridge, options, &self.context_excludes).await?);
+        if let (Some(walk), None) = (plan.manifest_walk(&self.context_excludes), &manifests) {
+            *manifests = Some(
+                client_files::read_manifests(bridge, options, &self.context_excludes, walk).await?,
+            );
         }
         let toolchain_env = match plan.toolchain_image() {
             Some(toolchain) => resolver.config(toolchain).await?.config.env,

@@ -31,14 +31,13 @@
 //! | a `copy` step or a `bind` mount | `context` | Only the paths it names (include patterns), or everything when one names the whole context. | `context-<hash>`, or `context` for everything |
 //! | the spec (frontend) | `dockerfile` | The spec file (a follow path). | `dockerfile`, as docker/dockerfile uses |
 //! | `.dockerignore` (frontend) | `context` | `.dockerignore` (a follow path). | `context-.dockerignore`, as docker/dockerfile uses |
-//! | the Cargo manifests (frontend) | `context` | Every `Cargo.toml` and `Cargo.lock`, to the depth the patterns of [`crate::context`] reach. | `context-manifests` |
+//! | the Cargo manifests (frontend) | `context` | In rounds ([`crate::context::ManifestWalk`]): the builder's projects' root `Cargo.toml` and `Cargo.lock`, then the members and path dependencies those name, each path matching itself alone and each `members` glob as written, until a round names nothing new. | `context-manifests` |
 //! | a `context:builder` directory | its name | All of it. | none |
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::context;
 use crate::error::Error;
 use crate::llb::{CacheSharing, LocalOptions, Mount};
 use crate::platform::Platform;
@@ -275,10 +274,12 @@ pub fn dockerignore() -> LocalOptions {
     }
 }
 
-/// The context's Cargo manifests ([`context::manifest_patterns`]), less `excludes`.
-pub fn manifests(excludes: &[String]) -> LocalOptions {
+/// The context's Cargo manifests that a round of the manifest scan asks for
+/// ([`crate::context::ManifestWalk`]), less `excludes`. Every round shares one hint: each syncs
+/// only the files its patterns name into the same copy.
+pub fn manifests(patterns: Vec<String>, excludes: &[String]) -> LocalOptions {
     LocalOptions {
-        include_patterns: context::manifest_patterns(),
+        include_patterns: patterns,
         exclude_patterns: excludes.to_vec(),
         shared_key_hint: Some(format!("{CONTEXT_LOCAL}-manifests")),
         ..Default::default()
@@ -511,7 +512,7 @@ mod tests {
             hint(context_files(&files)),
             hint(context_without("dir/flotilla.yaml")),
             hint(dockerignore()),
-            hint(manifests(&[])),
+            hint(manifests(vec!["Cargo.toml".to_owned()], &[])),
         ];
         let distinct: BTreeSet<&String> = narrowed.iter().collect();
         assert_eq!(distinct.len(), narrowed.len(), "{narrowed:?}");

@@ -6,16 +6,19 @@
 //! The caller does the I/O: it lists the directories and reads the files a [`ManifestWalk`]
 //! asks for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
+use crate::glob::{self, GLOB_BUDGET};
+use crate::stubs;
 
 /// The files the dependency layer is made of.
 pub const MANIFEST_NAMES: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
-/// How many directory levels hold manifests: the frontend asks BuildKit for one pattern per
-/// level (BuildKit 0.8 matches `**` like `*`, so `**/Cargo.toml` alone would miss
-/// `crates/core/Cargo.toml`), and the CLI stops at the same depth.
+/// How many directory levels below its fixed part a `**` in a workspace's `members` reaches:
+/// the scan asks BuildKit for one pattern per level (BuildKit 0.8 matches `**` like `*`).
 pub const MANIFEST_DEPTH: usize = 8;
+/// The most rounds a scan takes: each follows path dependencies one manifest further.
+pub const MAX_SCAN_ROUNDS: usize = 16;
 /// The largest Cargo manifest read: far above a real `Cargo.lock`.
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// The most bytes of manifests read in all, so that the plan's memory stays bounded.
@@ -47,14 +50,6 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Its size in bytes.
     pub size: u64,
-}
-
-/// The include patterns that make BuildKit send the manifests: `Cargo.toml`, `*/Cargo.toml`,
-/// `*/*/Cargo.toml`… and the same for `Cargo.lock`.
-pub fn manifest_patterns() -> Vec<String> {
-    (0..MANIFEST_DEPTH)
-        .flat_map(|depth| MANIFEST_NAMES.map(|name| format!("{}{name}", "*/".repeat(depth))))
-        .collect()
 }
 
 /// Checks that the file at context path `path`, of `kind` and `size`, may be read whole with
@@ -89,58 +84,109 @@ fn too_large(path: &str, limit: u64) -> Error {
     }
 }
 
-/// A search of the context for Cargo manifests, driven by the caller's I/O:
+/// A search of the context for the Cargo manifests the spec's cargo projects read, driven by
+/// the caller's I/O, in rounds: each round asks for the manifests that those found so far name
+/// (the projects' root manifests and lockfiles first, then their members and path
+/// dependencies), as include patterns, until a round names nothing new. So only those files
+/// are read or sent: an old client's file walker sends every file an include pattern matches
+/// a prefix of, and a pattern such as `*/*/Cargo.toml` would have it send the whole context.
 ///
 /// ```text
-/// let mut walk = ManifestWalk::new(&excludes);
-/// while let Some(dir) = walk.next_dir() {
-///     for path in walk.visit(&dir, list(&dir)?)? {
-///         let bytes = read(&path, MAX_MANIFEST_BYTES + 1)?;
-///         walk.add(path, bytes)?;
+/// let mut walk = ManifestWalk::new(projects, excludes);
+/// while let Some(patterns) = walk.next_round()? {
+///     // (the frontend: a context source with these include patterns)
+///     while let Some(dir) = walk.next_dir() {
+///         for path in walk.visit(&dir, list(&dir)?)? {
+///             let bytes = read(&path, MAX_MANIFEST_BYTES + 1)?;
+///             walk.add(path, bytes)?;
+///         }
 ///     }
 /// }
 /// let manifests = walk.finish();
 /// ```
 ///
-/// It skips `target` and hidden directories and the paths `.dockerignore` names literally
-/// (BuildKit applies its full pattern rules when the frontend reads the context).
+/// It lists only directories a pattern can match below, reads only regular files a pattern
+/// matches, and skips the paths `.dockerignore` names literally (BuildKit applies its full
+/// pattern rules when the frontend reads the context).
 #[derive(Debug)]
-pub struct ManifestWalk<'a> {
-    excludes: &'a [String],
-    /// Directories still to list, context-relative (`""` for the root).
+pub struct ManifestWalk {
+    /// The cargo projects' paths, as the spec writes them (`.` for the context root).
+    projects: Vec<String>,
+    excludes: Vec<String>,
+    /// Every pattern asked for so far.
+    asked: BTreeSet<String>,
+    /// This round's patterns, each as its components.
+    round: Vec<Vec<String>>,
+    rounds: usize,
+    /// Directories still to list this round, context-relative (`""` for the root).
     pending: Vec<String>,
     /// Files asked for and not yet added.
-    asked: usize,
+    reading: usize,
     found: BTreeMap<String, String>,
     bytes: u64,
 }
 
-impl<'a> ManifestWalk<'a> {
-    /// A search from the context root, leaving out the paths `excludes` names literally.
-    pub fn new(excludes: &'a [String]) -> Self {
+impl ManifestWalk {
+    /// A search for the manifests of the cargo projects at `projects`, leaving out the paths
+    /// `excludes` names literally.
+    pub fn new(projects: Vec<String>, excludes: Vec<String>) -> Self {
         Self {
+            projects,
             excludes,
-            pending: vec![String::new()],
-            asked: 0,
+            asked: BTreeSet::new(),
+            round: Vec::new(),
+            rounds: 0,
+            pending: Vec::new(),
+            reading: 0,
             found: BTreeMap::new(),
             bytes: 0,
         }
     }
 
-    /// The next directory to list, context-relative (`""` for the root).
+    /// Starts the next round and returns its include patterns: the manifests those found so
+    /// far name that no round asked for; `None` when there are none, and the search is done.
+    pub fn next_round(&mut self) -> Result<Option<Vec<String>>, Error> {
+        let mut wanted = BTreeSet::new();
+        for project in &self.projects {
+            wanted.extend(stubs::manifest_patterns(&self.found, project)?);
+        }
+        let patterns: Vec<String> = wanted
+            .iter()
+            .flat_map(|pattern| levels(pattern))
+            .filter(|pattern| !self.asked.contains(pattern))
+            .collect();
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        self.rounds += 1;
+        if self.rounds > MAX_SCAN_ROUNDS {
+            return Err(Error::ContextFile {
+                path: patterns[0].clone(),
+                reason: format!(
+                    "the Cargo manifests name each other over {MAX_SCAN_ROUNDS} levels deep through path dependencies; list the packages in `workspace.members`"
+                ),
+            });
+        }
+        self.asked.extend(patterns.iter().cloned());
+        self.round = patterns
+            .iter()
+            .map(|pattern| glob::components(pattern).map(str::to_owned).collect())
+            .collect();
+        self.pending = vec![String::new()];
+        Ok(Some(patterns))
+    }
+
+    /// The next directory of this round to list, context-relative (`""` for the root).
     pub fn next_dir(&mut self) -> Option<String> {
         self.pending.pop()
     }
 
-    /// Takes the `entries` of `dir`: queues its subdirectories and returns the manifests to
-    /// read (with at most [`MAX_MANIFEST_BYTES`] `+ 1` bytes, then passed to [`Self::add`]).
+    /// Takes the `entries` of `dir`: queues the subdirectories a pattern can match below and
+    /// returns the manifests a pattern matches, to read (with at most [`MAX_MANIFEST_BYTES`]
+    /// `+ 1` bytes, then passed to [`Self::add`]).
     pub fn visit(&mut self, dir: &str, entries: Vec<Entry>) -> Result<Vec<String>, Error> {
-        let depth = if dir.is_empty() {
-            0
-        } else {
-            dir.split('/').count()
-        };
         let mut manifests = Vec::new();
+        let mut budget = GLOB_BUDGET;
         for entry in entries {
             // A name is one path component; anything else is no entry BuildKit or a directory
             // listing gives.
@@ -152,26 +198,39 @@ impl<'a> ManifestWalk<'a> {
             } else {
                 format!("{dir}/{}", entry.name)
             };
-            if self.excludes.contains(&path) {
+            if self.excludes.contains(&path) || self.found.contains_key(&path) {
                 continue;
             }
-            match entry.kind {
-                EntryKind::Dir
-                    if depth + 1 < MANIFEST_DEPTH
-                        && entry.name != "target"
-                        && !entry.name.starts_with('.') =>
-                {
-                    self.pending.push(path);
+            let parts: Vec<&str> = path.split('/').collect();
+            let matched = |test: fn(&[&str], &[&str], &mut u64) -> Option<bool>,
+                           budget: &mut u64| {
+                for pattern in &self.round {
+                    let pattern: Vec<&str> = pattern.iter().map(String::as_str).collect();
+                    if test(&pattern, &parts, budget)? {
+                        return Some(true);
+                    }
                 }
+                Some(false)
+            };
+            let matches = match entry.kind {
+                EntryKind::Dir => glob::glob_may_match_below,
                 EntryKind::File if MANIFEST_NAMES.contains(&entry.name.as_str()) => {
+                    glob::glob_matches
+                }
+                _ => continue,
+            };
+            match matched(matches, &mut budget) {
+                None => return Err(over_budget(&path)),
+                Some(false) => {}
+                Some(true) if entry.kind == EntryKind::Dir => self.pending.push(path),
+                Some(true) => {
                     check_readable(&path, entry.kind, entry.size, MAX_MANIFEST_BYTES)?;
-                    self.asked += 1;
-                    if self.found.len() + self.asked > MAX_MANIFESTS {
+                    self.reading += 1;
+                    if self.found.len() + self.reading > MAX_MANIFESTS {
                         return Err(over_limit(&path, format!("{MAX_MANIFESTS} files")));
                     }
                     manifests.push(path);
                 }
-                _ => {}
             }
         }
         Ok(manifests)
@@ -187,7 +246,9 @@ impl<'a> ManifestWalk<'a> {
                 format!("{} MiB", MAX_MANIFESTS_BYTES >> 20),
             ));
         }
-        self.asked = self.asked.saturating_sub(1);
+        self.reading = self.reading.saturating_sub(1);
+        // Found, it is asked for no more, whichever pattern found it.
+        self.asked.insert(glob::literal(&path));
         self.found
             .insert(path, String::from_utf8_lossy(&bytes).into_owned());
         Ok(())
@@ -196,6 +257,31 @@ impl<'a> ManifestWalk<'a> {
     /// The manifests found, by context-relative path.
     pub fn finish(self) -> BTreeMap<String, String> {
         self.found
+    }
+}
+
+/// `pattern`, or for one with `**` the patterns of each level it reaches, to
+/// [`MANIFEST_DEPTH`] below its fixed part: BuildKit 0.8 matches `**` like `*`.
+fn levels(pattern: &str) -> Vec<String> {
+    let parts: Vec<&str> = glob::components(pattern).collect();
+    let Some(first) = parts.iter().position(|part| *part == "**") else {
+        return vec![pattern.to_owned()];
+    };
+    let name = parts.last().copied().unwrap_or_default();
+    (0..=MANIFEST_DEPTH)
+        .map(|depth| {
+            let mut level: Vec<&str> = parts[..first].to_vec();
+            level.extend(std::iter::repeat_n("*", depth));
+            level.push(name);
+            level.join("/")
+        })
+        .collect()
+}
+
+fn over_budget(path: &str) -> Error {
+    Error::ContextFile {
+        path: path.to_owned(),
+        reason: "the `workspace.members` patterns take too long to match; list the members with fewer or simpler patterns".to_owned(),
     }
 }
 
@@ -220,102 +306,215 @@ mod tests {
         }
     }
 
-    /// Walks a context given as directory → entries, reading each manifest as its path.
-    fn walk(
-        tree: &BTreeMap<&str, Vec<Entry>>,
-        excludes: &[String],
-    ) -> Result<BTreeMap<String, String>, Error> {
-        let mut walk = ManifestWalk::new(excludes);
-        while let Some(dir) = walk.next_dir() {
-            let entries = tree.get(dir.as_str()).cloned().unwrap_or_default();
-            for path in walk.visit(&dir, entries)? {
-                let bytes = path.clone().into_bytes();
-                walk.add(path, bytes)?;
+    /// A context given as directory → entries, each manifest's content its path unless
+    /// `contents` gives one.
+    struct Tree<'t> {
+        dirs: BTreeMap<&'t str, Vec<Entry>>,
+        contents: BTreeMap<&'t str, &'t str>,
+    }
+
+    /// What a scan of `tree` for `projects` found, the directories it listed and its rounds'
+    /// patterns.
+    type Scan = (BTreeMap<String, String>, Vec<String>, Vec<Vec<String>>);
+
+    fn scan(tree: &Tree<'_>, projects: &[&str], excludes: &[&str]) -> Result<Scan, Error> {
+        let owned = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect();
+        let mut walk = ManifestWalk::new(owned(projects), owned(excludes));
+        let (mut listed, mut rounds) = (Vec::new(), Vec::new());
+        while let Some(patterns) = walk.next_round()? {
+            rounds.push(patterns);
+            while let Some(dir) = walk.next_dir() {
+                let entries = tree.dirs.get(dir.as_str()).cloned().unwrap_or_default();
+                listed.push(dir.clone());
+                for path in walk.visit(&dir, entries)? {
+                    let content = tree.contents.get(path.as_str()).copied();
+                    let bytes = content.unwrap_or(&path).as_bytes().to_vec();
+                    walk.add(path, bytes)?;
+                }
             }
         }
-        Ok(walk.finish())
+        Ok((walk.finish(), listed, rounds))
+    }
+
+    fn dir(name: &str) -> Entry {
+        entry(name, EntryKind::Dir, 0)
+    }
+
+    fn file(name: &str) -> Entry {
+        entry(name, EntryKind::File, 10)
+    }
+
+    /// A workspace whose members are `crates/*`, with a path dependency `shared`, beside a
+    /// second project `tools` and much that is no project's.
+    fn workspace() -> Tree<'static> {
+        Tree {
+            dirs: BTreeMap::from([
+                (
+                    "",
+                    vec![
+                        file("Cargo.toml"),
+                        file("Cargo.lock"),
+                        file("README.md"),
+                        dir("crates"),
+                        dir("shared"),
+                        dir("tools"),
+                        dir("target"),
+                        dir("fixtures"),
+                        dir("ignored"),
+                    ],
+                ),
+                ("crates", vec![dir("a"), dir("b"), file("big.bin")]),
+                ("crates/a", vec![file("Cargo.toml"), dir("src")]),
+                (
+                    "crates/b",
+                    vec![file("Cargo.toml"), entry("Cargo.lock", EntryKind::Other, 0)],
+                ),
+                ("shared", vec![file("Cargo.toml")]),
+                ("tools", vec![file("Cargo.toml"), file("Cargo.lock")]),
+                ("target", vec![file("Cargo.toml")]),
+                ("fixtures", vec![file("Cargo.toml")]),
+            ]),
+            contents: BTreeMap::from([
+                (
+                    "Cargo.toml",
+                    "[workspace]\nmembers = [\"crates/*\"]\n[workspace.dependencies]\nshared = { path = \"shared\" }\n",
+                ),
+                ("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
+                ("crates/b/Cargo.toml", "[package]\nname = \"b\"\n"),
+                ("shared/Cargo.toml", "[package]\nname = \"shared\"\n"),
+                ("tools/Cargo.toml", "[package]\nname = \"tools\"\n"),
+                ("fixtures/Cargo.toml", "not toml ["),
+            ]),
+        }
     }
 
     #[test]
-    fn patterns_cover_each_level() {
-        let patterns = manifest_patterns();
-        assert_eq!(patterns.len(), 2 * MANIFEST_DEPTH);
-        assert_eq!(
-            &patterns[..4],
-            ["Cargo.toml", "Cargo.lock", "*/Cargo.toml", "*/Cargo.lock"]
-        );
-        assert_eq!(patterns.last().unwrap(), "*/*/*/*/*/*/*/Cargo.lock");
-    }
-
-    #[test]
-    fn only_regular_manifests_in_searched_directories_are_read() {
-        use EntryKind::{Dir, File, Other};
-        let tree = BTreeMap::from([
-            (
-                "",
-                vec![
-                    entry("Cargo.toml", File, 10),
-                    entry("Cargo.lock", Other, 0),
-                    entry("README.md", File, 10),
-                    entry("crates", Dir, 0),
-                    entry("ext", Other, 0),
-                    entry("target", Dir, 0),
-                    entry(".git", Dir, 0),
-                    entry("ignored", Dir, 0),
-                    entry("../up", Dir, 0),
-                ],
-            ),
-            ("crates", vec![entry("Cargo.toml", File, 10)]),
-            ("target", vec![entry("Cargo.toml", File, 10)]),
-            (".git", vec![entry("Cargo.toml", File, 10)]),
-            ("ignored", vec![entry("Cargo.toml", File, 10)]),
-        ]);
-        let found = walk(&tree, &["ignored".to_owned()]).unwrap();
+    fn only_the_projects_manifests_are_asked_for_listed_or_read() {
+        let (found, listed, rounds) = scan(&workspace(), &[".", "tools"], &["ignored"]).unwrap();
         let paths: Vec<&str> = found.keys().map(String::as_str).collect();
-        assert_eq!(paths, ["Cargo.toml", "crates/Cargo.toml"]);
-        assert_eq!(found["crates/Cargo.toml"], "crates/Cargo.toml");
+        assert_eq!(
+            paths,
+            [
+                "Cargo.lock",
+                "Cargo.toml",
+                "crates/a/Cargo.toml",
+                "crates/b/Cargo.toml",
+                "shared/Cargo.toml",
+                "tools/Cargo.lock",
+                "tools/Cargo.toml"
+            ]
+        );
+        assert_eq!(
+            rounds,
+            [
+                vec![
+                    "Cargo.lock",
+                    "Cargo.toml",
+                    "tools/Cargo.lock",
+                    "tools/Cargo.toml"
+                ],
+                vec!["crates/*/Cargo.toml", "shared/Cargo.toml"],
+            ]
+        );
+        // Neither `target/`, the fixture nor a source directory is listed.
+        assert_eq!(
+            listed,
+            ["", "tools", "", "shared", "crates", "crates/b", "crates/a"]
+        );
     }
 
     #[test]
-    fn the_search_stops_at_the_depth_the_patterns_reach() {
-        let dirs: Vec<String> = (1..=MANIFEST_DEPTH)
-            .map(|depth| vec!["d"; depth].join("/"))
-            .collect();
-        let mut tree: BTreeMap<&str, Vec<Entry>> = dirs
-            .iter()
-            .map(|dir| {
-                let entries = vec![
-                    entry("Cargo.toml", EntryKind::File, 1),
-                    entry("d", EntryKind::Dir, 0),
-                ];
-                (dir.as_str(), entries)
+    fn a_project_without_manifests_takes_one_round() {
+        let (found, _, rounds) = scan(&workspace(), &["absent"], &[]).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(rounds, [vec!["absent/Cargo.lock", "absent/Cargo.toml"]]);
+    }
+
+    #[test]
+    fn globs_in_paths_match_themselves_and_double_stars_reach_each_level() {
+        let tree = Tree {
+            dirs: BTreeMap::from([
+                ("", vec![dir("a*")]),
+                ("a*", vec![file("Cargo.toml"), dir("x")]),
+                ("a*/x", vec![dir("y")]),
+                ("a*/x/y", vec![file("Cargo.toml")]),
+            ]),
+            contents: BTreeMap::from([
+                ("a*/Cargo.toml", "[workspace]\nmembers = [\"**\"]\n"),
+                ("a*/x/y/Cargo.toml", "[package]\nname = \"y\"\n"),
+            ]),
+        };
+        let (found, _, rounds) = scan(&tree, &["a*"], &[]).unwrap();
+        assert!(found.contains_key("a*/x/y/Cargo.toml"), "{found:?}");
+        assert_eq!(rounds[0], ["a[*]/Cargo.lock", "a[*]/Cargo.toml"]);
+        assert_eq!(rounds[1].len(), MANIFEST_DEPTH);
+        assert_eq!(rounds[1][0], "a[*]/*/Cargo.toml");
+        assert_eq!(rounds[1][7], "a[*]/*/*/*/*/*/*/*/*/Cargo.toml");
+    }
+
+    #[test]
+    fn path_dependencies_nest_only_so_deep() {
+        let names: Vec<String> = (0..=MAX_SCAN_ROUNDS).map(|i| format!("p{i}")).collect();
+        let manifests: Vec<String> = (0..names.len())
+            .map(|i| {
+                format!(
+                    "[package]\nname = \"p{i}\"\n[dependencies]\nnext = {{ path = \"../p{}\" }}\n",
+                    i + 1
+                )
             })
             .collect();
-        tree.insert("", vec![entry("d", EntryKind::Dir, 0)]);
-        let found = walk(&tree, &[]).unwrap();
-        let deepest = found.keys().map(|path| path.split('/').count()).max();
-        assert_eq!(deepest, Some(MANIFEST_DEPTH));
-        assert_eq!(found.len(), MANIFEST_DEPTH - 1);
+        let paths: Vec<String> = names
+            .iter()
+            .map(|name| format!("{name}/Cargo.toml"))
+            .collect();
+        let mut root: Vec<Entry> = names.iter().map(|name| dir(name)).collect();
+        root.push(file("Cargo.toml"));
+        let mut tree = Tree {
+            dirs: BTreeMap::from([("", root)]),
+            contents: BTreeMap::from([(
+                "Cargo.toml",
+                "[package]\nname = \"root\"\n[dependencies]\np0 = { path = \"p0\" }\n",
+            )]),
+        };
+        for ((name, path), manifest) in names.iter().zip(&paths).zip(&manifests) {
+            tree.dirs.insert(name, vec![file("Cargo.toml")]);
+            tree.contents.insert(path, manifest);
+        }
+        let error = scan(&tree, &["."], &[]).unwrap_err().to_string();
+        assert!(error.contains("over 16 levels deep"), "{error}");
+    }
+
+    #[test]
+    fn a_broken_manifest_the_project_reads_is_named() {
+        let mut tree = workspace();
+        tree.contents.insert("shared/Cargo.toml", "[package");
+        let error = scan(&tree, &["."], &[]).unwrap_err().to_string();
+        assert!(error.starts_with("shared/Cargo.toml:1:"), "{error}");
     }
 
     #[test]
     fn a_manifest_over_the_limits_is_refused_by_name() {
-        let big = BTreeMap::from([("", vec![entry("Cargo.lock", EntryKind::File, 2_500 << 20)])]);
+        let big = Tree {
+            dirs: BTreeMap::from([("", vec![entry("Cargo.lock", EntryKind::File, 2_500 << 20)])]),
+            contents: BTreeMap::new(),
+        };
         assert_eq!(
-            walk(&big, &[]).unwrap_err().to_string(),
+            scan(&big, &["."], &[]).unwrap_err().to_string(),
             "Cargo.lock in the build context: larger than 4 MiB, the size limit of the file; list it in .dockerignore if the build does not need it"
         );
         let grown = check_read("Cargo.lock", vec![0; 5 << 20], MAX_MANIFEST_BYTES);
         assert!(grown.is_err());
-        let many: Vec<Entry> = (0..=MAX_MANIFESTS)
-            .map(|i| entry(&i.to_string(), EntryKind::Dir, 0))
-            .collect();
-        let mut tree = BTreeMap::from([("", many)]);
         let names: Vec<String> = (0..=MAX_MANIFESTS).map(|i| i.to_string()).collect();
+        let mut root: Vec<Entry> = names.iter().map(|name| dir(name)).collect();
+        root.push(file("Cargo.toml"));
+        let mut many = Tree {
+            dirs: BTreeMap::from([("", root)]),
+            contents: BTreeMap::from([("Cargo.toml", "[workspace]\nmembers = [\"*\"]\n")]),
+        };
         for name in &names {
-            tree.insert(name, vec![entry("Cargo.toml", EntryKind::File, 1)]);
+            many.dirs.insert(name, vec![file("Cargo.toml")]);
         }
-        let error = walk(&tree, &[]).unwrap_err().to_string();
+        let error = scan(&many, &["."], &[]).unwrap_err().to_string();
         assert!(error.contains("over 10000 files in all"), "{error}");
     }
 

@@ -40,12 +40,12 @@ impl ContextDir {
             Some(excludes) => excludes.clone(),
             None => self.excludes.insert(read_dockerignore(&self.dir)?).clone(),
         };
-        let manifests = match &self.manifests {
-            _ if !plan.needs_manifests() => BTreeMap::new(),
-            Some(manifests) => manifests.clone(),
-            None => self
+        let manifests = match (plan.manifest_walk(&context_excludes), &self.manifests) {
+            (None, _) => BTreeMap::new(),
+            (Some(_), Some(manifests)) => manifests.clone(),
+            (Some(walk), None) => self
                 .manifests
-                .insert(read_manifests(&self.dir, &context_excludes)?)
+                .insert(read_manifests(&self.dir, walk)?)
                 .clone(),
         };
         Ok(BuildFacts {
@@ -71,13 +71,14 @@ fn read_dockerignore(dir: &Path) -> Result<Vec<String>, Error> {
     Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
 }
 
-/// Every Cargo manifest of the context at `dir`, by context-relative path ([`ManifestWalk`]).
-fn read_manifests(dir: &Path, excludes: &[String]) -> Result<BTreeMap<String, String>, Error> {
-    let mut walk = ManifestWalk::new(excludes);
-    while let Some(relative) = walk.next_dir() {
-        for path in walk.visit(&relative, list_dir(&dir.join(&relative))?)? {
-            let bytes = read_head(&dir.join(&path), context::MAX_MANIFEST_BYTES)?;
-            walk.add(path, bytes)?;
+/// The Cargo manifests `walk` looks for in the context at `dir`, by context-relative path.
+fn read_manifests(dir: &Path, mut walk: ManifestWalk) -> Result<BTreeMap<String, String>, Error> {
+    while walk.next_round()?.is_some() {
+        while let Some(relative) = walk.next_dir() {
+            for path in walk.visit(&relative, list_dir(&dir.join(&relative))?)? {
+                let bytes = read_head(&dir.join(&path), context::MAX_MANIFEST_BYTES)?;
+                walk.add(path, bytes)?;
+            }
         }
     }
     Ok(walk.finish())

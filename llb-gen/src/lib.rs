@@ -19,6 +19,7 @@ pub mod dockerignore;
 pub mod dot;
 mod error;
 pub mod failure;
+pub mod glob;
 pub mod graph;
 pub mod image;
 pub mod llb;

@@ -4,6 +4,7 @@
 //! go through it, so `llb-gen llb` prints what the frontend solves for the same options.
 
 use crate::cache_keys::CacheNamespace;
+use crate::context::ManifestWalk;
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
@@ -117,9 +118,16 @@ impl Plan<'_> {
         self.target.base_image()
     }
 
-    /// Whether the compile needs the context's Cargo manifests (for the dependency layer).
-    pub fn needs_manifests(&self) -> bool {
-        self.toolchain_image().is_some()
+    /// The search for the context's Cargo manifests the compile needs (for the dependency
+    /// layers and what each project is sent), leaving out the paths `excludes` names; `None`
+    /// when nothing is compiled. It looks for the builder's projects' manifests only.
+    pub fn manifest_walk(&self, excludes: &[String]) -> Option<ManifestWalk> {
+        self.toolchain_image()?;
+        let projects = self.spec.builder.projects().into_iter();
+        Some(ManifestWalk::new(
+            projects.map(|project| project.path.to_owned()).collect(),
+            excludes.to_vec(),
+        ))
     }
 
     /// What to check of a prebuilt builder before the build is solved, so that a missing or

@@ -17,6 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Position;
 use crate::error::Error;
+use crate::glob::{self, GLOB_BUDGET, components, glob_matches};
 use crate::spec::ProjectRef;
 use crate::syntax;
 
@@ -58,9 +59,6 @@ const PACKAGE_PATHS: [&str; 6] = [
 ];
 /// What cargo and rustup read in the project's directory and each directory above it.
 const CONFIG_PATHS: [&str; 3] = [".cargo", "rust-toolchain", "rust-toolchain.toml"];
-/// The work a project's `workspace.members` globs may take to match: a hostile manifest's
-/// patterns cannot make the plan slow.
-const GLOB_BUDGET: u64 = 20_000_000;
 
 /// The stubs of one project and the binary targets they declare.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,6 +98,25 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
     plan.files.dedup_by(|a, b| a.path == b.path);
     plan.manifests = read.into_iter().collect();
     Ok(plan)
+}
+
+/// The manifests cargo would read for the project at `project` (`.` for the context root),
+/// as far as `manifests` (context-relative path → content) tells: context paths and member
+/// globs of `Cargo.toml`s, and the root's `Cargo.lock`. The manifest scan asks the context for
+/// these until they name nothing new, so only the project's own manifests are read.
+pub fn manifest_patterns(
+    manifests: &BTreeMap<String, String>,
+    project: &str,
+) -> Result<BTreeSet<String>, Error> {
+    let project = Project::new(manifests, project);
+    let mut patterns = BTreeSet::from([
+        glob::literal(&format!("{}Cargo.toml", project.root)),
+        glob::literal(&project.lockfile()),
+    ]);
+    if let Some(walk) = project.walk()? {
+        patterns.extend(walk.wanted.iter().map(|dir| format!("{dir}Cargo.toml")));
+    }
+    Ok(patterns)
 }
 
 /// The context paths the build of `project` reads, from `manifests` (context-relative path →
@@ -192,6 +209,9 @@ struct Walk {
     root: String,
     /// Each package (or virtual manifest) it builds, as found.
     packages: Vec<Package>,
+    /// The directories whose `Cargo.toml` it looked for, found or not, as globs that match
+    /// them alone, and its members' globs; each with a trailing `/`.
+    wanted: BTreeSet<String>,
 }
 
 /// A manifest cargo reads for the project, with what the dependency layer and the sources
@@ -272,9 +292,14 @@ impl<'m> Project<'m> {
             pending.extend(self.path_dependencies(&member, &member.table));
             packages.push(self.package(&member)?);
         }
+        let mut wanted: BTreeSet<String> = seen.iter().map(|dir| glob::literal(dir)).collect();
+        if let Some(workspace) = root.table("workspace") {
+            wanted.extend(self.member_patterns(workspace));
+        }
         Ok(Some(Walk {
             root: root.path,
             packages,
+            wanted,
         }))
     }
 
@@ -306,15 +331,7 @@ impl<'m> Project<'m> {
     /// The directories of the members `workspace` lists (globs, less `exclude`) that hold a
     /// manifest in the project.
     fn members(&self, root: &Manifest<'_>, workspace: &DeTable<'_>) -> Result<Vec<String>, Error> {
-        let strings = |key: &str| -> Vec<&str> {
-            let values = workspace.get(key).and_then(|v| v.get_ref().as_array());
-            values
-                .into_iter()
-                .flat_map(|values| values.iter())
-                .filter_map(|value| value.get_ref().as_str())
-                .collect()
-        };
-        let rule = MemberRule::new(strings("members"), strings("exclude"));
+        let rule = MemberRule::new(strings(workspace, "members"), strings(workspace, "exclude"));
         let mut budget = GLOB_BUDGET;
         let mut members = Vec::new();
         for dir in self.manifests.keys().filter_map(|path| {
@@ -336,6 +353,18 @@ impl<'m> Project<'m> {
             }
         }
         Ok(members)
+    }
+
+    /// The directories the `members` of `workspace` name, as globs with a trailing `/`, less
+    /// those that would leave the project (cargo finds no member there that it builds).
+    fn member_patterns(&self, workspace: &DeTable<'_>) -> Vec<String> {
+        strings(workspace, "members")
+            .into_iter()
+            .filter(|member| !member.starts_with('/'))
+            .map(|member| components(member).collect::<Vec<_>>())
+            .filter(|parts| !parts.is_empty() && !parts.contains(&".."))
+            .map(|parts| format!("{}{}/", glob::literal(&self.root), parts.join("/")))
+            .collect()
     }
 
     /// The directories of the `path` dependencies `table` declares (in its dependency tables,
@@ -523,14 +552,18 @@ fn string<'v>(value: Option<&'v Spanned<DeValue<'_>>>) -> Option<&'v str> {
     value?.get_ref().as_str()
 }
 
-fn table_of<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t DeTable<'i>> {
-    table.get(key)?.get_ref().as_table()
+/// The strings of the array at `key` of `table`; others are left to cargo to refuse.
+fn strings<'t>(table: &'t DeTable<'_>, key: &str) -> Vec<&'t str> {
+    let values = table.get(key).and_then(|v| v.get_ref().as_array());
+    values
+        .into_iter()
+        .flat_map(|values| values.iter())
+        .filter_map(|value| value.get_ref().as_str())
+        .collect()
 }
 
-/// The components of a path as a manifest writes it, without empty and `.` ones.
-fn components(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/')
-        .filter(|component| !component.is_empty() && *component != ".")
+fn table_of<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t DeTable<'i>> {
+    table.get(key)?.get_ref().as_table()
 }
 
 /// A workspace's `members` and `exclude`, ready to test directories against.
@@ -575,96 +608,6 @@ impl<'t> MemberRule<'t> {
         }
         Some(false)
     }
-}
-
-/// Whether the glob `pattern` matches all of `path`, component by component as cargo's glob
-/// crate does (`**` is any number of components); `None` once `budget` is spent.
-fn glob_matches(pattern: &[&str], path: &[&str], budget: &mut u64) -> Option<bool> {
-    // matches[i][j]: pattern[i..] matches path[j..]. Filled from the end, so that many `**`
-    // cost no more than one.
-    let cells = (pattern.len() + 1).saturating_mul(path.len() + 1);
-    *budget = budget.checked_sub(cells as u64)?;
-    let mut matches = vec![vec![false; path.len() + 1]; pattern.len() + 1];
-    matches[pattern.len()][path.len()] = true;
-    for i in (0..pattern.len()).rev() {
-        for j in (0..=path.len()).rev() {
-            matches[i][j] = if pattern[i] == "**" {
-                matches[i + 1][j] || (j < path.len() && matches[i][j + 1])
-            } else {
-                j < path.len()
-                    && matches[i + 1][j + 1]
-                    && component_matches(pattern[i], path[j], budget)?
-            };
-        }
-    }
-    Some(matches[0][0])
-}
-
-/// Whether the glob `pattern` (`*`, `?`, `[…]` with `!` or `^` and ranges) matches `name`;
-/// `None` once `budget` is spent.
-fn component_matches(pattern: &str, name: &str, budget: &mut u64) -> Option<bool> {
-    *budget = budget.checked_sub((pattern.len() + name.len()) as u64)?;
-    let pattern: Vec<char> = pattern.chars().collect();
-    let name: Vec<char> = name.chars().collect();
-    let (mut p, mut n) = (0, 0);
-    // Where the last `*` was, and the name position it was last tried at.
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        *budget = budget.checked_sub(1)?;
-        let width = match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, n));
-                p += 1;
-                continue;
-            }
-            Some('?') => Some(1),
-            Some('[') if class_end(&pattern[p..]).is_some() => {
-                let end = class_end(&pattern[p..]).unwrap_or_default();
-                class_matches(&pattern[p + 1..p + end - 1], name[n]).then_some(end)
-            }
-            Some(c) => (*c == name[n]).then_some(1),
-            None => None,
-        };
-        match (width, star) {
-            (Some(width), _) => {
-                p += width;
-                n += 1;
-            }
-            (None, Some((star_p, star_n))) => {
-                star = Some((star_p, star_n + 1));
-                p = star_p + 1;
-                n = star_n + 1;
-            }
-            (None, None) => return Some(false),
-        }
-    }
-    Some(pattern[p..].iter().all(|c| *c == '*'))
-}
-
-/// The width of the character class `[…]` at the start of `pattern`; `None` when the `[` is
-/// not closed, and so a literal, as in the glob crate. A `]` right after the `[` is a member.
-fn class_end(pattern: &[char]) -> Option<usize> {
-    Some(pattern.iter().skip(2).position(|c| *c == ']')? + 3)
-}
-
-/// Whether the body of a character class (between its brackets) holds `c`.
-fn class_matches(body: &[char], c: char) -> bool {
-    let (negated, body) = match body.first() {
-        Some('!' | '^') => (true, &body[1..]),
-        _ => (false, body),
-    };
-    let mut found = false;
-    let mut i = 0;
-    while i < body.len() {
-        if i + 2 < body.len() && body[i + 1] == '-' {
-            found |= (body[i]..=body[i + 2]).contains(&c);
-            i += 3;
-        } else {
-            found |= body[i] == c;
-            i += 1;
-        }
-    }
-    found != negated
 }
 
 #[cfg(test)]
@@ -946,27 +889,5 @@ mod tests {
             error("[package]\nname = \"a\"\n[lib]\npath = \"src/..\"\n", ".")
                 .starts_with("Cargo.toml:4:8: `[lib] path` `src/..` is not a file")
         );
-    }
-
-    #[test]
-    fn globs_match_per_component() {
-        let matches = |pattern: &str, path: &str| {
-            let pattern: Vec<&str> = components(pattern).collect();
-            let path: Vec<&str> = components(path).collect();
-            glob_matches(&pattern, &path, &mut GLOB_BUDGET.clone()).unwrap()
-        };
-        assert!(matches("crates/*", "crates/core"));
-        assert!(!matches("crates/*", "crates/core/inner"));
-        assert!(matches("crates/**", "crates/core/inner"));
-        assert!(matches("**/x", "x"));
-        assert!(matches("c?r[a-z]*", "core"));
-        assert!(!matches("[!c]*", "core"));
-        assert!(matches("a[", "a["));
-        assert!(matches("./crates/core/", "crates/core"));
-        // Backtracking after a star is quadratic: the budget stops it.
-        let stars = format!("*{}b", "a".repeat(100));
-        let name = "a".repeat(1000);
-        let mut budget = 10_000;
-        assert_eq!(glob_matches(&[&stars], &[&name], &mut budget), None);
     }
 }

@@ -46,6 +46,25 @@ else
   fail ".dockerignore honoured" "largest context transfer: ${sent:-none}"
 fi
 
+# 2b. The manifest scan sends manifests only: a 50 MB file in target/ and one in a directory of
+# no project (neither in .dockerignore) are never sent, though Docker 20.10's client sends every
+# file that an include pattern matches a prefix of.
+mkdir -p "$MULTI/target" "$MULTI/docs/deep"
+head -c 50000000 /dev/urandom >"$MULTI/target/big.bin"
+cp "$MULTI/target/big.bin" "$MULTI/docs/deep/big.bin"
+if build multi-scan "$MULTI" --target app -t flotilla-e2e/multi-app; then
+  sent=$(grep -Eo 'transferring context: [0-9.]+[kMG]?B' "$WORK/multi-scan.log" | awk '{print $3}' | sort -h | tail -n 1)
+  if log_has multi-scan "load Cargo manifests" && [ -n "$sent" ] && [[ $sent != *MB ]] && [[ $sent != *GB ]] \
+    && [ "$("$DOCKER" run --rm flotilla-e2e/multi-app 2>&1)" = "HELLO FROM APP, NUMBER 42" ]; then
+    pass "manifest scan: two 50 MB files outside the projects never sent (largest transfer $sent)"
+  else
+    fail "manifest scan sends manifests only" "largest context transfer: ${sent:-none}"
+  fi
+else
+  fail "manifest scan: build"; log_tail multi-scan
+fi
+rm -rf "$MULTI/target" "$MULTI/docs"
+
 # 3. Editing one line of one crate rebuilds no dependency and fetches nothing (the edit is
 # unique to this run, so no earlier run's cache can answer it).
 sed -i "s/hello from app/edit $RUN_ID from app/" "$MULTI/crates/greet/src/lib.rs"
