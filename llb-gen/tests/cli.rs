@@ -225,3 +225,38 @@ fn targets_show_the_base_with_the_args_at_their_defaults() {
         "{stdout}"
     );
 }
+
+#[test]
+fn check_reads_only_the_projects_manifests() {
+    // A spec in a directory that holds much besides its project: another tree's broken
+    // manifest, deeper ones, and more manifests than the scan would ever read.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-large-directory");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("app/src")).unwrap();
+    std::fs::write(
+        dir.join("app/Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app/src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere/broken")).unwrap();
+    std::fs::write(dir.join("elsewhere/broken/Cargo.toml"), "[package\n").unwrap();
+    for i in 0..10_001 {
+        let many = dir.join(format!("many/{i}"));
+        std::fs::create_dir_all(&many).unwrap();
+        std::fs::write(many.join("Cargo.toml"), "").unwrap();
+    }
+    let spec = dir.join("flotilla.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nbuilder:\n  image: rust:1\n  binaries: []\n  projects:\n    app: {binaries: [app]}\nvariants:\n  v: {from: 'debian:12', binaries: {app: /app}}\n",
+    )
+    .unwrap();
+    let checked = llb_gen(&["check", &spec.display().to_string()]);
+    assert!(checked.status.success(), "{checked:?}");
+    // The project's own manifest is read: a broken one is named.
+    std::fs::write(dir.join("app/Cargo.toml"), "[package\n").unwrap();
+    let broken = llb_gen(&["check", "--short", &spec.display().to_string()]);
+    let stderr = String::from_utf8(broken.stderr).unwrap();
+    assert!(stderr.contains("app/Cargo.toml:1:"), "{stderr}");
+}
