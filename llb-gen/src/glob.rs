@@ -156,13 +156,25 @@ mod tests {
     /// Enough for every test pattern.
     const BUDGET: u64 = 1_000_000;
 
+    type Test = fn(&[&str], &[&str], &mut u64) -> Option<bool>;
+
+    /// `test` on `pattern` and `path`, written as paths.
+    fn on_paths(test: Test, pattern: &str, path: &str) -> bool {
+        let pattern: Vec<&str> = components(pattern).collect();
+        let path: Vec<&str> = components(path).collect();
+        test(&pattern, &path, &mut BUDGET.clone()).unwrap()
+    }
+
+    fn matches(pattern: &str, path: &str) -> bool {
+        on_paths(glob_matches, pattern, path)
+    }
+
+    fn below(pattern: &str, dir: &str) -> bool {
+        on_paths(glob_may_match_below, pattern, dir)
+    }
+
     #[test]
     fn globs_match_per_component() {
-        let matches = |pattern: &str, path: &str| {
-            let pattern: Vec<&str> = components(pattern).collect();
-            let path: Vec<&str> = components(path).collect();
-            glob_matches(&pattern, &path, &mut BUDGET.clone()).unwrap()
-        };
         assert!(matches("crates/*", "crates/core"));
         assert!(!matches("crates/*", "crates/core/inner"));
         assert!(matches("crates/**", "crates/core/inner"));
@@ -180,11 +192,6 @@ mod tests {
 
     #[test]
     fn a_literal_matches_itself_alone() {
-        let matches = |pattern: &str, path: &str| {
-            let pattern: Vec<&str> = components(pattern).collect();
-            let path: Vec<&str> = components(path).collect();
-            glob_matches(&pattern, &path, &mut BUDGET.clone()).unwrap()
-        };
         for path in [
             "a[1]/b*c/d?e/Cargo.toml",
             "x\\y/Cargo.toml",
@@ -199,11 +206,6 @@ mod tests {
 
     #[test]
     fn a_search_descends_where_a_match_can_be() {
-        let below = |pattern: &str, dir: &str| {
-            let pattern: Vec<&str> = components(pattern).collect();
-            let dir: Vec<&str> = components(dir).collect();
-            glob_may_match_below(&pattern, &dir, &mut BUDGET.clone()).unwrap()
-        };
         assert!(below("crates/*/Cargo.toml", ""));
         assert!(below("crates/*/Cargo.toml", "crates"));
         assert!(below("crates/*/Cargo.toml", "crates/core"));
