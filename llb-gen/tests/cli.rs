@@ -42,7 +42,10 @@ fn dot_draws_the_compile_graph_of_a_variant() {
     let deps = node(
         "[builder] cargo build --locked --profile release --bin hello --bin hello-gateway (dependencies only)",
     );
-    assert!(graph.contains(&format!("  {fetch} -> {deps};\n")), "{graph}");
+    assert!(
+        graph.contains(&format!("  {fetch} -> {deps};\n")),
+        "{graph}"
+    );
     let copy = node("[gateway 2/2] COPY hello-gateway -> /usr/local/bin/hello-gateway");
     // The binaries are the compile exec's second output (its output mount).
     assert!(

@@ -167,9 +167,10 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     // Only the fetch holds the shared registry and git caches, locked.
     assert_eq!(meta(fetch).args[4..], ["cargo", "fetch", "--locked"]);
     assert!(meta(fetch).args[2].contains("\"$@\" --target \"$host\""));
-    assert!(meta(fetch).args[2].contains(
-        "cp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" /flotilla/fetched/"
-    ));
+    assert!(
+        meta(fetch).args[2]
+            .contains("cp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" /flotilla/fetched/")
+    );
     assert_eq!(
         mount_summary(fetch),
         [
@@ -179,8 +180,15 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     );
     // The dependency layer: offline on the fetch's copy, no cache mount at all.
     assert!(meta(deps).args.join(" ").contains(cargo));
-    assert!(meta(deps).args[2].contains("/proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/.flotilla-layer\""));
-    assert!(meta(deps).env.contains(&"CARGO_NET_OFFLINE=true".to_owned()));
+    assert!(
+        meta(deps).args[2]
+            .contains("/proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/.flotilla-layer\"")
+    );
+    assert!(
+        meta(deps)
+            .env
+            .contains(&"CARGO_NET_OFFLINE=true".to_owned())
+    );
     let fetched = [
         "/usr/local/cargo/git bind /flotilla/fetched/git",
         "/usr/local/cargo/registry bind /flotilla/fetched/registry",
@@ -301,7 +309,11 @@ fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
     );
     let definition = definition_of(&spec_text, "artifact", &[], manifests);
     let execs = execs(&definition);
-    assert_eq!(execs.len(), 6, "two projects, each with a fetch and a dependency layer");
+    assert_eq!(
+        execs.len(),
+        6,
+        "two projects, each with a fetch and a dependency layer"
+    );
     for exec in execs {
         let args = exec.meta.unwrap().args;
         let [sh, c, script, name, cargo @ ..] = &args[..] else {
@@ -528,7 +540,10 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
     let fetch_dirs: BTreeSet<&str> = execs
         .iter()
         .map(|e| e.meta.as_ref().unwrap())
-        .filter(|meta| meta.args.ends_with(&["fetch".to_owned(), "--locked".to_owned()]))
+        .filter(|meta| {
+            meta.args
+                .ends_with(&["fetch".to_owned(), "--locked".to_owned()])
+        })
         .map(|meta| meta.cwd.as_str())
         .collect();
     assert_eq!(fetch_dirs, BTreeSet::from(["/build", "/build/tool"]));
@@ -677,7 +692,13 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
         .unwrap();
     assert_eq!(
         root_fetch[4..],
-        ["cargo", "fetch", "--locked", "--target", "aarch64-unknown-linux-gnu"]
+        [
+            "cargo",
+            "fetch",
+            "--locked",
+            "--target",
+            "aarch64-unknown-linux-gnu"
+        ]
     );
     let env = &root_build.meta.as_ref().unwrap().env;
     assert!(env.contains(&"FLOTILLA_PROFILE_DIR=aarch64-unknown-linux-gnu/release".to_owned()));
