@@ -27,7 +27,7 @@ fn dot_draws_the_compile_graph_of_a_variant() {
     assert_eq!(graph, dot(&["--target", "gateway"]), "deterministic");
     assert!(graph.starts_with("digraph llb {\n") && graph.ends_with("}\n"));
     let nodes: Vec<&str> = graph.lines().filter(|l| l.contains("shape=")).collect();
-    assert_eq!(nodes.len(), 10, "{graph}");
+    assert_eq!(nodes.len(), 11, "{graph}");
     let node = |label: &str| {
         let line = nodes
             .iter()
@@ -37,6 +37,15 @@ fn dot_draws_the_compile_graph_of_a_variant() {
     };
     let cargo =
         node("[builder] cargo build --locked --profile release --bin hello --bin hello-gateway");
+    // The fetch comes before the dependency layer, which builds on it.
+    let fetch = node("[builder] cargo fetch --locked");
+    let deps = node(
+        "[builder] cargo build --locked --profile release --bin hello --bin hello-gateway (dependencies only)",
+    );
+    assert!(
+        graph.contains(&format!("  {fetch} -> {deps};\n")),
+        "{graph}"
+    );
     let copy = node("[gateway 2/2] COPY hello-gateway -> /usr/local/bin/hello-gateway");
     // The binaries are the compile exec's second output (its output mount).
     assert!(

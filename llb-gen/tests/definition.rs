@@ -89,14 +89,6 @@ fn exec_args(definition: &pb::Definition) -> Vec<String> {
         .collect()
 }
 
-/// Each exec's env, in op order.
-fn exec_envs(definition: &pb::Definition) -> Vec<Vec<String>> {
-    execs(definition)
-        .into_iter()
-        .filter_map(|exec| Some(exec.meta?.env))
-        .collect()
-}
-
 fn sources(definition: &pb::Definition) -> Vec<String> {
     ops(definition)
         .into_iter()
@@ -142,33 +134,106 @@ fn local_sources(definition: &pb::Definition) -> Vec<pb::SourceOp> {
         .collect()
 }
 
+/// An exec's mounts other than its root, as `dest kind detail`: a cache's id and sharing, a
+/// bind's selector (binds are read-only).
+fn mount_summary(exec: &pb::ExecOp) -> Vec<String> {
+    exec.mounts
+        .iter()
+        .filter(|m| m.dest != "/")
+        .map(|m| match (&m.cache_opt, m.input, m.output) {
+            (Some(cache), _, _) => {
+                let sharing = pb::CacheSharingOpt::try_from(cache.sharing).unwrap();
+                format!("{} cache {} {sharing:?}", m.dest, cache.id)
+            }
+            (None, -1, _) => format!("{} output", m.dest),
+            (None, _, _) => {
+                assert!(m.readonly && m.output == -1, "{m:?}");
+                format!("{} bind {}", m.dest, m.selector)
+            }
+        })
+        .collect()
+}
+
 #[test]
-fn compile_path_builds_dependencies_then_the_workspace() {
+fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     let definition = definition("hello", &[]);
     assert_well_formed(&definition);
-    let execs = exec_args(&definition);
-    assert_eq!(
-        execs.len(),
-        2,
-        "a dependency build and the real build: {execs:?}"
-    );
+    let execs = execs(&definition);
+    let [fetch, deps, build] = &execs[..] else {
+        panic!("a fetch, a dependency build and the real build: {execs:?}")
+    };
+    let meta = |exec: &pb::ExecOp| exec.meta.clone().unwrap();
     let cargo = "cargo build --locked --profile release --bin hello --bin hello-gateway";
+    // Only the fetch holds the shared registry and git caches, locked.
+    assert_eq!(meta(fetch).args[4..], ["cargo", "fetch", "--locked"]);
+    assert!(meta(fetch).args[2].contains("\"$@\" --target \"$host\""));
     assert!(
-        execs[0].contains(cargo) && !execs[0].contains("/flotilla-out"),
-        "{execs:?}"
+        meta(fetch).args[2]
+            .contains("cp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" /flotilla/fetched/")
     );
-    assert!(execs[1].contains(cargo), "{execs:?}");
-    assert!(execs[1].contains("cp -a -u /flotilla/deps/. \"$CARGO_TARGET_DIR\"/"));
-    // The layer keeps the registry it built from; the build seeds the registry cache with it.
-    assert!(execs[0].contains("cp -a \"$CARGO_HOME/registry/.\" /flotilla/registry/"));
-    assert!(execs[1].contains("cp -a -u /flotilla/deps-registry/. \"$CARGO_HOME/registry\"/"));
-    assert!(execs[1].contains("for b in $FLOTILLA_BINARIES; do cp \"$built/$b\" \"$out/\"; done"));
-    assert!(execs[1].contains("cargo build did not produce these binaries:$missing"));
-    let env = &exec_envs(&definition)[1];
+    assert_eq!(
+        mount_summary(fetch),
+        [
+            "/usr/local/cargo/git cache /flotilla-cargo-git-linux-amd64 Locked",
+            "/usr/local/cargo/registry cache /flotilla-cargo-registry-linux-amd64 Locked",
+        ]
+    );
+    // The dependency layer: offline on the fetch's copy, no cache mount at all.
+    assert!(meta(deps).args.join(" ").contains(cargo));
+    assert!(
+        meta(deps).args[2]
+            .contains("/proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/.flotilla-layer\"")
+    );
+    assert!(
+        meta(deps)
+            .env
+            .contains(&"CARGO_NET_OFFLINE=true".to_owned())
+    );
+    let fetched = [
+        "/usr/local/cargo/git bind /flotilla/fetched/git",
+        "/usr/local/cargo/registry bind /flotilla/fetched/registry",
+    ];
+    assert_eq!(mount_summary(deps), fetched);
+    // The build: its own target-dir cache, the layer's target dir, fetch and lockfile.
+    let mut summary = mount_summary(build);
+    let target = summary.remove(3);
+    assert!(
+        target.starts_with("/flotilla/target/_2E cache /flotilla-target-linux-amd64-")
+            && target.ends_with("-_2E Locked"),
+        "{target}"
+    );
+    assert_eq!(
+        summary,
+        [
+            "/flotilla-out output",
+            "/flotilla/deps bind /flotilla/target/_2E",
+            "/flotilla/deps-fetched bind /flotilla/fetched",
+            fetched[0],
+            fetched[1],
+        ]
+    );
+    let script = &meta(build).args[2];
+    assert!(meta(build).args.join(" ").contains(cargo));
+    for part in [
+        "if ! cmp -s /flotilla/deps/.flotilla-layer \"$CARGO_TARGET_DIR/.flotilla-seeded\"; then\ncp -a -u /flotilla/deps/. \"$CARGO_TARGET_DIR\"/\n",
+        "for p in $FLOTILLA_PACKAGES; do",
+        "rm -rf \"$d/$p-\"$h16 \"${d%/.fingerprint}/build/$p-\"$h16",
+        "cp /flotilla/deps/.flotilla-layer \"$CARGO_TARGET_DIR/.flotilla-seeded\"\nfi\n",
+        "cp -p \"$lock\" Cargo.lock",
+        "for b in $FLOTILLA_BINARIES; do cp \"$built/$b\" \"$out/\"; done",
+        "cargo build did not produce these binaries:$missing",
+    ] {
+        assert!(script.contains(part), "{part} in {script}");
+    }
+    // cargo's own mtime checks decide what an edit rebuilds.
+    assert!(!script.contains("touch"), "{script}");
+    let env = meta(build).env;
     for entry in [
         "FLOTILLA_PROFILE_DIR=release",
         "FLOTILLA_BINARIES=hello\nhello-gateway",
+        "FLOTILLA_PACKAGES=hello\nhello-gateway",
         "CARGO_TARGET_DIR=/flotilla/target/_2E",
+        "CARGO_NET_OFFLINE=true",
     ] {
         assert!(env.contains(&entry.to_owned()), "{entry} in {env:?}");
     }
@@ -181,6 +246,14 @@ fn compile_path_builds_dependencies_then_the_workspace() {
             "local://context",
         ]
     );
+}
+
+#[test]
+fn an_unlocked_project_fetches_without_locked() {
+    let unlocked = HELLO.replace("locked: true", "locked: false");
+    let definition = definition_of(&unlocked, "hello", &[], manifests());
+    let fetch = execs(&definition)[0].meta.clone().unwrap().args;
+    assert_eq!(fetch[4..], ["cargo", "fetch"]);
 }
 
 #[test]
@@ -236,7 +309,11 @@ fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
     );
     let definition = definition_of(&spec_text, "artifact", &[], manifests);
     let execs = execs(&definition);
-    assert_eq!(execs.len(), 4, "two projects, each with a dependency layer");
+    assert_eq!(
+        execs.len(),
+        6,
+        "two projects, each with a fetch and a dependency layer"
+    );
     for exec in execs {
         let args = exec.meta.unwrap().args;
         let [sh, c, script, name, cargo @ ..] = &args[..] else {
@@ -247,51 +324,11 @@ fn no_spec_or_manifest_text_is_part_of_a_compile_script() {
             !script.contains(hostile) && !script.contains("dist"),
             "{script}"
         );
-        assert_eq!(cargo[..2], ["cargo", "build"]);
-        assert!(cargo.iter().any(|word| word.contains(hostile)), "{cargo:?}");
+        match cargo[1].as_str() {
+            "build" => assert!(cargo.iter().any(|word| word.contains(hostile)), "{cargo:?}"),
+            other => assert_eq!(other, "fetch"),
+        }
     }
-}
-
-#[test]
-fn compile_uses_locked_cache_mounts_per_platform() {
-    let definition = definition("hello", &[]);
-    let exec = execs(&definition).pop().unwrap();
-    let caches: Vec<(String, String, i32)> = exec
-        .mounts
-        .iter()
-        .filter_map(|m| {
-            m.cache_opt
-                .as_ref()
-                .map(|c| (m.dest.clone(), c.id.clone(), c.sharing))
-        })
-        .collect();
-    let dests: Vec<&str> = caches.iter().map(|(dest, _, _)| dest.as_str()).collect();
-    assert_eq!(
-        dests,
-        [
-            "/flotilla/target/_2E",
-            "/usr/local/cargo/git",
-            "/usr/local/cargo/registry"
-        ]
-    );
-    assert!(
-        caches
-            .iter()
-            .all(|(_, id, sharing)| id.contains("linux-amd64")
-                && *sharing == pb::CacheSharingOpt::Locked as i32)
-    );
-    let output = exec
-        .mounts
-        .iter()
-        .find(|m| m.dest == "/flotilla-out")
-        .unwrap();
-    assert_eq!((output.input, output.output), (-1, 1));
-    let deps = exec
-        .mounts
-        .iter()
-        .find(|m| m.dest == "/flotilla/deps")
-        .unwrap();
-    assert!(deps.readonly && deps.selector == "/flotilla/target/_2E");
 }
 
 /// The id of the cache mount at `dest` in the compile exec of `definition`.
@@ -343,7 +380,8 @@ fn the_cli_namespaces_every_cache_id_with_buildkit_cache_mount_ns() {
         .flat_map(|exec| exec.mounts.iter().filter_map(|m| m.cache_opt.clone()))
         .map(|cache| cache.id)
         .collect();
-    assert_eq!(cache_ids.len(), 5, "{cache_ids:?}");
+    // The fetch's registry and git caches, and the build's target dir.
+    assert_eq!(cache_ids.len(), 3, "{cache_ids:?}");
     assert!(
         cache_ids.iter().all(|id| id.starts_with("ci-42/flotilla-")),
         "{cache_ids:?}"
@@ -494,11 +532,21 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
         .iter()
         .map(|e| e.meta.as_ref().unwrap().args.join(" "))
         .collect();
-    assert_eq!(commands.len(), 4, "{commands:?}");
+    assert_eq!(commands.len(), 6, "{commands:?}");
     let root = "cargo build --locked --profile release --features shout --bin app";
     let tool = "cargo build --locked --profile release -p tool --bin tool";
     assert_eq!(commands.iter().filter(|c| c.contains(root)).count(), 2);
     assert_eq!(commands.iter().filter(|c| c.contains(tool)).count(), 2);
+    let fetch_dirs: BTreeSet<&str> = execs
+        .iter()
+        .map(|e| e.meta.as_ref().unwrap())
+        .filter(|meta| {
+            meta.args
+                .ends_with(&["fetch".to_owned(), "--locked".to_owned()])
+        })
+        .map(|meta| meta.cwd.as_str())
+        .collect();
+    assert_eq!(fetch_dirs, BTreeSet::from(["/build", "/build/tool"]));
     let tool_build = execs
         .iter()
         .find(|e| e.meta.as_ref().unwrap().cwd == "/build/tool")
@@ -633,6 +681,24 @@ fn cross_compiles_on_the_build_platform_with_the_spec_target_and_linker() {
     assert!(
         script.contains("--bin app --target aarch64-unknown-linux-gnu"),
         "{script}"
+    );
+    // The fetch gets the cross target's crates; its script adds the host's.
+    let root_fetch = execs(&definition)
+        .into_iter()
+        .find_map(|exec| {
+            let meta = exec.meta?;
+            (meta.cwd == "/build" && meta.args.contains(&"fetch".to_owned())).then_some(meta.args)
+        })
+        .unwrap();
+    assert_eq!(
+        root_fetch[4..],
+        [
+            "cargo",
+            "fetch",
+            "--locked",
+            "--target",
+            "aarch64-unknown-linux-gnu"
+        ]
     );
     let env = &root_build.meta.as_ref().unwrap().env;
     assert!(env.contains(&"FLOTILLA_PROFILE_DIR=aarch64-unknown-linux-gnu/release".to_owned()));

@@ -1,8 +1,11 @@
-//! The compile subgraph. Per cargo project whose binaries the target needs: a dependency layer
-//! built from the project's own manifests and stub sources only (its cache key moves only with
-//! its Cargo.toml files and Cargo.lock), then the real build of the project's sources alone on
-//! top of it, which copies the binaries out to an output mount in the same exec (a cache mount
-//! is never part of a layer) after checking that cargo produced each of them.
+//! The compile subgraph. Per cargo project whose binaries the target needs: a fetch of its
+//! dependencies and a dependency layer, both built from the project's own manifests and stub
+//! sources only (their cache keys move only with its Cargo.toml files and Cargo.lock), then the
+//! real build of the project's sources alone on top of them, which copies the binaries out to an
+//! output mount in the same exec (a cache mount is never part of a layer) after checking that
+//! cargo produced each of them. Only the short fetch holds the registry cache mounts, which every
+//! project shares under a lock; the builds run offline on the fetched copy, so projects compile
+//! side by side.
 
 use std::collections::BTreeSet;
 
@@ -21,16 +24,30 @@ const OUT_MOUNT: &str = "/flotilla-out";
 const TARGET_ROOT: &str = "/flotilla/target";
 /// Where the compile step sees the dependency layer's target dir.
 const DEPS_MOUNT: &str = "/flotilla/deps";
-/// Where the dependency layer keeps the registry it built from, so the layer alone (without
-/// the registry cache mount, which `--no-cache` replaces by an empty one) can rebuild nothing.
-const LAYER_REGISTRY: &str = "/flotilla/registry";
-/// Where the compile step sees the dependency layer's registry.
-const DEPS_REGISTRY_MOUNT: &str = "/flotilla/deps-registry";
+/// Where the fetch layer keeps what cargo fetched (`registry/`, `git/` and the `Cargo.lock` it
+/// resolved), so the builds need no cache mount and an emptied registry cache (BuildKit hands
+/// `--no-cache` builds a fresh one) downloads nothing again while the layer is cached.
+const FETCHED: &str = "/flotilla/fetched";
+/// Where the compile step sees the fetch layer's [`FETCHED`] directory.
+const DEPS_FETCHED_MOUNT: &str = "/flotilla/deps-fetched";
+/// The file, in the dependency layer's target dir, naming that layer (a random id written
+/// when it is built).
+const LAYER_ID: &str = ".flotilla-layer";
+/// The file, in the target-dir cache, naming the dependency layer last copied into it.
+const SEEDED_ID: &str = ".flotilla-seeded";
+/// The build step's variable holding the project's own package names, one a line.
+const PACKAGES_VAR: &str = "FLOTILLA_PACKAGES";
+/// Removes what cargo recorded of the project's own packages ([`PACKAGES_VAR`]) in every
+/// profile dir of the target dir, host and `--target` triple ones alike: each unit's
+/// fingerprint `.fingerprint/<pkg>-<16 hex>` and build-script dir `build/<pkg>-<16 hex>`.
+/// cargo then compiles those packages again, and judges them by its own mtime checks after.
 /// The build step's variable holding the directory, under the target dir, of the profile's
 /// output (the triple's, when cross-compiling).
 const PROFILE_DIR_VAR: &str = "FLOTILLA_PROFILE_DIR";
 /// The build step's variable holding the binaries to hand over, one a line.
 const BINARIES_VAR: &str = "FLOTILLA_BINARIES";
+/// Keeps cargo from the network in the builds, which run on what the fetch got.
+const OFFLINE: &str = "CARGO_NET_OFFLINE=true";
 /// CARGO_HOME of the official rust images, used when the toolchain image sets none.
 const DEFAULT_CARGO_HOME: &str = "/usr/local/cargo";
 
@@ -144,7 +161,7 @@ struct Project<'p> {
     triple: Option<&'p str>,
     /// The toolchain's environment with the project's and the cross-compile's variables.
     env: Vec<String>,
-    /// The cargo registry and git cache mounts.
+    /// The cargo registry and git cache mounts, which only its fetch holds.
     caches: Vec<Mount>,
     /// The stub sources and binaries its dependency layer is built from.
     plan: StubPlan,
@@ -213,16 +230,17 @@ impl Toolchain<'_> {
             plan,
             workspace,
         };
-        let deps = (!project.plan.manifests.is_empty()).then(|| self.dependency_layer(&project));
+        let deps = (!project.plan.manifests.is_empty()).then(|| {
+            let fetched = self.fetch(&project);
+            self.dependency_layer(&project, fetched)
+        });
         Ok(self.build(project, deps))
     }
 
-    /// The dependency layer: the project's manifests and stub sources built, so that its
-    /// cache key moves only with them, not with every source change. It keeps its target dir
-    /// at the project's `CARGO_TARGET_DIR` and the registry it built from at [`LAYER_REGISTRY`].
-    fn dependency_layer(&self, project: &Project<'_>) -> State {
+    /// The project's manifests, with empty stub sources for every target they declare or imply,
+    /// in the toolchain image: all that its fetch and dependency layer are made of.
+    fn skeleton(&self, project: &Project<'_>) -> State {
         let Project { stage, plan, .. } = project;
-        let platform = &self.run_platform;
         let workdir = &self.spec.builder.workdir.value;
         let manifest_tree = context_source(
             self.facts,
@@ -252,38 +270,93 @@ impl Toolchain<'_> {
             data: stub.content.as_bytes().to_vec(),
             owner: None,
         }));
-        let skeleton = self.image.file(
+        self.image.file(
             &actions,
-            platform,
+            &self.run_platform,
             at_builder(
                 self.spec,
                 format!("[{stage}] stub sources from Cargo manifests"),
             ),
-        );
-        let deps_cargo = cargo_words(project.project, project.triple, |name| {
-            plan.bins.contains(name)
-        });
+        )
+    }
+
+    /// `cargo fetch` on the project's skeleton, for the build platform's host and the cross
+    /// target: the only exec that holds the registry and git cache mounts, which every project
+    /// shares under a lock. It is short, and since nobody else writes the caches meanwhile it
+    /// copies them whole to [`FETCHED`], with the `Cargo.lock` cargo resolved.
+    fn fetch(&self, project: &Project<'_>) -> State {
+        let fetch = fetch_words(project.project, project.triple);
         let exec = Exec {
-            // The target dir must exist for the build step's bind mount, whatever cargo did.
             args: shell(
                 format!(
-                    "set -eu\n\"$@\"\nmkdir -p \"$CARGO_TARGET_DIR\" {LAYER_REGISTRY}\ncp -a \"$CARGO_HOME/registry/.\" {LAYER_REGISTRY}/\n"
+                    "set -eu\nhost=$(rustc -vV | sed -n 's/^host: //p')\n\"$@\" --target \"$host\"\n\
+                     mkdir -p {FETCHED}\ncp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" {FETCHED}/\n\
+                     [ ! -f Cargo.lock ] || cp -p Cargo.lock {FETCHED}/\n"
                 ),
-                &deps_cargo,
+                &fetch,
             ),
             env: project.env.clone(),
             cwd: project.dir.clone(),
             user: String::new(),
             mounts: project.caches.clone(),
         };
-        skeleton
+        self.skeleton(project)
             .run(
                 exec,
-                platform,
+                &self.run_platform,
+                at_builder(
+                    self.spec,
+                    format!("[{}] {}", project.stage, command_line(&fetch)),
+                ),
+            )
+            .root
+    }
+
+    /// `from`'s fetched registry and git db where cargo looks for them, read-only: the builds
+    /// run offline on what the fetch got, with no cache mount another project waits for.
+    fn fetched(&self, from: &State) -> Vec<Mount> {
+        ["registry", "git"]
+            .into_iter()
+            .map(|dir| Mount::Bind {
+                dest: format!("{}/{dir}", self.cargo_home),
+                from: from.clone(),
+                selector: format!("{FETCHED}/{dir}"),
+            })
+            .collect()
+    }
+
+    /// The dependency layer: the project's skeleton built offline on its fetch, so that its
+    /// cache key moves only with the manifests, not with every source change. It keeps its
+    /// target dir at the project's `CARGO_TARGET_DIR`, with a random [`LAYER_ID`] that tells
+    /// the build whether its target-dir cache already holds this layer.
+    fn dependency_layer(&self, project: &Project<'_>, fetched: State) -> State {
+        let deps_cargo = cargo_words(project.project, project.triple, |name| {
+            project.plan.bins.contains(name)
+        });
+        let mut env = project.env.clone();
+        env.push(OFFLINE.to_owned());
+        let exec = Exec {
+            args: shell(
+                format!(
+                    "set -eu\n\"$@\"\nmkdir -p \"$CARGO_TARGET_DIR\"\n\
+                     cat /proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/{LAYER_ID}\"\n"
+                ),
+                &deps_cargo,
+            ),
+            env,
+            cwd: project.dir.clone(),
+            user: String::new(),
+            mounts: self.fetched(&fetched),
+        };
+        fetched
+            .run(
+                exec,
+                &self.run_platform,
                 at_builder(
                     self.spec,
                     format!(
-                        "[{stage}] {} (dependencies only)",
+                        "[{}] {} (dependencies only)",
+                        project.stage,
                         command_line(&deps_cargo)
                     ),
                 ),
@@ -322,8 +395,7 @@ impl Toolchain<'_> {
             format!("{BINARIES_VAR}={}", binaries.join("\n")),
         ]);
         let mut script = String::from("set -eu\n");
-        let mut mounts = caches;
-        mounts.push(self.facts.cache_mounts().target_dir(
+        let mut mounts = vec![self.facts.cache_mounts().target_dir(
             target_dir.clone(),
             &TargetDir {
                 toolchain: self.reference,
@@ -331,23 +403,45 @@ impl Toolchain<'_> {
                 path: project.path,
                 packages: &plan.packages,
             },
-        ));
-        if let Some(deps) = deps {
-            // Seed the target and registry caches with the dependency layer's, then make the
-            // real sources newer than the stubs so cargo rebuilds the workspace's own crates.
-            script.push_str(&format!(
-                "cp -a -u {DEPS_MOUNT}/. \"$CARGO_TARGET_DIR\"/\ncp -a -u {DEPS_REGISTRY_MOUNT}/. \"$CARGO_HOME/registry\"/\nfind . -name target -prune -o -name '*.rs' -exec touch {{}} +\n"
-            ));
-            mounts.push(Mount::Bind {
-                dest: DEPS_MOUNT.to_owned(),
-                from: deps.clone(),
-                selector: target_dir.clone(),
-            });
-            mounts.push(Mount::Bind {
-                dest: DEPS_REGISTRY_MOUNT.to_owned(),
-                from: deps,
-                selector: LAYER_REGISTRY.to_owned(),
-            });
+        )];
+        match deps {
+            Some(deps) => {
+                // Seed the target-dir cache with a dependency layer it does not hold yet. That
+                // layer compiled the project's packages from stubs, and may overwrite outputs
+                // of theirs that an earlier build left here: cargo forgets the packages once,
+                // and rebuilds them. Later builds leave the cache to cargo, which rebuilds an
+                // edited crate and its dependents (the sources keep the client's mtimes).
+                script.push_str(&format!(
+                    "if ! cmp -s {DEPS_MOUNT}/{LAYER_ID} \"$CARGO_TARGET_DIR/{SEEDED_ID}\"; then\n\
+                     cp -a -u {DEPS_MOUNT}/. \"$CARGO_TARGET_DIR\"/\n{}\
+                     cp {DEPS_MOUNT}/{LAYER_ID} \"$CARGO_TARGET_DIR/{SEEDED_ID}\"\nfi\n\
+                     lock={DEPS_FETCHED_MOUNT}/Cargo.lock\n\
+                     if [ -f \"$lock\" ] && ! cmp -s \"$lock\" Cargo.lock; then cp -p \"$lock\" Cargo.lock; fi\n",
+                    forget_packages()
+                ));
+                env.extend([
+                    OFFLINE.to_owned(),
+                    format!(
+                        "{PACKAGES_VAR}={}",
+                        plan.packages.iter().cloned().collect::<Vec<_>>().join("\n")
+                    ),
+                ]);
+                mounts.extend(self.fetched(&deps));
+                mounts.extend([
+                    Mount::Bind {
+                        dest: DEPS_MOUNT.to_owned(),
+                        from: deps.clone(),
+                        selector: target_dir,
+                    },
+                    Mount::Bind {
+                        dest: DEPS_FETCHED_MOUNT.to_owned(),
+                        from: deps,
+                        selector: FETCHED.to_owned(),
+                    },
+                ]);
+            }
+            // No manifest to fetch from: cargo downloads what it needs itself.
+            None => mounts.extend(caches),
         }
         // Binaries left in the target cache by an earlier build must not pass for this one's.
         // The binaries come one a line and are split on newlines only, never globbed.
@@ -377,6 +471,18 @@ impl Toolchain<'_> {
     }
 }
 
+/// The `cargo fetch` argv of a project; the script adds the host's `--target`, so that with
+/// the cross target's it fetches what a build for either needs, and no other platform's crates.
+fn fetch_words(project: ProjectRef<'_>, triple: Option<&str>) -> Vec<String> {
+    let mut words = vec!["cargo".to_owned(), "fetch".to_owned()];
+    if project.cargo.locked {
+        words.push("--locked".to_owned());
+    }
+    if let Some(triple) = triple {
+        words.extend(["--target".to_owned(), triple.to_owned()]);
+    }
+    words
+}
 /// The `cargo build` argv of a project, for target `triple` when cross-compiling; `select`
 /// picks the binaries passed as `--bin`.
 fn cargo_words(
@@ -433,6 +539,20 @@ fn shell(script: String, args: &[String]) -> Vec<String> {
         .chain([script, "sh".to_owned()])
         .chain(args.iter().cloned())
         .collect()
+}
+
+/// Removes what cargo recorded of the project's own packages (`$FLOTILLA_PACKAGES`) in every
+/// profile dir of the target dir, host and `--target` triple ones alike: each unit's
+/// fingerprint `.fingerprint/<pkg>-<16 hex>` and build-script dir `build/<pkg>-<16 hex>`.
+/// cargo then compiles those packages again, and judges them by its own mtime checks after.
+fn forget_packages() -> String {
+    format!(
+        "h='[0-9a-f]'\nh16=$h$h$h$h$h$h$h$h$h$h$h$h$h$h$h$h\nIFS='\n'\nset -f\n\
+         for p in ${PACKAGES_VAR}; do\n  set +f\n  \
+         for d in \"$CARGO_TARGET_DIR\"/*/.fingerprint \"$CARGO_TARGET_DIR\"/*/*/.fingerprint; do\n    \
+         [ -d \"$d\" ] || continue\n    rm -rf \"$d/$p-\"$h16 \"${{d%/.fingerprint}}/build/$p-\"$h16\n  \
+         done\n  set -f\ndone\nset +f\nunset IFS\n"
+    )
 }
 
 fn at_builder(spec: &Spec, name: String) -> Describe {
