@@ -285,6 +285,7 @@ class Bench:
             p4[side.name] = stats(times)
         readme = {}
         for side in self.sides:
+            side.build(ONE_VARIANT)  # up to date with the other sides' edits first
             with open(self.tree / "README.md", "a") as f:
                 f.write(f"\nEdited by the benchmark ({side.name} {stamp}).\n")
             seconds, cargo, _ = side.build(ONE_VARIANT)

@@ -13,7 +13,7 @@ def mb(n):
 
 
 def secs(s):
-    return f"{s['median']:.1f} s ({s['min']:.1f} / {s['max']:.1f})" if "median" in s else f"{s:.1f} s"
+    return f"{s['median']:.1f} s ({s['min']:.1f} / {s['max']:.1f})" if isinstance(s, dict) else f"{s:.1f} s"
 
 
 def median(s):
@@ -84,6 +84,9 @@ def engine_section(engine, r, host):
     lines += ["", f"Variants: {', '.join(r['variants'])}. Cold = `docker builder prune -af` before (no build cache, no cache mounts); "
               "the base images stay local. The CI jobs also lose every image an earlier job pulled or made, and the toolchain image "
               "is set aside; the prebuilt ref and the frontend image come through nginx (`limit_rate`, per connection).", ""]
+    if ci and ci["jobs"]["dockerfile"][PULLED_VARIANT]["bytes"] < 0.9 * ci["prebuilt_size"]["dockerfile"]:
+        lines += ["The builder image job pulled less than the image's size: the daemon still held some of its layers "
+                  "(another image on this daemon has the toolchain's layers), so a real runner pulls more.", ""]
     lines += per_variant_tables(r)
     if port:
         lines += timeline_table(port["timeline"])
