@@ -1,17 +1,24 @@
-"""Flotilla against the Dockerfile approach on examples/openab, on one daemon in one run.
+"""Flotilla against the Dockerfile approach on examples/openab (and examples/port), one engine per
+run. Run through bench/run, which sets up the test bed and runs this once per engine.
 
-Writes bench/results.md (the table, the machine, the daemon) and bench/results.png. Run through
-bench/run, which sets up the test bed first. Scenarios (see the README's Benchmarks section):
+Writes bench/results.json (each engine's results, merged: a run of one engine keeps the
+other's), bench/results.md (a section and a table per engine) and bench/results.png (a row of
+panels per engine). Scenarios (see the README's Benchmarks section):
 
-  P1  cold build of every variant: compile path vs prebuilt ref, and cargo processes seen
-  P2  bytes a prebuilt variant build pulls from the registry: artifact vs builder image
-  P3  no-op rebuild of every variant
-  P4  one-line edit in one crate, then rebuild one variant
-  P5  spec -> LLB for a 50-variant spec (criterion, in llb-gen)
-  P6  frontend image size
+  P3     no-op rebuild of every variant (warm)
+  P4     one-line edit in crates/core, rebuild one variant; an edit of README.md, cargo counted
+  P1     cold build of every variant, compile path vs prebuilt ref, per variant
+  CI     CI runner: each variant a job on a fresh builder, prebuilt ref through a rate-limited
+         registry (nginx); P2 (bytes pulled by one variant job) comes from here
+  PORT   examples/port: cold compile through Flotilla vs its Dockerfiles' builder stages, and
+         a per-step timeline of the Flotilla compile
+  P6     frontend image sizes
+  P5     (host) spec -> LLB for a 50-variant spec (criterion, in llb-gen)
+  CARGO  (host) the P4 edit rebuilt by cargo itself in a warm target dir
 """
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -26,28 +33,35 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy import RateLimitedRegistry  # noqa: E402
+import report  # noqa: E402
+from report import ONE_VARIANT  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "openab"
-DOCKER = "/usr/bin/docker"
+OPENAB = ROOT / "examples" / "openab"
+PORT = ROOT / "examples" / "port"
 FRONTEND = os.environ.get("FLOTILLA_FRONTEND", "localhost:5000/flotilla:dev")
+# The dockerfile frontend as a `# syntax=` image (built by hand; Docker Hub is out of reach).
+SYNTAX_IMAGE = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
 REGISTRY = "localhost:5000"
-ACCESS_LOG = Path(os.environ.get("FLOTILLA_BED_STATE", "/var/lib/flotilla-bed")) / "logs" / "registry-access.log"
 TOOLCHAIN = "rust:1-bookworm"
 EDITED = "crates/core/src/lib.rs"
-# The variant rebuilt after an edit (P4) and pulled for P2: a per-arch download plus the gateway.
-ONE_VARIANT = "kiro"
-PULLED_VARIANT = "bare"
+PORT_DOCKERFILES = ("Dockerfile.agent-debian", "Dockerfile.agent-node", "Dockerfile.agent-tools", "Dockerfile.gateway")
+ENGINE_SCENARIOS = ("P3", "P4", "P1", "CI", "PORT", "P6")
+HOST_SCENARIOS = ("P5", "CARGO")
+DOCKER = None  # the engine's CLI, from `scripts/bed cli ENGINE` (set in main)
+ENV = dict(os.environ, DOCKER_BUILDKIT="1", BUILDX_NO_DEFAULT_ATTESTATIONS="1")
 
 
 def log(message):
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def docker(*args, check=True, capture=True):
-    env = dict(os.environ, DOCKER_BUILDKIT="1")
-    result = subprocess.run([DOCKER, *args], env=env, text=True, capture_output=capture)
+def docker(*args, check=True):
+    result = subprocess.run([DOCKER, *args], env=ENV, text=True, capture_output=True)
     if check and result.returncode != 0:
-        sys.exit(f"bench: docker {' '.join(args)} failed:\n{(result.stdout or '')[-3000:]}{(result.stderr or '')[-3000:]}")
+        sys.exit(f"bench: docker {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     return result
 
 
@@ -84,28 +98,70 @@ class CargoWatch:
         self._thread.join()
 
 
-class Side:
-    """One way of building the example: flotilla.yaml, or a Dockerfile."""
+class Timeline:
+    """Each vertex of a `--progress=plain` build, from the lines as they arrive: its name (its
+    first line), and its start and end in seconds since the build started. A vertex that reports
+    `DONE 3.2s` started 3.2 s before it said so, whenever its first line came."""
 
-    def __init__(self, name, spec, workdir):
-        self.name, self.spec, self.workdir = name, spec, workdir
+    VERTEX = re.compile(r"^#(\d+) (.*)$")
+    DONE = re.compile(r"^(DONE (\d+\.\d+)s|CACHED|ERROR.*)$")
+
+    def __init__(self, started):
+        self.started, self.steps = started, {}
+
+    def feed(self, line, now):
+        m = self.VERTEX.match(line.rstrip("\n"))
+        if not m:
+            return
+        at, rest = now - self.started, m.group(2)
+        step = self.steps.setdefault(m.group(1), {"name": rest[:80], "start": at, "end": at, "cached": False})
+        done = self.DONE.match(rest)
+        if done:
+            step["end"], step["cached"] = at, rest == "CACHED"
+            if done.group(2):
+                step["start"] = min(step["start"], at - float(done.group(2)))
+
+    def ordered(self):
+        return sorted(self.steps.values(), key=lambda s: (s["start"], s["end"]))
+
+
+def build(workdir, spec, target, *extra, tag):
+    """Builds one target; exits with the build's output when it fails (nothing is tagged then).
+    Returns seconds, cargo processes seen, and the timeline of its steps."""
+    args = [DOCKER, "build", "--progress=plain", "-f", str(workdir / spec), "--target", target, "-t", tag, *extra, str(workdir)]
+    tail = collections.deque(maxlen=40)
+    with CargoWatch() as cargo:
+        started = time.monotonic()
+        timeline = Timeline(started)
+        proc = subprocess.Popen(args, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors="replace")
+        for line in proc.stdout:
+            timeline.feed(line, time.monotonic())
+            tail.append(line)
+        status = proc.wait()
+        seconds = time.monotonic() - started
+    if status:
+        sys.exit(f"bench: {spec} --target {target} failed:\n{''.join(tail)}")
+    return seconds, len(cargo.seen), timeline
+
+
+class Side:
+    """One way of building the example: flotilla.yaml, or a Dockerfile. Remembers its tags."""
+
+    def __init__(self, name, spec, workdir, made):
+        self.name, self.spec, self.workdir, self.made = name, spec, workdir, made
 
     def build(self, target, *extra, tag=None):
-        """Seconds the build of `target` took, and the cargo processes seen during it."""
-        args = ["build", "--progress=plain", "-f", str(self.workdir / self.spec), "--target", target]
-        args += ["-t", tag or f"bench/{self.name}-{target}", *extra, str(self.workdir)]
-        with CargoWatch() as cargo:
-            started = time.monotonic()
-            docker(*args)
-            seconds = time.monotonic() - started
-        return seconds, len(cargo.seen)
+        tag = tag or f"bench/{self.name}-{target}".lower()
+        self.made.add(tag)
+        return build(self.workdir, self.spec, target, *extra, tag=tag)
 
     def build_all(self, variants, *extra):
-        seconds, cargo = 0.0, 0
+        """Seconds per variant, in order, and the cargo processes seen in all of them."""
+        per, cargo = {}, 0
         for variant in variants:
-            s, c = self.build(variant, *extra)
-            seconds, cargo = seconds + s, cargo + c
-        return seconds, cargo
+            seconds, procs, _ = self.build(variant, *extra)
+            per[variant], cargo = seconds, cargo + procs
+        return per, cargo
 
 
 def prune():
@@ -117,46 +173,245 @@ def stats(values):
     return {"min": min(values), "median": statistics.median(values), "max": max(values), "runs": len(values)}
 
 
-def fmt_seconds(s):
-    return f"{s['median']:.1f} s ({s['min']:.1f} / {s['max']:.1f})"
-
-
-def manifest_url(ref):
-    """The local registry's manifest URL of `localhost:5000/<repo>:<tag>`."""
+def manifest_url(ref, registry=REGISTRY):
     repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
-    return f"http://{REGISTRY}/v2/{repo}/manifests/{tag}"
+    return f"http://{registry}/v2/{repo}/manifests/{tag}"
+
+
+def registry_has(ref):
+    return subprocess.run(["curl", "-sfI", manifest_url(ref)], capture_output=True).returncode == 0
 
 
 def registry_layers(ref):
     """Compressed size of an image in the registry (sum of its config and layer blobs)."""
     accept = "application/vnd.docker.distribution.manifest.v2+json"
-    out = subprocess.run(
-        ["curl", "-sf", "-H", f"Accept: {accept}", manifest_url(ref)],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    out = subprocess.run(["curl", "-sf", "-H", f"Accept: {accept}", manifest_url(ref)], capture_output=True, text=True, check=True).stdout
     manifest = json.loads(out)
     return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
 
 
-def pulled_bytes(since):
-    """Bytes of blobs the registry served after offset `since` of its access log."""
-    with open(ACCESS_LOG, "rb") as f:
-        f.seek(since)
-        lines = f.read().decode(errors="replace").splitlines()
-    total, blobs = 0, 0
-    for line in lines:
-        m = re.search(r'"GET /v2/\S+/blobs/\S+ HTTP/[\d.]+" 200 (\d+)', line)
-        if m:
-            total, blobs = total + int(m.group(1)), blobs + 1
-    return total, blobs
-
-
-def edit(workdir, label):
+def edit(path, label):
     """A one-line code change in the core crate, unique per run so no cache can answer it."""
-    path = workdir / EDITED
     text = path.read_text()
     text = re.sub(r'"info"\.to_owned\(\)( /\* [^*]* \*/)?', f'"info".to_owned() /* {label} */', text, count=1)
     path.write_text(text)
+
+
+def set_syntax(path, image):
+    """Points a spec's or Dockerfile's `# syntax=` line at `image` (adds one if there is none)."""
+    text = path.read_text()
+    text = text.split("\n", 1)[1] if text.startswith("# syntax=") else text
+    path.write_text(f"# syntax={image}\n{text}")
+
+
+def disk_free():
+    return shutil.disk_usage("/").free
+
+
+class Bench:
+    """The sides, refs and variants every scenario uses, and what the scenarios made."""
+
+    def __init__(self, opts, work):
+        self.opts, self.work = opts, work
+        self.made = set()  # image tags to remove after each scenario
+        self.variants = opts.variants.split(",") if opts.variants else variant_names()
+        self.tree = self.copy(OPENAB, "openab")
+        self.sides = self.sides_of(self.tree, "Dockerfile.unified")
+        naive = re.sub(r"# deps-layer-begin.*?# deps-layer-end\n", "", (self.tree / "Dockerfile.unified").read_text(), flags=re.S)
+        (self.tree / "Dockerfile.naive").write_text(naive)
+        self.naive = Side("naive", "Dockerfile.naive", self.tree, self.made)
+        self.artifact = f"{REGISTRY}/bench/openab-artifact:1"
+        self.builder = f"{REGISTRY}/bench/openab-builder:1"
+
+    def copy(self, source, name):
+        workdir = self.work / name
+        shutil.copytree(source, workdir)
+        set_syntax(workdir / "flotilla.yaml", FRONTEND)
+        return workdir
+
+    def sides_of(self, workdir, dockerfile):
+        """Flotilla, the built-in Dockerfile frontend, and the `# syntax=` one when it is set."""
+        sides = [Side("flotilla", "flotilla.yaml", workdir, self.made), Side("dockerfile", dockerfile, workdir, self.made)]
+        if SYNTAX_IMAGE:
+            syntax = f"{dockerfile}.syntax"
+            shutil.copy(workdir / dockerfile, workdir / syntax)
+            set_syntax(workdir / syntax, SYNTAX_IMAGE)
+            sides.append(Side("syntax", syntax, workdir, self.made))
+        return sides
+
+    def prebuilt(self, side):
+        """The prebuilt ref a side's variants use, and the target that makes it."""
+        return (self.artifact, "artifact") if side.name == "flotilla" else (self.builder, "local_builder")
+
+    def push_prebuilt(self, side):
+        ref, target = self.prebuilt(side)
+        side.build(target, tag=ref)
+        docker("push", ref)
+
+    def cleanup(self):
+        """Removes every image the scenario tagged (a failed build tags nothing)."""
+        if self.made:
+            docker("image", "rm", "-f", *sorted(self.made), check=False)
+            self.made.clear()
+
+    def p3(self):
+        """No-op rebuild of every variant, everything cached (compile path)."""
+        log("P3: warming the build cache of every side")
+        for side in self.sides:
+            side.build_all(self.variants)
+        log(f"P3: no-op rebuilds, {self.opts.runs} run(s)")
+        p3 = {side.name: [] for side in self.sides}
+        for _ in range(self.opts.runs):
+            for side in self.sides:
+                p3[side.name].append(sum(side.build_all(self.variants)[0].values()))
+        return {"P3": {k: stats(v) for k, v in p3.items()}}
+
+    def p4(self):
+        """A one-line edit in the core crate, then a rebuild of one variant (compile path); the
+        naive Dockerfile recompiles everything each time, so it gets one run. Then an edit of
+        README.md, outside every project's sources: Flotilla should run no cargo at all."""
+        log(f"P4: edit one line, rebuild {ONE_VARIANT}, {self.opts.runs} run(s)")
+        p4, stamp = {}, int(time.time())
+        for side in [*self.sides, self.naive]:
+            if side is not self.naive:
+                edit(self.tree / EDITED, f"warm {side.name} {stamp}")
+                side.build(ONE_VARIANT)
+            runs = 1 if side is self.naive else self.opts.runs
+            times = []
+            for i in range(runs):
+                edit(self.tree / EDITED, f"edit {side.name} {stamp} {i}")
+                times.append(side.build(ONE_VARIANT)[0])
+                log(f"  {side.name}: {times[-1]:.1f} s")
+            p4[side.name] = stats(times)
+        readme = {}
+        for side in self.sides:
+            side.build(ONE_VARIANT)  # up to date with the other sides' edits first
+            with open(self.tree / "README.md", "a") as f:
+                f.write(f"\nEdited by the benchmark ({side.name} {stamp}).\n")
+            seconds, cargo, _ = side.build(ONE_VARIANT)
+            readme[side.name] = {"seconds": seconds, "cargo": cargo}
+            log(f"  README edit, {side.name}: {seconds:.1f} s, {cargo} cargo processes")
+        return {"P4": p4, "P4_readme": readme}
+
+    def p1(self):
+        """Cold, every variant: the compile path, then the prebuilt ref, per side."""
+        log(f"P1: cold builds of {len(self.variants)} variants, {self.opts.cold_runs} run(s) per configuration")
+        per = collections.defaultdict(lambda: collections.defaultdict(list))
+        cargo = collections.Counter()
+        for i in range(self.opts.cold_runs):
+            for side in self.sides:
+                for path in ("compile", "prebuilt"):
+                    extra = ("--build-arg", f"BUILDER_IMAGE={self.prebuilt(side)[0]}") if path == "prebuilt" else ()
+                    prune()
+                    seconds, procs = side.build_all(self.variants, *extra)
+                    key = f"{side.name}_{path}"
+                    for variant, s in seconds.items():
+                        per[key][variant].append(s)
+                    cargo[key] += procs
+                    log(f"  run {i + 1}: {side.name} {path} path {sum(seconds.values()):.1f} s, {procs} cargo processes")
+                    if path == "compile" and side.name != "syntax":
+                        self.push_prebuilt(side)
+        totals = {k: stats([sum(run) for run in zip(*v.values())]) for k, v in per.items()}
+        variants = {k: {variant: stats(s) for variant, s in v.items()} for k, v in per.items()}
+        return {"P1": totals, "P1_variants": variants, "P1_cargo": dict(cargo)}
+
+    def ci(self):
+        """Each variant a job on a fresh runner: no build cache, none of the images an earlier
+        job pulled or made, the prebuilt ref and the frontend image pulled through nginx at
+        --bandwidth. The toolchain image is set aside meanwhile: its layers are the builder
+        image's lower half, and a runner building variant images does not have it."""
+        tree = self.copy(OPENAB, "ci")
+        proxy_dir = self.work / "nginx"
+        with RateLimitedRegistry(proxy_dir, self.opts.proxy_port, self.opts.bandwidth, "127.0.0.1:5000") as proxy:
+            via = lambda ref: ref.replace(REGISTRY, proxy.address, 1)
+            set_syntax(tree / "flotilla.yaml", via(FRONTEND))
+            sides = self.sides_of(tree, "Dockerfile.unified")
+            if SYNTAX_IMAGE:
+                set_syntax(tree / "Dockerfile.unified.syntax", via(SYNTAX_IMAGE))
+            for side in self.sides:
+                ref, _ = self.prebuilt(side)
+                if not registry_has(ref):
+                    self.push_prebuilt(side)
+            saved = self.work / "toolchain.tar"
+            docker("save", "-o", str(saved), TOOLCHAIN)
+            jobs = {side.name: {} for side in sides}
+            try:
+                docker("image", "rm", "-f", TOOLCHAIN)
+                log(f"CI: one job per variant, registry at {self.opts.bandwidth:g} MB/s through nginx on {proxy.address}")
+                for side, variant in ((s, v) for s in sides for v in self.variants):
+                    ref = via(self.prebuilt(side)[0])
+                    docker("image", "rm", "-f", ref, via(FRONTEND), *([via(SYNTAX_IMAGE)] if SYNTAX_IMAGE else []), check=False)
+                    prune()
+                    offset = proxy.log_offset()
+                    seconds, procs, _ = side.build(variant, "--build-arg", f"BUILDER_IMAGE={ref}", tag=f"bench/ci-{side.name}-{variant}")
+                    pulled, blobs = proxy.pulled(offset)
+                    jobs[side.name][variant] = {"seconds": seconds, "bytes": pulled, "blobs": blobs, "cargo": procs}
+                    log(f"  {side.name} {variant}: {seconds:.1f} s, {pulled / 1e6:.1f} MB in {blobs} blobs")
+                    self.cleanup()
+            finally:
+                docker("load", "-i", str(saved))
+                saved.unlink()
+                docker("image", "rm", "-f", via(self.artifact), via(self.builder), via(FRONTEND), check=False)
+        refs = {"flotilla": registry_layers(self.artifact), "dockerfile": registry_layers(self.builder)}
+        shutil.rmtree(tree)
+        return {"CI": {"bandwidth_mb_s": self.opts.bandwidth, "jobs": jobs, "prebuilt_size": refs}}
+
+    def port(self):
+        """examples/port, cold: Flotilla's artifact (every project's binaries in one graph) vs
+        each Dockerfile's builder stage, one after the other on the same builder."""
+        tree = self.copy(PORT, "port")
+        log("PORT: cold compile of examples/port")
+        prune()
+        seconds, _, timeline = build(tree, "flotilla.yaml", "artifact", tag="bench/port-artifact")
+        self.made.add("bench/port-artifact")
+        result = {"flotilla": seconds, "timeline": timeline.ordered()}
+        log(f"  flotilla artifact: {seconds:.1f} s")
+        for name, spec_of in (("dockerfile", lambda d: d), ("syntax", lambda d: f"{d}.syntax")):
+            if name == "syntax" and not SYNTAX_IMAGE:
+                continue
+            prune()
+            per = {}
+            for dockerfile in PORT_DOCKERFILES:
+                if name == "syntax":
+                    shutil.copy(tree / dockerfile, tree / spec_of(dockerfile))
+                    set_syntax(tree / spec_of(dockerfile), SYNTAX_IMAGE)
+                tag = f"bench/port-{name}-{dockerfile}".lower()
+                self.made.add(tag)
+                per[dockerfile] = build(tree, spec_of(dockerfile), "builder", tag=tag)[0]
+            result[name] = {"total": sum(per.values()), "per_dockerfile": per}
+            log(f"  {name} builder stages: {sum(per.values()):.1f} s")
+        shutil.rmtree(tree)
+        return {"PORT": result}
+
+    def p6(self):
+        log("P6: image sizes")
+        p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(FRONTEND)}}
+        if SYNTAX_IMAGE and docker("pull", SYNTAX_IMAGE, check=False).returncode == 0:
+            p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", SYNTAX_IMAGE).stdout), "name": SYNTAX_IMAGE}
+        return {"P6": p6}
+
+    def p5(self):
+        log("P5: criterion")
+        return {"P5": criterion()}
+
+    def cargo(self):
+        """The P4 edit, rebuilt by cargo on this machine in a warm target dir: the floor."""
+        tree = self.work / "cargo"
+        shutil.copytree(OPENAB, tree)
+        env = dict(os.environ, CARGO_TARGET_DIR=str(self.work / "cargo-target"))
+        command = ["cargo", "build", "--release", "--locked", "--features", "unified", "-q"]
+        log("CARGO: warming a target dir on this machine")
+        subprocess.run(command, cwd=tree, env=env, check=True)
+        times = []
+        for i in range(self.opts.runs):
+            edit(tree / EDITED, f"cargo {i} {time.time()}")
+            started = time.monotonic()
+            subprocess.run(command, cwd=tree, env=env, check=True)
+            times.append(time.monotonic() - started)
+            log(f"  cargo: {times[-1]:.1f} s")
+        shutil.rmtree(tree)
+        shutil.rmtree(self.work / "cargo-target")
+        return {"CARGO": stats(times)}
 
 
 def criterion():
@@ -172,256 +427,87 @@ def criterion():
     return results
 
 
-def machine():
+def variant_names():
+    out = subprocess.run(["cargo", "run", "-q", "-p", "llb-gen", "--", "targets", "--json", str(OPENAB / "flotilla.yaml")],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["variants"]
+
+
+def machine(engine):
     mem = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
     server = docker("version", "-f", "{{.Server.Version}}").stdout.strip()
+    builder = "built-in BuildKit" if engine == "20.10" else docker("buildx", "version").stdout.strip()
     return {
         "cpu": f"{os.cpu_count()} x {cpu}",
         "memory": f"{int(mem.split()[1]) // 1024 // 1024} GiB",
         "kernel": platform.release(),
-        "daemon": f"Docker {server} (built-in BuildKit)",
+        "daemon": f"Docker {server} ({builder})",
         "frontend": FRONTEND,
+        "syntax_image": SYNTAX_IMAGE,
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs of the warm scenarios (P3, P4)")
-    parser.add_argument("--cold-runs", type=int, default=3, help="runs of the cold scenario (P1)")
+    parser.add_argument("--engine", required=True, choices=("20.10", "26"), help="the engine that is up (bench/run starts it)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the warm scenarios (P3, P4, CARGO)")
+    parser.add_argument("--cold-runs", type=int, default=1, help="runs of the cold scenarios (P1, CI)")
     parser.add_argument("--variants", help="comma-separated subset of the variants (a quick trial run)")
-    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; the others keep their last numbers")
+    scenarios = ENGINE_SCENARIOS + HOST_SCENARIOS
+    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(scenarios)}; the others keep their last numbers")
+    parser.add_argument("--skip-host", action="store_true", help=f"skip {','.join(HOST_SCENARIOS)} (measured with another engine)")
+    parser.add_argument("--bandwidth", type=float, default=50, help="the CI runner's registry bandwidth in MB/s (nginx limit_rate)")
+    parser.add_argument("--proxy-port", type=int, default=5050, help="the loopback port of the rate-limited registry")
+    parser.add_argument("--disk-floor", type=float, default=20, help="stop before a scenario when fewer GB than this are free")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     opts = parser.parse_args()
+    chosen = [s for s in (opts.only.split(",") if opts.only else scenarios) if not (opts.skip_host and s in HOST_SCENARIOS)]
+    unknown = set(chosen) - set(scenarios)
+    if unknown:
+        parser.error(f"unknown scenario(s) {','.join(sorted(unknown))} (use {','.join(scenarios)})")
+    global DOCKER
+    DOCKER = subprocess.run([ROOT / "scripts" / "bed", "cli", opts.engine], check=True, capture_output=True, text=True).stdout.strip()
 
     work = Path(tempfile.mkdtemp(prefix="flotilla-bench-"))
     try:
-        run(opts, work)
+        run(opts, chosen, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def copy_example(work, name):
-    workdir = work / name
-    shutil.copytree(EXAMPLE, workdir)
-    spec = workdir / "flotilla.yaml"
-    spec.write_text(re.sub(r"^# syntax=.*", f"# syntax={FRONTEND}", spec.read_text(), count=1))
-    # The naive Dockerfile: Dockerfile.unified without its dependency layer.
-    unified = (workdir / "Dockerfile.unified").read_text()
-    naive = re.sub(r"# deps-layer-begin.*?# deps-layer-end\n", "", unified, flags=re.S)
-    (workdir / "Dockerfile.naive").write_text(naive)
-    return workdir
-
-
-def variant_names():
-    out = subprocess.run(["cargo", "run", "-q", "-p", "llb-gen", "--", "targets", "--json", str(EXAMPLE / "flotilla.yaml")],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["variants"]
-
-
-class Bench:
-    """The sides, refs and variants every scenario uses."""
-
-    def __init__(self, opts, work):
-        self.opts, self.work = opts, work
-        self.variants = opts.variants.split(",") if opts.variants else variant_names()
-        tree = copy_example(work, "openab")
-        self.tree = tree
-        self.flotilla = Side("flotilla", "flotilla.yaml", tree)
-        self.unified = Side("dockerfile", "Dockerfile.unified", tree)
-        self.naive = Side("naive", "Dockerfile.naive", tree)
-        self.refs = ((self.flotilla, "artifact", f"{REGISTRY}/bench/openab-artifact:1"),
-                     (self.unified, "local_builder", f"{REGISTRY}/bench/openab-builder:1"))
-
-    def warm(self):
-        """P3 and P4 need warm caches; P1 and P2 prune them, so they come after."""
-        log("warming the build cache of both sides")
-        for side in (self.flotilla, self.unified):
-            side.build_all(self.variants)
-
-    def p3(self):
-        """No-op rebuild of every variant, everything cached (compile path)."""
-        log(f"P3: no-op rebuilds, {self.opts.runs} run(s)")
-        p3 = {"flotilla": [], "dockerfile": []}
-        for _ in range(self.opts.runs):
-            for side in (self.flotilla, self.unified):
-                p3[side.name].append(side.build_all(self.variants)[0])
-        return {"P3": {k: stats(v) for k, v in p3.items()}}
-
-    def p4(self):
-        """A one-line edit in the core crate, then a rebuild of one variant (compile path)."""
-        log(f"P4: edit one line, rebuild {ONE_VARIANT}, {self.opts.runs} run(s)")
-        p4 = {"flotilla": [], "dockerfile": [], "naive": []}
-        stamp = int(time.time())
-        for side in (self.flotilla, self.unified, self.naive):
-            # Each edit of the naive side recompiles everything anyway: no warm-up needed.
-            if side is not self.naive:
-                edit(self.tree, f"warm {side.name} {stamp}")
-                side.build(ONE_VARIANT)
-            for i in range(self.opts.runs):
-                edit(self.tree, f"edit {side.name} {stamp} {i}")
-                p4[side.name].append(side.build(ONE_VARIANT)[0])
-                log(f"  {side.name}: {p4[side.name][-1]:.1f} s")
-        return {"P4": {k: stats(v) for k, v in p4.items()}}
-
-    def p1(self):
-        """Cold, every variant: the compile path, then the prebuilt ref, per side."""
-        log(f"P1: cold builds of {len(self.variants)} variants, {self.opts.cold_runs} run(s) per configuration")
-        p1 = {k: [] for k in ("flotilla_compile", "flotilla_prebuilt", "dockerfile_compile", "dockerfile_prebuilt")}
-        cargo = {k: 0 for k in p1}
-        for i in range(self.opts.cold_runs):
-            for side, prebuilt_target, ref in self.refs:
-                for path, extra in (("compile", ()), ("prebuilt", ("--build-arg", f"BUILDER_IMAGE={ref}"))):
-                    prune()
-                    seconds, procs = side.build_all(self.variants, *extra)
-                    p1[f"{side.name}_{path}"].append(seconds)
-                    cargo[f"{side.name}_{path}"] += procs
-                    log(f"  run {i + 1}: {side.name} {path} path {seconds:.1f} s, {procs} cargo processes")
-                    if path == "compile":
-                        side.build(prebuilt_target, tag=ref)
-                        docker("push", ref)
-        return {"P1": {k: stats(v) for k, v in p1.items()}, "P1_cargo": cargo}
-
-    def p2(self):
-        """What one prebuilt variant build pulls: the artifact vs the builder image. The
-        toolchain image is set aside meanwhile, or its layers (shared with the builder image)
-        would not be pulled."""
-        log("P2: bytes pulled by one prebuilt variant build")
-        saved = self.work / "toolchain.tar"
-        docker("save", "-o", str(saved), TOOLCHAIN)
-        p2 = {}
-        try:
-            for side, prebuilt_target, ref in self.refs:
-                if not registry_has(ref):
-                    side.build(prebuilt_target, tag=ref)
-                    docker("push", ref)
-                docker("image", "rm", "-f", ref, TOOLCHAIN, check=False)
-                prune()
-                offset = ACCESS_LOG.stat().st_size
-                side.build(PULLED_VARIANT, "--build-arg", f"BUILDER_IMAGE={ref}")
-                pulled, blobs = pulled_bytes(offset)
-                p2[side.name] = {"bytes": pulled, "blobs": blobs, "image": registry_layers(ref), "ref": ref}
-                log(f"  {side.name}: {pulled} bytes in {blobs} blobs")
-        finally:
-            docker("load", "-i", str(saved))
-        return {"P2": p2}
-
-    def p5(self):
-        log("P5: criterion")
-        return {"P5": criterion()}
-
-    def p6(self):
-        log("P6: image sizes")
-        p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(FRONTEND)}}
-        other = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
-        if other and docker("pull", other, check=False).returncode == 0:
-            p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", other).stdout), "name": other}
-        return {"P6": p6}
-
-
-SCENARIOS = ("P3", "P4", "P1", "P2", "P5", "P6")
-
-
-def run(opts, work):
+def run(opts, chosen, work):
     bench = Bench(opts, work)
-    chosen = opts.only.split(",") if opts.only else SCENARIOS
-    previous = opts.out / "results.json"
-    # With --only, the other scenarios' numbers are kept from the last full run.
-    results = json.loads(previous.read_text()) if opts.only and previous.exists() else {}
-    results.update(variants=bench.variants, machine=machine(),
-                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    if "P3" in chosen or "P4" in chosen:
-        bench.warm()
-    for scenario in SCENARIOS:
-        if scenario in chosen:
-            results.update(getattr(bench, scenario.lower())())
+    path = opts.out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    if "engines" not in results:  # the one-engine layout of earlier runs
+        results = {"engines": {}, "host": {}}
+    mine = results["engines"].setdefault(opts.engine, {})
+    if not opts.only:
+        mine.clear()
+    before = disk_free()
+    mine.update(variants=bench.variants, machine=machine(opts.engine),
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    try:
+        for scenario in (*ENGINE_SCENARIOS, *HOST_SCENARIOS):
+            if scenario not in chosen:
+                continue
+            free = disk_free()
+            if free < opts.disk_floor * 1e9:
+                sys.exit(f"bench: {free / 1e9:.1f} GB free before {scenario}, below the floor of {opts.disk_floor:g} GB "
+                         "(--disk-floor): stopping; free space, then rerun with --only")
+            (results["host"] if scenario in HOST_SCENARIOS else mine).update(getattr(bench, scenario.lower())())
+            bench.cleanup()
+    finally:
+        bench.cleanup()
+        prune()
+    mine["disk"] = {"before": before, "after": disk_free()}
     opts.out.mkdir(parents=True, exist_ok=True)
-    previous.write_text(json.dumps(results, indent=2) + "\n")
-    (opts.out / "results.md").write_text(report(results))
-    plot(results, opts.out / "results.png")
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    (opts.out / "results.md").write_text(report.markdown(results))
+    report.plot(results, opts.out / "results.png")
     log(f"wrote {opts.out / 'results.md'} and {opts.out / 'results.png'}")
-
-
-def registry_has(ref):
-    return subprocess.run(["curl", "-sfI", manifest_url(ref)], capture_output=True).returncode == 0
-
-
-def mb(n):
-    return f"{n / 1e6:.1f} MB"
-
-
-def report(r):
-    p1, p2, p3, p4, p6 = r["P1"], r["P2"], r["P3"], r["P4"], r["P6"]
-    n = len(r["variants"])
-    ratio = lambda a, b: f"{a['median'] / b['median']:.2f}"
-    rows = [
-        ("P1", f"cold build of all {n} variants, compile path", fmt_seconds(p1["flotilla_compile"]), fmt_seconds(p1["dockerfile_compile"]), ratio(p1["flotilla_compile"], p1["dockerfile_compile"])),
-        ("P1", f"cold build of all {n} variants, prebuilt ref", fmt_seconds(p1["flotilla_prebuilt"]), fmt_seconds(p1["dockerfile_prebuilt"]), ratio(p1["flotilla_prebuilt"], p1["dockerfile_prebuilt"])),
-        ("P1", "prebuilt / compile path (time)", ratio(p1["flotilla_prebuilt"], p1["flotilla_compile"]), ratio(p1["dockerfile_prebuilt"], p1["dockerfile_compile"]), ""),
-        ("P1", "cargo processes in the prebuilt variant builds (all runs)", str(r["P1_cargo"]["flotilla_prebuilt"]), str(r["P1_cargo"]["dockerfile_prebuilt"]), ""),
-        ("P1", "cargo processes in the compile-path builds (all runs)", str(r["P1_cargo"]["flotilla_compile"]), str(r["P1_cargo"]["dockerfile_compile"]), ""),
-        ("P2", f"bytes pulled from the registry by one prebuilt variant build ({PULLED_VARIANT})", f"{mb(p2['flotilla']['bytes'])} ({p2['flotilla']['blobs']} blobs)", f"{mb(p2['dockerfile']['bytes'])} ({p2['dockerfile']['blobs']} blobs)", f"{p2['flotilla']['bytes'] / max(p2['dockerfile']['bytes'], 1):.4f}"),
-        ("P2", "prebuilt ref size in the registry (artifact / builder image)", mb(p2["flotilla"]["image"]), mb(p2["dockerfile"]["image"]), ""),
-        ("P3", f"no-op rebuild of all {n} variants", fmt_seconds(p3["flotilla"]), fmt_seconds(p3["dockerfile"]), ratio(p3["flotilla"], p3["dockerfile"])),
-        ("P4", f"one-line edit in crates/core, rebuild `{ONE_VARIANT}` vs Dockerfile.unified (dummy-main deps layer)", fmt_seconds(p4["flotilla"]), fmt_seconds(p4["dockerfile"]), ratio(p4["flotilla"], p4["dockerfile"])),
-        ("P4", f"the same vs a naive Dockerfile (no deps layer)", fmt_seconds(p4["flotilla"]), fmt_seconds(p4["naive"]), ratio(p4["flotilla"], p4["naive"])),
-    ]
-    for name, s in r["P5"].items():
-        rows.append(("P5", f"criterion `{name}`", f"{s['median']:.2f} ms ({s['min']:.2f} / {s['max']:.2f})", "", ""))
-    other = p6.get("dockerfile")
-    rows.append(("P6", "frontend image (uncompressed / in the registry)", f"{mb(p6['flotilla']['image'])} / {mb(p6['flotilla']['compressed'])}",
-                 f"{mb(other['image'])} ({other['name']})" if other else "not measurable here: docker/dockerfile cannot be pulled without Docker Hub (set DOCKERFILE_FRONTEND_IMAGE)",
-                 f"{p6['flotilla']['image'] / other['image']:.2f}" if other else ""))
-    m = r["machine"]
-    lines = [
-        "# Benchmark: Flotilla vs the Dockerfile approach (examples/openab)",
-        "",
-        f"Written by `bench/run` on {r['date']}. Machine: {m['cpu']}, {m['memory']}, Linux {m['kernel']}. "
-        f"Daemon: {m['daemon']}. Frontend: `{m['frontend']}`.",
-        f"Times are median (min / max) over {p1['flotilla_compile']['runs']} cold run(s) (P1), {p3['flotilla']['runs']} run(s) (P3) "
-        f"and {p4['flotilla']['runs']} run(s) (P4); the ratio column is Flotilla / Dockerfile on medians.",
-        "",
-        "| | scenario | Flotilla | Dockerfile | ratio |",
-        "|---|---|---|---|---|",
-        *[f"| {' | '.join(row)} |" for row in rows],
-        "",
-        f"Variants: {', '.join(r['variants'])}. Cold = `docker builder prune -af` before (no build cache, no cache "
-        "mounts); the base images stay local, the prebuilt refs come from the registry on 127.0.0.1:5000.",
-        "",
-        "![results](results.png)",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def plot(r, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
-
-    def bars(ax, title, named, unit="s"):
-        labels = list(named)
-        med = [named[k]["median"] for k in labels]
-        err = [[named[k]["median"] - named[k]["min"] for k in labels], [named[k]["max"] - named[k]["median"] for k in labels]]
-        ax.bar(labels, med, yerr=err, capsize=4, color=["#3b7dd8" if "flotilla" in k else "#999999" for k in labels])
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(unit)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-
-    bars(axes[0], "P1 cold build, all variants", r["P1"])
-    p2 = r["P2"]
-    axes[1].bar(["flotilla\nartifact", "dockerfile\nbuilder image"], [p2["flotilla"]["bytes"] / 1e6, p2["dockerfile"]["bytes"] / 1e6], color=["#3b7dd8", "#999999"])
-    axes[1].set_yscale("log")
-    axes[1].set_title("P2 pulled by one variant build", fontsize=10)
-    axes[1].set_ylabel("MB (log)")
-    bars(axes[2], "P3 no-op rebuild, all variants", r["P3"])
-    bars(axes[3], f"P4 one-line edit, rebuild {ONE_VARIANT}", r["P4"])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
