@@ -1,4 +1,4 @@
-"""Flotilla against the Dockerfile approach on examples/openab (and examples/port), one engine per
+"""Flotilla against the Dockerfile approach on examples/openab, one engine per
 run. Run through bench/run, which sets up the test bed and runs this once per engine.
 
 Writes bench/results.json (each engine's results, merged: a run of one engine keeps the
@@ -10,8 +10,8 @@ panels per engine). Scenarios (see the README's Benchmarks section):
   P1     cold build of every variant, compile path vs prebuilt ref, per variant
   CI     CI runner: each variant a job on a fresh builder, prebuilt ref through a rate-limited
          registry (nginx); P2 (bytes pulled by one variant job) comes from here
-  PORT   examples/port: cold compile through Flotilla vs its Dockerfiles' builder stages, and
-         a per-step timeline of the Flotilla compile
+  COMPILE cold compile of openab's three cargo projects: Flotilla's artifact (side by side)
+         vs Dockerfile.unified's builder stage (one after the other), with step timelines
   P6     frontend image sizes
   P5     (host) spec -> LLB for a 50-variant spec (criterion, in llb-gen)
   CARGO  (host) the P4 edit rebuilt by cargo itself in a warm target dir
@@ -40,15 +40,13 @@ from report import ONE_VARIANT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAB = ROOT / "examples" / "openab"
-PORT = ROOT / "examples" / "port"
 FRONTEND = os.environ.get("FLOTILLA_FRONTEND", "localhost:5000/flotilla:dev")
 # The dockerfile frontend as a `# syntax=` image (built by hand; Docker Hub is out of reach).
 SYNTAX_IMAGE = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
 REGISTRY = "localhost:5000"
 TOOLCHAIN = "rust:1-bookworm"
 EDITED = "crates/core/src/lib.rs"
-PORT_DOCKERFILES = ("Dockerfile.agent-debian", "Dockerfile.agent-node", "Dockerfile.agent-tools", "Dockerfile.gateway")
-ENGINE_SCENARIOS = ("P3", "P4", "P1", "CI", "PORT", "P6")
+ENGINE_SCENARIOS = ("P3", "P4", "P1", "CI", "COMPILE", "P6")
 HOST_SCENARIOS = ("P5", "CARGO")
 DOCKER = None  # the engine's CLI, from `scripts/bed cli ENGINE` (set in main)
 ENV = dict(os.environ, DOCKER_BUILDKIT="1", BUILDX_NO_DEFAULT_ATTESTATIONS="1")
@@ -356,32 +354,20 @@ class Bench:
         shutil.rmtree(tree)
         return {"CI": {"bandwidth_mb_s": self.opts.bandwidth, "jobs": jobs, "prebuilt_size": refs}}
 
-    def port(self):
-        """examples/port, cold: Flotilla's artifact (every project's binaries in one graph) vs
-        each Dockerfile's builder stage, one after the other on the same builder."""
-        tree = self.copy(PORT, "port")
-        log("PORT: cold compile of examples/port")
-        prune()
-        seconds, _, timeline = build(tree, "flotilla.yaml", "artifact", tag="bench/port-artifact")
-        self.made.add("bench/port-artifact")
-        result = {"flotilla": seconds, "timeline": timeline.ordered()}
-        log(f"  flotilla artifact: {seconds:.1f} s")
-        for name, spec_of in (("dockerfile", lambda d: d), ("syntax", lambda d: f"{d}.syntax")):
-            if name == "syntax" and not SYNTAX_IMAGE:
-                continue
+    def compile(self):
+        """Cold compile of every cargo project of examples/openab (the root workspace,
+        openab-agent/ and agy-acp/, each with its own lockfile): Flotilla's artifact, whose
+        projects build side by side, vs Dockerfile.unified's builder stage, which compiles them
+        one after the other; with the steps' timeline of each."""
+        log("COMPILE: cold compile of examples/openab's three projects")
+        result = {}
+        for side in self.sides:
+            target = "artifact" if side.name == "flotilla" else "local_builder"
             prune()
-            per = {}
-            for dockerfile in PORT_DOCKERFILES:
-                if name == "syntax":
-                    shutil.copy(tree / dockerfile, tree / spec_of(dockerfile))
-                    set_syntax(tree / spec_of(dockerfile), SYNTAX_IMAGE)
-                tag = f"bench/port-{name}-{dockerfile}".lower()
-                self.made.add(tag)
-                per[dockerfile] = build(tree, spec_of(dockerfile), "builder", tag=tag)[0]
-            result[name] = {"total": sum(per.values()), "per_dockerfile": per}
-            log(f"  {name} builder stages: {sum(per.values()):.1f} s")
-        shutil.rmtree(tree)
-        return {"PORT": result}
+            seconds, cargo, timeline = side.build(target, tag=f"bench/compile-{side.name}")
+            result[side.name] = {"seconds": seconds, "cargo": cargo, "timeline": timeline.ordered()}
+            log(f"  {side.name} {target}: {seconds:.1f} s, {cargo} cargo processes")
+        return {"COMPILE": result}
 
     def p6(self):
         log("P6: image sizes")

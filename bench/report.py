@@ -72,10 +72,10 @@ def engine_section(engine, r, host):
         readme = r["P4_readme"]
         lines.append(rw(f"P4 edit of README.md, rebuild `{ONE_VARIANT}`: seconds", {k: v["seconds"] for k, v in readme.items()}))
         lines.append(rw("P4 the same: cargo processes", {k: v["cargo"] for k, v in readme.items()}, fmt=str, ratios=False))
-    port = r.get("PORT")
-    if port:
-        lines.append(rw("PORT examples/port cold compile: Flotilla `--target artifact` vs the 4 Dockerfiles' builder stages in turn",
-                        {"flotilla": port["flotilla"], **{k: port[k]["total"] for k in ("dockerfile", "syntax") if k in port}}))
+    comp = r.get("COMPILE")
+    if comp:
+        lines.append(rw("COMPILE cold compile of openab's 3 cargo projects: Flotilla `--target artifact` (side by side) vs "
+                        "Dockerfile.unified's builder stage (one after the other)", {k: v["seconds"] for k, v in comp.items()}))
     p6 = r.get("P6")
     if p6:
         f, d = p6["flotilla"], p6.get("dockerfile")
@@ -88,8 +88,9 @@ def engine_section(engine, r, host):
         lines += ["The builder image job pulled less than the image's size: the daemon still held some of its layers "
                   "(another image on this daemon has the toolchain's layers), so a real runner pulls more.", ""]
     lines += per_variant_tables(r)
-    if port:
-        lines += timeline_table(port["timeline"])
+    for side, label in SIDES:
+        if comp and side in comp:
+            lines += timeline_table(label, comp[side]["timeline"])
     if r.get("disk"):
         lines += [f"Disk free on `/`: {r['disk']['before'] / 1e9:.1f} GB before the run, {r['disk']['after'] / 1e9:.1f} GB after.", ""]
     return lines
@@ -114,17 +115,17 @@ def per_variant_tables(r):
     return lines
 
 
-def timeline_table(steps):
-    lines = ["PORT: the Flotilla compile's steps (from `--progress=plain`), seconds since the build started.", "",
+def timeline_table(label, steps):
+    lines = [f"COMPILE, {label}: the steps that ran (from `--progress=plain`), seconds since the build started.", "",
              "| step | start | end | took |", "|---|---|---|---|"]
-    for s in steps:
+    for s in (s for s in steps if not s["cached"] and s["end"] - s["start"] >= 0.1):
         took = "cached" if s["cached"] else f"{s['end'] - s['start']:.1f}"
         lines.append(f"| `{s['name'].replace('|', '/')}` | {s['start']:.1f} | {s['end']:.1f} | {took} |")
     return lines + [""]
 
 
 def markdown(results):
-    lines = ["# Benchmark: Flotilla vs the Dockerfile approach (examples/openab, examples/port)", ""]
+    lines = ["# Benchmark: Flotilla vs the Dockerfile approach (examples/openab)", ""]
     for engine in sorted(results["engines"]):
         lines += engine_section(engine, results["engines"][engine], results["host"])
     host = results["host"]
@@ -160,7 +161,8 @@ def plot(results, path):
         axes[2].set_title(f"{engine}: P3 no-op rebuild, P4 one-line edit", fontsize=10)
         axes[2].set_ylabel("s")
         axes[2].tick_params(axis="x", labelrotation=40, labelsize=7)
-        gantt(axes[3], f"{engine}: examples/port Flotilla compile, steps", r.get("PORT", {}).get("timeline", []))
+        gantt(axes[3], f"{engine}: openab's three projects, Flotilla compile steps",
+              r.get("COMPILE", {}).get("flotilla", {}).get("timeline", []))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
