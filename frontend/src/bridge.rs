@@ -2,7 +2,10 @@
 //! (cleartext HTTP/2; BuildKit is the server), with one method per RPC the frontend uses.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use hyper_util::rt::TokioIo;
 use llb_gen::pb;
@@ -41,6 +44,11 @@ pub enum BridgeError {
 }
 
 impl BridgeError {
+    /// Whether BuildKit said the path asked about does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Rpc { message, .. } if message.contains("no such file"))
+    }
+
     /// BuildKit's typed details of the error; none when it never answered.
     pub fn details(&self) -> &[gateway_pb::Any] {
         match self {
@@ -98,6 +106,20 @@ pub struct Bridge {
     client: LlbBridgeClient<Channel>,
     /// For RPCs outside the generated client (Warn).
     channel: Channel,
+    /// Set by `FLOTILLA_DEBUG`: each RPC is timed on stderr, to count the round trips a build
+    /// costs and see which of them overlap.
+    trace: Option<Arc<Trace>>,
+}
+
+/// The RPCs made so far, from when the frontend started.
+struct Trace {
+    started: Instant,
+    calls: AtomicUsize,
+}
+
+/// Milliseconds since `from`, with a fraction.
+fn millis_since(from: Instant) -> f64 {
+    from.elapsed().as_secs_f64() * 1000.0
 }
 
 /// BuildKit's `WarnRequest` (the fields Flotilla sends). Warn exists only from BuildKit 0.12
@@ -143,7 +165,48 @@ impl Bridge {
             client: LlbBridgeClient::new(channel.clone())
                 .max_decoding_message_size(MAX_DECODE_BYTES),
             channel,
+            trace: None,
         }
+    }
+
+    /// This client, printing one line per RPC to stderr from now on: its method, what it was
+    /// about, when it started and how long it took.
+    pub fn traced(self) -> Self {
+        let trace = Trace {
+            started: Instant::now(),
+            calls: AtomicUsize::new(0),
+        };
+        Self {
+            trace: Some(Arc::new(trace)),
+            ..self
+        }
+    }
+
+    /// Prints the RPC count and the time since tracing began, when tracing.
+    pub fn trace_total(&self) {
+        if let Some(trace) = &self.trace {
+            eprintln!(
+                "flotilla-frontend: debug: {} RPCs, {:.1} ms in total",
+                trace.calls.load(Ordering::Relaxed),
+                millis_since(trace.started)
+            );
+        }
+    }
+
+    /// Runs `call`, RPC `method` about `about`, timing it when tracing.
+    async fn timed<T>(&self, method: &str, about: &str, call: impl Future<Output = T>) -> T {
+        let Some(trace) = &self.trace else {
+            return call.await;
+        };
+        let number = trace.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let start = millis_since(trace.started);
+        let begun = Instant::now();
+        let output = call.await;
+        eprintln!(
+            "flotilla-frontend: debug: rpc {number} {method} {about}: {:.1} ms (from {start:.1} ms)",
+            millis_since(begun)
+        );
+        output
     }
 
     /// Shows `message` as a build warning (only where the daemon has `gateway.warnings`).
@@ -154,18 +217,22 @@ impl Bridge {
             level: 1,
             short: message.as_bytes().to_vec(),
         };
-        grpc.unary::<_, WarnResponse, _>(
+        let call = grpc.unary::<_, WarnResponse, _>(
             tonic::Request::new(request),
             PathAndQuery::from_static("/moby.buildkit.v1.frontend.LLBBridge/Warn"),
             tonic_prost::ProstCodec::default(),
-        )
-        .await?;
+        );
+        self.timed("Warn", "", call).await?;
         Ok(())
     }
 
     /// The daemon's caps (enabled ones only), from Ping.
     pub async fn caps(&self) -> Result<DaemonCaps, BridgeError> {
-        let pong = self.client.clone().ping(PingRequest {}).await?.into_inner();
+        let mut client = self.client.clone();
+        let pong = self
+            .timed("Ping", "", client.ping(PingRequest {}))
+            .await?
+            .into_inner();
         let enabled = |caps: Vec<gateway_pb::ApiCap>| {
             caps.into_iter()
                 .filter(|cap| cap.enabled)
@@ -203,6 +270,11 @@ impl Bridge {
         cache_imports: Vec<CacheOptionsEntry>,
         evaluate: bool,
     ) -> Result<String, BridgeError> {
+        let about = format!(
+            "{} ops{}",
+            definition.def.len(),
+            if evaluate { ", evaluated" } else { "" }
+        );
         let request = SolveRequest {
             definition: Some(definition),
             allow_result_return: true,
@@ -211,7 +283,11 @@ impl Bridge {
             evaluate,
             ..Default::default()
         };
-        let response = self.client.clone().solve(request).await?.into_inner();
+        let mut client = self.client.clone();
+        let response = self
+            .timed("Solve", &about, client.solve(request))
+            .await?
+            .into_inner();
         let id = match response.result.and_then(|result| result.result) {
             Some(gateway_pb::result::Result::Ref(reference)) => reference.id,
             _ => response.r#ref,
@@ -235,10 +311,9 @@ impl Bridge {
                 length: i64::try_from(limit).unwrap_or(i64::MAX),
             }),
         };
+        let mut client = self.client.clone();
         Ok(self
-            .client
-            .clone()
-            .read_file(request)
+            .timed("ReadFile", path, client.read_file(request))
             .await?
             .into_inner()
             .data)
@@ -255,10 +330,9 @@ impl Bridge {
             dir_path: path.to_owned(),
             include_pattern: String::new(),
         };
+        let mut client = self.client.clone();
         Ok(self
-            .client
-            .clone()
-            .read_dir(request)
+            .timed("ReadDir", path, client.read_dir(request))
             .await?
             .into_inner()
             .entries)
@@ -274,10 +348,16 @@ impl Bridge {
             r#ref: reference.to_owned(),
             path: path.to_owned(),
         };
-        match self.client.clone().stat_file(request).await {
+        let mut client = self.client.clone();
+        match self
+            .timed("StatFile", path, client.stat_file(request))
+            .await
+        {
             Ok(response) => Ok(response.into_inner().stat),
-            Err(status) if status.message().contains("no such file") => Ok(None),
-            Err(status) => Err(status.into()),
+            Err(status) => match BridgeError::from(status) {
+                error if error.is_not_found() => Ok(None),
+                error => Err(error),
+            },
         }
     }
 
@@ -294,7 +374,9 @@ impl Bridge {
             resolve_mode: resolve_mode.to_owned(),
             log_name: format!("[internal] load metadata for {reference}"),
         };
-        let response = self.client.clone().resolve_image_config(request).await?;
+        let mut client = self.client.clone();
+        let call = client.resolve_image_config(request);
+        let response = self.timed("ResolveImageConfig", reference, call).await?;
         Ok(response.into_inner().config)
     }
 
@@ -349,7 +431,8 @@ impl Bridge {
     }
 
     async fn finish(&self, request: ReturnRequest) -> Result<(), BridgeError> {
-        self.client.clone().r#return(request).await?;
+        let mut client = self.client.clone();
+        self.timed("Return", "", client.r#return(request)).await?;
         Ok(())
     }
 }

@@ -114,8 +114,9 @@ async fn a_healthy_daemon_gets_the_image_and_its_config() {
     let Some(result::Result::Ref(reference)) = result.result else {
         panic!("one ref")
     };
-    // Solves: the spec, .dockerignore, the prebuilt builder, the build.
-    assert_eq!(reference.id, "ref-4");
+    // Solves: the spec, the prebuilt builder, the build (the variant reads nothing from the
+    // context, so its .dockerignore is not read).
+    assert_eq!(reference.id, "ref-3");
     let config: serde_json::Value =
         serde_json::from_slice(&result.metadata["containerimage.config"]).unwrap();
     assert_eq!(config["config"]["Cmd"][0], "hello-gateway");
@@ -185,10 +186,9 @@ async fn a_spec_that_is_not_text_or_cut_short_is_a_located_error() {
 
 #[tokio::test]
 async fn solve_errors_end_the_build_with_the_daemons_message() {
-    // Each Solve in turn fails: the spec's, .dockerignore's, the prebuilt builder's, the build's.
+    // Each Solve in turn fails: the spec's, the prebuilt builder's, the build's.
     let expected = [
         "cannot read spec `flotilla.yaml`: failed to solve: rpc error: daemon is shutting down",
-        "failed to solve: rpc error: daemon is shutting down",
         "prebuilt builder image localhost:5000/hello-artifact:1 cannot be used: failed to solve: rpc error: daemon is shutting down",
         "failed to solve: rpc error: daemon is shutting down",
     ];
@@ -213,8 +213,7 @@ async fn solve_errors_end_the_build_with_the_daemons_message() {
 }
 
 /// The hello spec's `hello` variant with run `steps`, built from a prebuilt builder that holds
-/// its binary, on a daemon whose build Solve (after the spec's, .dockerignore's and the
-/// builder's) fails with `error`, about `failing_step` when given.
+/// its binary, on a daemon whose build Solve (after the spec's and the builder's) fails with `error`, about `failing_step` when given.
 fn failing_prebuilt_build(
     steps: &str,
     error: Status,
@@ -225,7 +224,7 @@ fn failing_prebuilt_build(
         &format!("    run: {steps}\n    entrypoint: [hello]"),
     );
     let mut daemon = Daemon {
-        solves_ok: 3,
+        solves_ok: 2,
         solve_error: Some(error),
         failing_step,
         ..Daemon::holding(&spec)
@@ -345,13 +344,7 @@ async fn spec_errors_carry_a_source_detail_at_their_line() {
 
 #[tokio::test]
 async fn broken_messages_from_any_rpc_are_errors() {
-    for rpc in [
-        "Ping",
-        "Solve",
-        "ReadFile",
-        "StatFile",
-        "ResolveImageConfig",
-    ] {
+    for rpc in ["Ping", "Solve", "ReadFile", "ReadDir", "ResolveImageConfig"] {
         for garbage in [Garbage::TruncatedFrame, Garbage::TruncatedMessage] {
             let mut daemon = prebuilt_daemon();
             daemon.garbled.insert(rpc, garbage);

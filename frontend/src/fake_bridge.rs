@@ -210,10 +210,10 @@ impl LlbBridge for Fake {
         &self,
         request: Request<ReadDirRequest>,
     ) -> Result<Response<ReadDirResponse>, Status> {
-        let Some(dir) = &self.daemon.dir else {
-            return Err(Status::unimplemented("read_dir"));
-        };
         let path = request.into_inner().dir_path;
+        let Some(dir) = &self.daemon.dir else {
+            return listed_stats(&self.daemon.stats, &path);
+        };
         let listed =
             std::fs::read_dir(dir.join(&path)).map_err(|error| unreadable(&path, &error))?;
         let mut entries = listed
@@ -261,6 +261,31 @@ impl LlbBridge for Fake {
     async fn inputs(&self, _: Request<InputsRequest>) -> Result<Response<InputsResponse>, Status> {
         Err(Status::unimplemented("inputs"))
     }
+}
+
+/// ReadDir's answer from StatFile's answers: those of the paths right under `dir`, named by
+/// their last component; a failing StatFile answer fails the listing.
+fn listed_stats(
+    stats: &BTreeMap<String, Result<Stat, Status>>,
+    dir: &str,
+) -> Result<Response<ReadDirResponse>, Status> {
+    let entries = stats
+        .iter()
+        .filter_map(|(path, answer)| {
+            let name = if dir.is_empty() {
+                path.as_str()
+            } else {
+                path.strip_prefix(dir)?.strip_prefix('/')?
+            };
+            (!name.contains('/')).then(|| {
+                answer.clone().map(|stat| Stat {
+                    path: name.to_owned(),
+                    ..stat
+                })
+            })
+        })
+        .collect::<Result<Vec<Stat>, Status>>()?;
+    Ok(Response::new(ReadDirResponse { entries }))
 }
 
 /// A file on disk as BuildKit's ReadDir and StatFile report it, named `name`: Go's

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
 async fn serve() -> ExitCode {
     let options = Options::from_env(std::env::vars());
     let bridge = match Bridge::connect_stdio().await {
+        Ok(bridge) if options.debug() => bridge.traced(),
         Ok(bridge) => bridge,
         Err(error) => {
             eprintln!(
@@ -69,6 +70,7 @@ async fn serve() -> ExitCode {
         }
     };
     let returned = run(&bridge, &options).await;
+    bridge.trace_total();
     match returned {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -221,6 +221,15 @@ impl Options {
         Some(scanner)
     }
 
+    /// Whether to time each RPC on stderr: `--build-arg FLOTILLA_DEBUG=1` (any value but empty,
+    /// `0` or `false`).
+    pub fn debug(&self) -> bool {
+        !matches!(
+            self.get("build-arg:FLOTILLA_DEBUG"),
+            None | Some("0" | "false")
+        )
+    }
+
     /// How image references resolve (`image-resolve-mode`: `default`, `pull` or `local`).
     pub fn resolve_mode(&self) -> &str {
         self.get("image-resolve-mode").unwrap_or("default")

@@ -27,7 +27,6 @@ struct Request<'a> {
     options: &'a Options,
     caps: &'a DaemonCaps,
     spec_file: &'a SpecFile,
-    context_excludes: Vec<String>,
     cache_imports: Vec<CacheOptionsEntry>,
     /// What every platform's build is asked; each platform sets its own args and builder.
     asked: BuildRequest,
@@ -74,15 +73,17 @@ async fn build_spec(
         options,
         caps,
         spec_file,
-        context_excludes: client_files::read_dockerignore(bridge, options).await?,
         cache_imports: options.cache_imports()?,
         asked,
     };
     let as_map = platforms.len() > 1 || options.multi_platform();
-    let mut manifests = None;
+    let (mut excludes, mut manifests) = (None, None);
     let mut images = Vec::new();
     for platform in platforms {
-        match request.build(&spec, platform, &mut manifests).await? {
+        match request
+            .build(&spec, platform, &mut excludes, &mut manifests)
+            .await?
+        {
             Some(image) => images.push(image),
             None => return Ok(Outcome::Nothing),
         }
@@ -116,11 +117,14 @@ async fn check_sbom_scanner(
 
 impl Request<'_> {
     /// The image for one platform; `None` for smoke checks, which export nothing. The context's
-    /// manifests are read on the first compile and kept in `manifests` for the other platforms.
+    /// `.dockerignore` is read on the first build that reads the context and its manifests on
+    /// the first compile, and both are kept in `excludes` and `manifests` for the other
+    /// platforms. What the plan needs from the daemon and the client is asked for at once.
     async fn build(
         &self,
         spec: &Spec,
         platform: Platform,
+        excludes: &mut Option<Vec<String>>,
         manifests: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Option<PlatformImage>, BuildError> {
         let (bridge, options) = (self.bridge, self.options);
@@ -137,30 +141,37 @@ impl Request<'_> {
             platform: &platform,
             mode: options.resolve_mode(),
         };
-        if let (Some(walk), None) = (plan.manifest_walk(&self.context_excludes), &manifests) {
-            *manifests = Some(
-                client_files::read_manifests(bridge, options, &self.context_excludes, walk).await?,
-            );
-        }
-        let toolchain_env = match plan.toolchain_image() {
-            Some(toolchain) => resolver.config(toolchain).await?.config.env,
-            None => None,
-        };
-        let base_config = match plan.base_image() {
-            Some(image) => Some(resolver.config(image).await?),
-            None => None,
-        };
-        let facts = BuildFacts {
+        let known = BuildFacts {
             session_id: options.session_id.clone(),
-            toolchain_env,
-            context_excludes: self.context_excludes.clone(),
-            manifests: manifests.clone().unwrap_or_default(),
-            base_config,
             ..plan.known_facts()
         };
-        if let Some(check) = plan.prebuilt_check(&facts)? {
-            prebuilt::check(bridge, &resolver, check, &platform).await?;
+        let check = plan.prebuilt_check(&known)?;
+        let (context_excludes, toolchain_config, base_config, checked) = tokio::join!(
+            self.context_excludes(plan.reads_context(), excludes),
+            resolver.config_of(plan.toolchain_image()),
+            resolver.config_of(plan.base_image()),
+            async {
+                match check {
+                    Some(check) => prebuilt::check(bridge, &resolver, check, &platform).await,
+                    None => Ok(()),
+                }
+            },
+        );
+        let context_excludes = context_excludes?;
+        let toolchain_env = toolchain_config?.and_then(|toolchain| toolchain.config.env);
+        let base_config = base_config?;
+        checked?;
+        if let (Some(walk), None) = (plan.manifest_walk(&context_excludes), &manifests) {
+            *manifests =
+                Some(client_files::read_manifests(bridge, options, &context_excludes, walk).await?);
         }
+        let facts = BuildFacts {
+            toolchain_env,
+            context_excludes,
+            manifests: manifests.clone().unwrap_or_default(),
+            base_config,
+            ..known
+        };
         let source = SourceFile {
             name: &self.spec_file.filename,
             data: &self.spec_file.bytes,
@@ -187,6 +198,24 @@ impl Request<'_> {
             reference,
             config: built.config.to_json(),
         }))
+    }
+
+    /// The context's `.dockerignore` patterns when the plan `reads` the context (read once,
+    /// kept in `excludes`); none when it does not, as nothing is then sent from the context.
+    async fn context_excludes(
+        &self,
+        reads: bool,
+        excludes: &mut Option<Vec<String>>,
+    ) -> Result<Vec<String>, BuildError> {
+        if !reads {
+            return Ok(Vec::new());
+        }
+        if let Some(read) = excludes {
+            return Ok(read.clone());
+        }
+        let read = client_files::read_dockerignore(self.bridge, self.options).await?;
+        *excludes = Some(read.clone());
+        Ok(read)
     }
 
     /// Refuses a Definition needing caps the daemon lacks, which BuildKit would refuse

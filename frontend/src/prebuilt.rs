@@ -14,22 +14,37 @@ use crate::resolver::Resolver;
 const NO_PLATFORM_MATCH: &str = "no match for platform in manifest";
 
 /// Fails with one message: the image cannot be resolved, is for another platform, or lacks
-/// binaries (naming the directory searched and each missing or non-executable binary).
+/// binaries (naming the directory searched and each missing or non-executable binary). The
+/// image's config and the builder are fetched at once, and its directory is listed in one
+/// ReadDir whatever the number of binaries: each of those is a round trip to the daemon.
 pub async fn check(
     bridge: &Bridge,
     resolver: &Resolver<'_>,
     check: PrebuiltCheck,
     platform: &Platform,
 ) -> Result<(), BuildError> {
-    let source_name = check.source_name;
+    let PrebuiltCheck {
+        source_name,
+        image,
+        definition,
+        dir,
+        binaries,
+    } = check;
     let unusable = |reason: Unusable| BuildError::PrebuiltUnusable {
         source_name: source_name.clone(),
         reason,
     };
-    if let Some(image) = &check.image {
+    let config = async {
+        match &image {
+            Some(image) => Some(resolver.try_config(image).await),
+            None => None,
+        }
+    };
+    let (config, solved) = tokio::join!(config, bridge.solve(definition, Vec::new()));
+    if let (Some(image), Some(config)) = (&image, config) {
         // An image for one platform only (a manifest, not an index) is pulled whatever the
         // platform asked for, so its config says which it is.
-        let config = match resolver.try_config(image).await {
+        let config = match config {
             // Current BuildKit refuses such an image itself rather than handing its config back.
             Err(Unusable::Daemon(error)) if error.to_string().contains(NO_PLATFORM_MATCH) => {
                 return Err(BuildError::PrebuiltPlatform {
@@ -51,38 +66,39 @@ pub async fn check(
         }
     }
     let unreadable = |error: BridgeError| unusable(error.into());
-    let reference = bridge
-        .solve(check.definition, Vec::new())
+    let reference = solved.map_err(unreadable)?;
+    let entries = match bridge
+        .read_dir(&reference, dir.trim_start_matches('/'))
         .await
-        .map_err(unreadable)?;
-    let mut problems = Vec::new();
-    for (binary, position) in check.binaries {
-        let path = format!("{}/{binary}", check.dir);
-        let problem = match bridge
-            .stat_file(&reference, path.trim_start_matches('/'))
-            .await
-            .map_err(unreadable)?
-        {
-            None => "missing",
-            Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => "not executable",
-            Some(_) => continue,
-        };
-        problems.push(BinaryProblem {
-            binary,
-            problem,
-            position,
-        });
-    }
+    {
+        Ok(entries) => entries,
+        // No directory: every binary is missing.
+        Err(error) if error.is_not_found() => Vec::new(),
+        Err(error) => return Err(unreadable(error)),
+    };
+    let problems: Vec<BinaryProblem> = binaries
+        .into_iter()
+        .filter_map(|(binary, position)| {
+            let problem = match entries.iter().find(|entry| entry.path == binary) {
+                None => "missing",
+                Some(stat) if stat.mode & MODE_DIR != 0 || stat.mode & 0o111 == 0 => {
+                    "not executable"
+                }
+                Some(_) => return None,
+            };
+            Some(BinaryProblem {
+                binary,
+                problem,
+                position,
+            })
+        })
+        .collect();
     if problems.is_empty() {
         return Ok(());
     }
     Err(BuildError::PrebuiltBinaries {
         source_name,
-        dir: if check.dir.is_empty() {
-            "/".to_owned()
-        } else {
-            check.dir
-        },
+        dir: if dir.is_empty() { "/".to_owned() } else { dir },
         problems,
     })
 }

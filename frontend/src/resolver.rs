@@ -28,6 +28,14 @@ impl Resolver<'_> {
             })
     }
 
+    /// The config of `image` when there is one to read, or a build error naming it.
+    pub async fn config_of(&self, image: Option<&str>) -> Result<Option<ImageConfig>, BuildError> {
+        match image {
+            Some(image) => self.config(image).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The config of `image`, or why it cannot be had.
     pub async fn try_config(&self, image: &str) -> Result<ImageConfig, Unusable> {
         let bytes = self

@@ -51,6 +51,43 @@ pub struct Variant {
     pub check: Vec<Command>,
 }
 
+impl Variant {
+    /// Every step of its stages, parents first.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.stages.iter().flat_map(|stage| &stage.steps)
+    }
+
+    /// Every context path it copies or mounts, with how it reads it (in words): the graph makes
+    /// a context source for each and for nothing else of the variant.
+    pub fn context_reads(&self) -> Vec<(&'static str, String)> {
+        self.steps()
+            .flat_map(|step| -> Vec<(&'static str, String)> {
+                match step {
+                    Step::Copy(copies) => copies
+                        .iter()
+                        .map(|copy| ("copies", copy.source.clone()))
+                        .collect(),
+                    Step::Run(run) => run
+                        .bind
+                        .iter()
+                        .map(|bind| ("bind-mounts", bind.source.clone()))
+                        .collect(),
+                    Step::Packages {
+                        apt_repositories, ..
+                    } => apt_repositories
+                        .iter()
+                        .filter_map(|repository| match &repository.key {
+                            KeySource::Context(path) => Some(("reads the apt key", path.clone())),
+                            KeySource::Url(_) => None,
+                        })
+                        .collect(),
+                    Step::Env(_) | Step::Workdir(_) => Vec::new(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// One variant's own steps, in the order written.
 #[derive(Clone, Debug)]
 pub struct Stage {

@@ -130,8 +130,20 @@ impl Plan<'_> {
         ))
     }
 
+    /// Whether the graph reads the build context (a compile, or a variant's copy, bind or apt
+    /// key): only then does the context's `.dockerignore` matter, so otherwise it is not read.
+    pub fn reads_context(&self) -> bool {
+        self.toolchain_image().is_some()
+            || self
+                .target
+                .variant
+                .as_ref()
+                .is_some_and(|variant| !variant.context_reads().is_empty())
+    }
+
     /// What to check of a prebuilt builder before the build is solved, so that a missing or
-    /// non-executable binary is named rather than failing a copy; `None` when compiling.
+    /// non-executable binary is named rather than failing a copy; `None` when compiling. It
+    /// needs only the request's facts and the session, so it can run beside the config reads.
     pub fn prebuilt_check(&self, facts: &BuildFacts) -> Result<Option<PrebuiltCheck>, Error> {
         let (source_name, image) = match &self.target.binaries {
             BinariesSource::Compile { .. } => return Ok(None),
@@ -247,6 +259,60 @@ mod tests {
             "{error}"
         );
         assert!(generated("small").is_ok());
+    }
+
+    /// Whether the Definition of `target` (prebuilt from `b:1` when `prebuilt`) has a source
+    /// that reads the build context, and whether the plan says it reads it.
+    fn context_read(text: &str, target: &str, prebuilt: bool) -> (bool, bool) {
+        let spec = load(text, "f.yaml").unwrap();
+        let args =
+            BTreeMap::from_iter(prebuilt.then(|| ("BUILDER_IMAGE".to_owned(), "b:1".to_owned())));
+        let values = ArgValues::native(args, &Platform::linux("amd64"));
+        let request = BuildRequest::new(Some(target.to_owned()), values).unwrap();
+        let plan = plan(&spec, &request).unwrap();
+        let source = SourceFile {
+            name: "f.yaml",
+            data: text.as_bytes(),
+        };
+        let built = plan.build(&plan.known_facts(), source).unwrap();
+        let in_definition = built.definition.def.iter().any(|bytes| {
+            matches!(
+                pb::Op::decode(bytes.as_slice()).unwrap().op,
+                Some(pb::op::Op::Source(source)) if source.identifier == "local://context"
+            )
+        });
+        (in_definition, plan.reads_context())
+    }
+
+    #[test]
+    fn the_context_is_read_exactly_when_the_graph_has_a_context_source() {
+        let spec = "version: 1\nbuilder: {image: rust, binaries: [app]}\nvariants:\n  \
+            plain: {from: debian, binaries: {app: /app}, env: {A: b}, run: [echo], check: [[app]]}\n  \
+            copies: {from: debian, copy: [{src: a.toml, dest: /a.toml}]}\n  \
+            child: {extends: copies, env: {A: b}}\n  \
+            binds: {from: debian, run: [{run: ls /m, bind: [{src: m, target: /m}]}]}\n  \
+            keyed:\n    from: debian\n    packages: [jq]\n    apt_repositories:\n      \
+            - {name: r, url: http://r, suite: s, key: k.gpg}\n  \
+            fetched:\n    from: debian\n    packages: [jq]\n    apt_repositories:\n      \
+            - {name: r, url: http://r, suite: s, key: https://r/k.gpg}\n";
+        for (target, prebuilt, reads) in [
+            ("plain", true, false),
+            ("plain", false, true),
+            ("artifact", true, false),
+            ("artifact", false, true),
+            ("copies", true, true),
+            ("child", true, true),
+            ("binds", true, true),
+            ("keyed", true, true),
+            ("fetched", true, false),
+            ("check:plain", true, false),
+        ] {
+            assert_eq!(
+                context_read(spec, target, prebuilt),
+                (reads, reads),
+                "{target}, prebuilt: {prebuilt}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::graph::BuildFacts;
 use crate::image::ImageConfig;
 use crate::llb::SourceFile;
-use crate::model::{KeySource, Step, Variant};
+use crate::model::{Step, Variant};
 use crate::plan::{self, BuildRequest};
 use crate::platform::Platform;
 use crate::resolve::ArgValues;
@@ -261,7 +261,7 @@ fn image(spec: &Spec, target: &str, platform: &Platform) -> Result<Image, Error>
             config: built.config,
             env: variant.map(written_env).unwrap_or_default(),
         },
-        reads: variant.map(reads).unwrap_or_default(),
+        reads: variant.map(Variant::context_reads).unwrap_or_default(),
         binaries: match variant {
             Some(variant) => variant
                 .binaries
@@ -278,47 +278,14 @@ fn image(spec: &Spec, target: &str, platform: &Platform) -> Result<Image, Error>
 }
 
 fn written_env(variant: &Variant) -> Vec<(String, String)> {
-    steps(variant)
+    variant
+        .steps()
         .filter_map(|step| match step {
             Step::Env(env) => Some(env.iter()),
             _ => None,
         })
         .flatten()
         .map(|(name, value)| (name.value.clone(), value.value.clone()))
-        .collect()
-}
-
-/// Every step of a variant's stages, parents first.
-fn steps(variant: &Variant) -> impl Iterator<Item = &Step> {
-    variant.stages.iter().flat_map(|stage| &stage.steps)
-}
-
-/// Every context path a variant copies or mounts.
-fn reads(variant: &Variant) -> Vec<(&'static str, String)> {
-    steps(variant)
-        .flat_map(|step| -> Vec<(&'static str, String)> {
-            match step {
-                Step::Copy(copies) => copies
-                    .iter()
-                    .map(|copy| ("copies", copy.source.clone()))
-                    .collect(),
-                Step::Run(run) => run
-                    .bind
-                    .iter()
-                    .map(|bind| ("bind-mounts", bind.source.clone()))
-                    .collect(),
-                Step::Packages {
-                    apt_repositories, ..
-                } => apt_repositories
-                    .iter()
-                    .filter_map(|repository| match &repository.key {
-                        KeySource::Context(path) => Some(("reads the apt key", path.clone())),
-                        KeySource::Url(_) => None,
-                    })
-                    .collect(),
-                Step::Env(_) | Step::Workdir(_) => Vec::new(),
-            }
-        })
         .collect()
 }
 
