@@ -37,10 +37,6 @@ const LAYER_ID: &str = ".flotilla-layer";
 const SEEDED_ID: &str = ".flotilla-seeded";
 /// The build step's variable holding the project's own package names, one a line.
 const PACKAGES_VAR: &str = "FLOTILLA_PACKAGES";
-/// Removes what cargo recorded of the project's own packages ([`PACKAGES_VAR`]) in every
-/// profile dir of the target dir, host and `--target` triple ones alike: each unit's
-/// fingerprint `.fingerprint/<pkg>-<16 hex>` and build-script dir `build/<pkg>-<16 hex>`.
-/// cargo then compiles those packages again, and judges them by its own mtime checks after.
 /// The build step's variable holding the directory, under the target dir, of the profile's
 /// output (the triple's, when cross-compiling).
 const PROFILE_DIR_VAR: &str = "FLOTILLA_PROFILE_DIR";
@@ -483,6 +479,7 @@ fn fetch_words(project: ProjectRef<'_>, triple: Option<&str>) -> Vec<String> {
     }
     words
 }
+
 /// The `cargo build` argv of a project, for target `triple` when cross-compiling; `select`
 /// picks the binaries passed as `--bin`.
 fn cargo_words(
