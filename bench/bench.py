@@ -281,6 +281,13 @@ class Bench:
                 times.append(side.build(ONE_VARIANT)[0])
                 log(f"  {side.name}: {times[-1]:.1f} s")
             p4[side.name] = stats(times)
+        # The binaries alone, against cargo on this machine (CARGO): the compile's own overhead.
+        flotilla, times = self.sides[0], []
+        for i in range(self.opts.runs):
+            edit(self.tree / EDITED, f"artifact {stamp} {i}")
+            times.append(flotilla.build("artifact")[0])
+            log(f"  flotilla artifact: {times[-1]:.1f} s")
+        p4["artifact"] = stats(times)
         readme = {}
         for side in self.sides:
             side.build(ONE_VARIANT)  # up to date with the other sides' edits first

@@ -2,7 +2,7 @@
 panels per engine, then what was measured on the host once (P5, CARGO)."""
 
 SIDES = (("flotilla", "Flotilla"), ("dockerfile", "Dockerfile (built-in)"), ("syntax", "Dockerfile (`# syntax=` image)"))
-COLORS = {"flotilla": "#3b7dd8", "dockerfile": "#999999", "syntax": "#d8893b", "naive": "#555555"}
+COLORS = {"flotilla": "#3b7dd8", "artifact": "#8fb8ee", "dockerfile": "#999999", "syntax": "#d8893b", "naive": "#555555"}
 UNSET = "not set (DOCKERFILE_FRONTEND_IMAGE)"
 ONE_VARIANT = "kiro"  # rebuilt after an edit (P4)
 PULLED_VARIANT = "bare"  # P2's job
@@ -68,7 +68,8 @@ def engine_section(engine, r, host):
         lines.append(rw(f"P4 one-line edit in crates/core, rebuild `{ONE_VARIANT}` (Dockerfile.unified: dummy-main deps layer)", p4))
         lines.append(rw("P4 the same, a naive Dockerfile (no deps layer) in the Dockerfile column", {"flotilla": p4["flotilla"], "dockerfile": p4["naive"]}))
         if host.get("CARGO"):
-            lines.append(rw("P4 the same, `cargo build --release` on this machine (warm target dir) in the Dockerfile column", {"flotilla": p4["flotilla"], "dockerfile": host["CARGO"]}))
+            lines.append(rw("P4 the same edit, Flotilla `--target artifact` (the binaries alone) vs `cargo build --release` on this "
+                            "machine in a warm target dir (in the Dockerfile column)", {"flotilla": p4["artifact"], "dockerfile": host["CARGO"]}))
         readme = r["P4_readme"]
         lines.append(rw(f"P4 edit of README.md, rebuild `{ONE_VARIANT}`: seconds", {k: v["seconds"] for k, v in readme.items()}))
         lines.append(rw("P4 the same: cargo processes", {k: v["cargo"] for k, v in readme.items()}, fmt=str, ratios=False))
