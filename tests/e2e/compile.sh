@@ -67,8 +67,13 @@ rm -rf "$MULTI/target" "$MULTI/docs"
 
 # 3. Editing one line of one library member rebuilds that crate and its dependents only, as cargo
 # does in a warm target dir: greet and app, not the other member digits, no dependency, nothing
-# fetched (the edit is unique to this run, so no earlier run's cache can answer it).
-sed -i "s/hello from app/edit $RUN_ID from app/" "$MULTI/crates/greet/src/lib.rs"
+# fetched (the edit is unique to this run, so no earlier run's cache can answer it). A first
+# edit brings the target-dir cache up to this copy of the fixture: on a daemon that ran the suite
+# before, the first build answered from its cache, and the cache's records are of another copy's
+# files (whose modification times differ), which cargo rightly rebuilds once.
+sed -i "s/hello from app/warm $RUN_ID from app/" "$MULTI/crates/greet/src/lib.rs"
+build multi-warm "$MULTI" --target app -t flotilla-e2e/multi-app || { fail "one-line edit: warm-up build"; log_tail multi-warm; }
+sed -i "s/warm $RUN_ID from app/edit $RUN_ID from app/" "$MULTI/crates/greet/src/lib.rs"
 if build multi-edit "$MULTI" --target app -t flotilla-e2e/multi-app; then
   out=$("$DOCKER" run --rm flotilla-e2e/multi-app 2>&1)
   deps_vertex=$(grep -F '(dependencies only)' "$WORK/multi-edit.log" | grep -F '[builder]' | head -n 1 | cut -d' ' -f1)
