@@ -378,6 +378,8 @@ class Bench:
 
     def p6(self):
         log("P6: image sizes")
+        # The frontend runs from BuildKit's own cache: the image store need not hold it.
+        docker("pull", FRONTEND)
         p6 = {"flotilla": {"image": int(docker("image", "inspect", "-f", "{{.Size}}", FRONTEND).stdout), "compressed": registry_layers(FRONTEND)}}
         if SYNTAX_IMAGE and docker("pull", SYNTAX_IMAGE, check=False).returncode == 0:
             p6["dockerfile"] = {"image": int(docker("image", "inspect", "-f", "{{.Size}}", SYNTAX_IMAGE).stdout), "name": SYNTAX_IMAGE}
@@ -492,15 +494,21 @@ def run(opts, chosen, work):
                          "(--disk-floor): stopping; free space, then rerun with --only")
             (results["host"] if scenario in HOST_SCENARIOS else mine).update(getattr(bench, scenario.lower())())
             bench.cleanup()
+            # Written after each scenario: a later failure keeps what was measured.
+            write(opts.out, results)
     finally:
         bench.cleanup()
         prune()
     mine["disk"] = {"before": before, "after": disk_free()}
-    opts.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    (opts.out / "results.md").write_text(report.markdown(results))
-    report.plot(results, opts.out / "results.png")
+    write(opts.out, results)
     log(f"wrote {opts.out / 'results.md'} and {opts.out / 'results.png'}")
+
+
+def write(out, results):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(report.markdown(results))
+    report.plot(results, out / "results.png")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ def engine_section(engine, r, host):
         f"Written by `bench/run` on {r['date']}. Machine: {m['cpu']}, {m['memory']}, Linux {m['kernel']}. "
         f"Daemon: {m['daemon']}. Frontend: `{m['frontend']}`. Dockerfile frontend image: `{m.get('syntax_image') or 'none'}`.",
         "Times are median (min / max) over the runs; the ratio columns are Flotilla / that Dockerfile column on medians.",
+        *(["This engine's figures were read back from the run's log: its last scenario (P6) failed before the results "
+            "were written, so P3, the per-variant P1 times and the timelines are missing.", ""] if r.get("from_log") else []),
         "",
         "| scenario | " + " | ".join(label for _, label in SIDES) + " | ratio vs built-in | ratio vs `# syntax=` |",
         "|---|---|---|---|---|---|",
