@@ -156,41 +156,6 @@ else
   fail "two concurrent builds"; log_tail conc-app; log_tail conc-tool
 fi
 
-# 7b. One build of both projects, uncached: only the short fetches hold the shared cargo caches,
-# so one project's cargo runs while the other's does. In the plain progress log a vertex runs
-# from its first output line to its DONE line; some `cargo build` vertex of each project must
-# run at once (with the caches locked for the whole build, they ran one after the other).
-overlapping_projects() {
-  python3 - "$1" <<'PY'
-import re, sys
-first, done, stage = {}, {}, {}
-for i, line in enumerate(open(sys.argv[1], errors="replace")):
-    m = re.match(r"#(\d+) (\[builder[^]]*\]) cargo build ", line)
-    if m:
-        stage.setdefault(m[1], m[2])
-    m = re.match(r"#(\d+) (?:\d+\.\d+ |DONE )", line)
-    if m:
-        first.setdefault(m[1], i)
-        if line.split()[1] == "DONE":
-            done[m[1]] = i
-runs = {v: (first[v], done[v]) for v in stage if v in first and v in done}
-pairs = [(a, b) for a in runs for b in runs if stage[a] == "[builder]" and stage[b] == "[builder:tool]"
-         and runs[a][0] < runs[b][1] and runs[b][0] < runs[a][1]]
-print(" ".join(f"#{a}/#{b}" for a, b in pairs))
-sys.exit(0 if pairs else 1)
-PY
-}
-if build multi-parallel "$MULTI" --target artifact --no-cache -t flotilla-e2e/multi-parallel; then
-  if both=$(overlapping_projects "$WORK/multi-parallel.log"); then
-    pass "two projects compile side by side: cargo runs at once in both ($both)"
-  else
-    fail "two projects compile side by side: their cargo builds ran one after the other"
-    grep -E '^#[0-9]+ (\[builder|DONE)' "$WORK/multi-parallel.log" | sed 's/^/     | /'
-  fi
-else
-  fail "two projects in one uncached build"; log_tail multi-parallel
-fi
-
 # 8. Two unrelated repositories on one daemon keep their own cargo target dirs. A is
 # examples/hello, B a copy whose packages and binaries are renamed `howdy`; each gets a greeting
 # unique to this run, so both compile for real. B's compile makes a target-dir cache mount of
