@@ -23,6 +23,7 @@ pub mod glob;
 pub mod graph;
 pub mod image;
 pub mod llb;
+pub mod lockfile;
 pub mod matrix;
 pub mod model;
 pub mod plan;

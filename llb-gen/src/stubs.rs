@@ -18,6 +18,7 @@ use toml::de::{DeTable, DeValue};
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::glob::{self, GLOB_BUDGET, components, glob_matches};
+use crate::lockfile::{LockedPackage, locked_packages};
 use crate::spec::ProjectRef;
 use crate::syntax;
 
@@ -73,6 +74,8 @@ pub struct StubPlan {
     /// manifest, its lockfile and each member's manifest. None when the project has no root
     /// manifest in the context.
     pub manifests: Vec<String>,
+    /// The registry and git packages its lockfile pins: what its dependency layer compiles.
+    pub locked: BTreeSet<LockedPackage>,
 }
 
 /// Every stub file the packages of the project at `project` (`.` for the context root) need,
@@ -91,7 +94,8 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
         plan.files.extend(package.stubs);
     }
     let lock = project.lockfile();
-    if manifests.contains_key(&lock) {
+    if let Some(text) = manifests.get(&lock) {
+        plan.locked = locked_packages(text);
         read.insert(lock);
     }
     plan.files.sort();

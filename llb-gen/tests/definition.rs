@@ -198,7 +198,7 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     let mut summary = mount_summary(build);
     let target = summary.remove(3);
     assert!(
-        target.starts_with("/flotilla/target/_2E cache /flotilla-target-linux-amd64-")
+        target.starts_with("/flotilla/target cache /flotilla-target-linux-amd64-")
             && target.ends_with("-_2E Locked"),
         "{target}"
     );
@@ -206,7 +206,7 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
         summary,
         [
             "/flotilla-out output",
-            "/flotilla/deps bind /flotilla/target/_2E",
+            "/flotilla/deps bind /flotilla/target",
             "/flotilla/deps-fetched bind /flotilla/fetched",
             fetched[0],
             fetched[1],
@@ -232,7 +232,7 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
         "FLOTILLA_PROFILE_DIR=release",
         "FLOTILLA_BINARIES=hello\nhello-gateway",
         "FLOTILLA_PACKAGES=hello\nhello-gateway",
-        "CARGO_TARGET_DIR=/flotilla/target/_2E",
+        "CARGO_TARGET_DIR=/flotilla/target",
         "CARGO_NET_OFFLINE=true",
     ] {
         assert!(env.contains(&entry.to_owned()), "{entry} in {env:?}");
@@ -276,7 +276,7 @@ fn dependency_layer_sees_only_the_manifests() {
             .as_ref()
             .unwrap()
             .env
-            .contains(&"CARGO_TARGET_DIR=/flotilla/target/_2E".to_owned())
+            .contains(&"CARGO_TARGET_DIR=/flotilla/target".to_owned())
     );
     let stubs: Vec<String> = file_actions(&definition)
         .into_iter()
@@ -343,7 +343,7 @@ fn the_target_dir_is_the_projects_own_whatever_its_lockfile_says() {
     let target_dir = |manifests| {
         cache_id(
             &definition_of(HELLO, "hello", &[], manifests),
-            "/flotilla/target/_2E",
+            "/flotilla/target",
         )
     };
     let own = target_dir(manifests());
@@ -553,7 +553,7 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
         .unwrap();
     let env = &tool_build.meta.as_ref().unwrap().env;
     assert!(env.contains(&"RUSTFLAGS=-C debuginfo=0".to_owned()));
-    assert!(env.contains(&"CARGO_TARGET_DIR=/flotilla/target/tool".to_owned()));
+    assert!(env.contains(&"CARGO_TARGET_DIR=/flotilla/target".to_owned()));
     let names: Vec<&str> = definition
         .metadata
         .values()
@@ -563,6 +563,65 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
     assert!(
         names.contains(&"[builder:tool] load Cargo manifests"),
         "{names:?}"
+    );
+}
+
+/// The dependency builds of openab's three projects: each one's working directory, and the
+/// working directory of the dependency build whose target dir it starts from.
+#[test]
+fn projects_pinning_mostly_the_same_crates_share_one_dependency_build() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/openab/flotilla.yaml"
+    );
+    let definition =
+        pb::Definition::decode(llb_cli(&[spec, "--target", "artifact"]).as_slice()).unwrap();
+    assert_well_formed(&definition);
+    let by_digest: BTreeMap<String, pb::Op> = definition
+        .def
+        .iter()
+        .map(|bytes| (digest_of(bytes), pb::Op::decode(bytes.as_slice()).unwrap()))
+        .collect();
+    let dependency_build = |op: &pb::Op| match &op.op {
+        Some(Payload::Exec(exec))
+            if exec
+                .meta
+                .as_ref()
+                .unwrap()
+                .args
+                .join(" ")
+                .contains("cargo build")
+                && exec.mounts.iter().all(|m| m.dest != "/flotilla-out") =>
+        {
+            Some(exec.clone())
+        }
+        _ => None,
+    };
+    let bases: BTreeMap<String, Option<String>> = by_digest
+        .values()
+        .filter_map(|op| Some((op, dependency_build(op)?)))
+        .map(|(op, exec)| {
+            let base = exec
+                .mounts
+                .iter()
+                .find(|m| m.dest == "/flotilla/base")
+                .map(|m| {
+                    assert_eq!(m.selector, "/flotilla/target");
+                    let input = &op.inputs[usize::try_from(m.input).unwrap()];
+                    let from = dependency_build(&by_digest[&input.digest]).unwrap();
+                    from.meta.unwrap().cwd
+                });
+            (exec.meta.unwrap().cwd, base)
+        })
+        .collect();
+    let root = Some("/build".to_owned());
+    assert_eq!(
+        bases,
+        BTreeMap::from([
+            ("/build".to_owned(), None),
+            ("/build/agy-acp".to_owned(), root.clone()),
+            ("/build/openab-agent".to_owned(), root),
+        ])
     );
 }
 

@@ -164,14 +164,14 @@ fi
 
 # target_dir_mounts BINARY: how many target-dir cache mounts on the daemon were made by a
 # compile that builds BINARY (`--bin BINARY` in its argv). The root project's target dir is
-# /flotilla/target/_2E, its path `.` escaped.
+# /flotilla/target (every project's, in its own cache mount).
 target_dir_mounts() {
   "$DOCKER" system df -v --format '{{json .BuildCache}}' | python3 -c '
 import json, re, sys
 made_by = re.compile(" --bin " + re.escape(sys.argv[1]) + "( |$)")
 print(sum(1 for record in json.load(sys.stdin) or []
           if record["CacheType"] == "exec.cachemount"
-          and record["Description"].startswith("cached mount /flotilla/target/_2E ")
+          and record["Description"].startswith("cached mount /flotilla/target ")
           and made_by.search(record["Description"])))' "$1"
 }
 

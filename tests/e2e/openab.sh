@@ -26,6 +26,15 @@ if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" pu
   else
     fail "openab artifact: project builds"; log_tail openab-artifact
   fi
+  # openab-agent and agy-acp pin mostly the root's crates: their dependency builds start from
+  # the root's, so syn, which all three compile alike, is compiled once (three times when each
+  # project compiles alone). No line at all: the daemon held the whole compile from a run before.
+  syn=$(grep -c "Compiling syn v" "$WORK/openab-artifact.log")
+  if [ "$syn" = 1 ] || { [ "$syn" = 0 ] && ! log_has openab-artifact "Compiling"; }; then
+    pass "openab artifact: the three projects compile their shared dependencies once"
+  else
+    fail "openab artifact: shared dependencies compiled $syn times"; log_tail openab-artifact
+  fi
   # Editing the spec (here: a new comment) leaves the compile cached: the spec is not in its context.
   echo "# edited $RUN_ID" >>"$OPENAB/flotilla.yaml"
   if openab_build artifact-again --target artifact -t "$OPENAB_ARTIFACT" && ! log_has openab-artifact-again "Compiling"; then

@@ -5,7 +5,9 @@
 //! output mount in the same exec (a cache mount is never part of a layer) after checking that
 //! cargo produced each of them. Only the short fetch holds the registry cache mounts, which every
 //! project shares under a lock; the builds run offline on the fetched copy, so projects compile
-//! side by side.
+//! side by side. A project whose lockfile pins mostly what an earlier project's pins starts its
+//! dependency layer from that project's (see [`dependency_bases`]): what both compile the same
+//! way is compiled once.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +15,7 @@ use super::{BuildFacts, context_source, range, shell_quote};
 use crate::cache_keys::{self, TargetDir};
 use crate::error::Error;
 use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
+use crate::lockfile::LockedPackage;
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};
 use crate::stubs::{self, StubPlan};
@@ -20,8 +23,12 @@ use crate::target::ARTIFACT_DIR;
 
 /// Where the compile step writes the binaries it hands over (an output mount).
 const OUT_MOUNT: &str = "/flotilla-out";
-/// Where each project's target dir lives: in the dependency layer, and as a cache mount.
-const TARGET_ROOT: &str = "/flotilla/target";
+/// Where every project's target dir lives: in the dependency layer, and as a cache mount (one
+/// per project). One path for all, so that a dependency layer another one starts from is never
+/// relocated.
+const TARGET_DIR: &str = "/flotilla/target";
+/// Where a dependency layer sees the target dir of the dependency layer it starts from.
+const BASE_MOUNT: &str = "/flotilla/base";
 /// Where the compile step sees the dependency layer's target dir.
 const DEPS_MOUNT: &str = "/flotilla/deps";
 /// Where the fetch layer keeps what cargo fetched (`registry/`, `git/` and the `Cargo.lock` it
@@ -107,7 +114,7 @@ pub(super) fn compile(
         spec,
         facts,
     };
-    let outputs = builder
+    let projects = builder
         .projects()
         .into_iter()
         .filter(|project| {
@@ -120,6 +127,26 @@ pub(super) fn compile(
         })
         .map(|project| toolchain.project(project))
         .collect::<Result<Vec<_>, _>>()?;
+    let bases = dependency_bases(
+        &projects
+            .iter()
+            .map(|project| &project.plan.locked)
+            .collect::<Vec<_>>(),
+    );
+    let mut layers: Vec<Option<State>> = Vec::with_capacity(projects.len());
+    for (project, base) in projects.iter().zip(bases) {
+        let base = base.and_then(|base| layers[base].as_ref());
+        let layer = (!project.plan.manifests.is_empty()).then(|| {
+            let fetched = toolchain.fetch(project);
+            toolchain.dependency_layer(project, fetched, base)
+        });
+        layers.push(layer);
+    }
+    let outputs: Vec<State> = projects
+        .into_iter()
+        .zip(layers)
+        .map(|(project, deps)| toolchain.build(project, deps))
+        .collect();
     match outputs.as_slice() {
         // A variant without binaries never reads this state.
         [] => return Ok(State::scratch()),
@@ -151,8 +178,6 @@ struct Project<'p> {
     stage: String,
     /// Where cargo runs: the project's directory under the workdir.
     dir: String,
-    /// Its `CARGO_TARGET_DIR`, one per project so that projects do not share build output.
-    target_dir: String,
     /// The cross-compiling target triple, when cross-compiling.
     triple: Option<&'p str>,
     /// The toolchain's environment with the project's and the cross-compile's variables.
@@ -166,14 +191,16 @@ struct Project<'p> {
 }
 
 impl Toolchain<'_> {
-    /// One project: its dependency layer (when its manifests are known), then its binaries.
-    fn project(&self, project: ProjectRef<'_>) -> Result<State, Error> {
+    /// What one project's compile is made of: its stub plan, environment and sources.
+    fn project<'p>(&self, project: ProjectRef<'p>) -> Result<Project<'p>, Error>
+    where
+        Self: 'p,
+    {
         let workdir = &self.spec.builder.workdir.value;
         let (stage, dir) = match project.path {
             "." => ("builder".to_owned(), workdir.clone()),
             path => (format!("builder:{path}"), format!("{workdir}/{path}")),
         };
-        let target_dir = format!("{TARGET_ROOT}/{}", cache_keys::project_slug(project.path));
         let plan = stubs::stubs(&self.facts.manifests, project.path)?;
         let sources = context_source(
             self.facts,
@@ -204,7 +231,7 @@ impl Toolchain<'_> {
                 .iter()
                 .map(|(k, v)| format!("{}={v}", k.value)),
         );
-        env.push(format!("CARGO_TARGET_DIR={target_dir}"));
+        env.push(format!("CARGO_TARGET_DIR={TARGET_DIR}"));
         if let Some(cross) = self.cross {
             let variable = cross.target.value.to_uppercase().replace(['-', '.'], "_");
             env.extend(
@@ -215,22 +242,16 @@ impl Toolchain<'_> {
             );
             env.extend(cross.env.iter().map(|(k, v)| format!("{}={v}", k.value)));
         }
-        let project = Project {
+        Ok(Project {
             project,
             stage,
             dir,
-            target_dir,
             triple: self.cross.map(|cross| cross.target.value.as_str()),
             env,
             caches: self.facts.cache_mounts().cargo(&self.cargo_home),
             plan,
             workspace,
-        };
-        let deps = (!project.plan.manifests.is_empty()).then(|| {
-            let fetched = self.fetch(&project);
-            self.dependency_layer(&project, fetched)
-        });
-        Ok(self.build(project, deps))
+        })
     }
 
     /// The project's manifests, with empty stub sources for every target they declare or imply,
@@ -322,27 +343,40 @@ impl Toolchain<'_> {
     }
 
     /// The dependency layer: the project's skeleton built offline on its fetch, so that its
-    /// cache key moves only with the manifests, not with every source change. It keeps its
-    /// target dir at the project's `CARGO_TARGET_DIR`, with a random [`LAYER_ID`] that tells
-    /// the build whether its target-dir cache already holds this layer.
-    fn dependency_layer(&self, project: &Project<'_>, fetched: State) -> State {
+    /// cache key moves only with the manifests, not with every source change. It starts from a
+    /// copy of `base`'s target dir when given, and keeps its own at [`TARGET_DIR`] with a
+    /// random [`LAYER_ID`] that tells the build whether its target-dir cache already holds
+    /// this layer.
+    fn dependency_layer(
+        &self,
+        project: &Project<'_>,
+        fetched: State,
+        base: Option<&State>,
+    ) -> State {
         let deps_cargo = cargo_words(project.project, project.triple, |name| {
             project.plan.bins.contains(name)
         });
         let mut env = project.env.clone();
         env.push(OFFLINE.to_owned());
+        let mut script = String::from("set -eu\nmkdir -p \"$CARGO_TARGET_DIR\"\n");
+        let mut mounts = self.fetched(&fetched);
+        if let Some(base) = base {
+            script.push_str(&format!("cp -a {BASE_MOUNT}/. \"$CARGO_TARGET_DIR\"/\n"));
+            mounts.push(Mount::Bind {
+                dest: BASE_MOUNT.to_owned(),
+                from: base.clone(),
+                selector: TARGET_DIR.to_owned(),
+            });
+        }
+        script.push_str(&format!(
+            "\"$@\"\ncat /proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/{LAYER_ID}\"\n"
+        ));
         let exec = Exec {
-            args: shell(
-                format!(
-                    "set -eu\n\"$@\"\nmkdir -p \"$CARGO_TARGET_DIR\"\n\
-                     cat /proc/sys/kernel/random/uuid >\"$CARGO_TARGET_DIR/{LAYER_ID}\"\n"
-                ),
-                &deps_cargo,
-            ),
+            args: shell(script, &deps_cargo),
             env,
             cwd: project.dir.clone(),
             user: String::new(),
-            mounts: self.fetched(&fetched),
+            mounts,
         };
         fetched
             .run(
@@ -367,7 +401,6 @@ impl Toolchain<'_> {
             project,
             stage,
             dir,
-            target_dir,
             triple,
             mut env,
             caches,
@@ -392,7 +425,7 @@ impl Toolchain<'_> {
         ]);
         let mut script = String::from("set -eu\n");
         let mut mounts = vec![self.facts.cache_mounts().target_dir(
-            target_dir.clone(),
+            TARGET_DIR.to_owned(),
             &TargetDir {
                 toolchain: self.reference,
                 workdir,
@@ -427,7 +460,7 @@ impl Toolchain<'_> {
                     Mount::Bind {
                         dest: DEPS_MOUNT.to_owned(),
                         from: deps.clone(),
-                        selector: target_dir,
+                        selector: TARGET_DIR.to_owned(),
                     },
                     Mount::Bind {
                         dest: DEPS_FETCHED_MOUNT.to_owned(),
@@ -465,6 +498,28 @@ impl Toolchain<'_> {
         );
         result.outputs.into_iter().next().unwrap_or_default()
     }
+}
+
+/// For each project (by its lockfile's pinned packages, in build order), the earlier project
+/// whose dependency layer its own starts from: the one pinning the most of the same packages,
+/// when that is at least half of its own. Cargo reuses what that layer compiled with the same
+/// version, features and profile, so projects that share most of their dependencies compile
+/// them once, one after the other; projects that share little compile side by side. The first
+/// of equals wins, so the decision is deterministic.
+fn dependency_bases(locked: &[&BTreeSet<LockedPackage>]) -> Vec<Option<usize>> {
+    locked
+        .iter()
+        .enumerate()
+        .map(|(index, own)| {
+            let (base, shared) = locked[..index]
+                .iter()
+                .enumerate()
+                .map(|(earlier, theirs)| (earlier, own.intersection(theirs).count()))
+                .rev()
+                .max_by_key(|&(_, shared)| shared)?;
+            (shared > 0 && shared * 2 >= own.len()).then_some(base)
+        })
+        .collect()
 }
 
 /// The `cargo fetch` argv of a project; the script adds the host's `--target`, so that with
@@ -582,6 +637,35 @@ fn default_toolchain_env() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pinned(names: &[&str]) -> BTreeSet<LockedPackage> {
+        names
+            .iter()
+            .map(|name| format!("{name} 1.0.0 registry+x"))
+            .collect()
+    }
+
+    #[test]
+    fn projects_sharing_most_dependencies_start_from_the_earlier_layer() {
+        let main = pinned(&["a", "b", "c", "d"]);
+        let agent = pinned(&["a", "b", "c"]);
+        let other = pinned(&["x", "y", "a"]);
+        let half = pinned(&["a", "b", "x", "y"]);
+        let none = BTreeSet::new();
+        assert_eq!(
+            dependency_bases(&[&main, &agent, &other, &half, &none]),
+            [None, Some(0), None, Some(2), None]
+        );
+        // The earliest of equally good bases; an unrelated project in between changes nothing.
+        assert_eq!(
+            dependency_bases(&[&other, &main, &agent, &agent]),
+            [None, None, Some(1), Some(1)]
+        );
+        assert_eq!(
+            dependency_bases(&[&agent, &main, &agent]),
+            [None, Some(0), Some(0)]
+        );
+    }
 
     #[test]
     fn profile_dirs_follow_cargo() {
