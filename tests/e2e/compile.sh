@@ -171,7 +171,7 @@ import json, re, sys
 made_by = re.compile(" --bin " + re.escape(sys.argv[1]) + "( |$)")
 print(sum(1 for record in json.load(sys.stdin) or []
           if record["CacheType"] == "exec.cachemount"
-          and record["Description"].startswith("cached mount /flotilla/target ")
+          and record["Description"].startswith("cached mount /flotilla/target")
           and made_by.search(record["Description"])))' "$1"
 }
 

@@ -27,9 +27,9 @@ if openab_build artifact --target artifact -t "$OPENAB_ARTIFACT" && "$DOCKER" pu
     fail "openab artifact: project builds"; log_tail openab-artifact
   fi
   # openab-agent and agy-acp pin mostly the root's crates: their dependency builds start from
-  # the root's, so syn, which all three compile alike, is compiled once (three times when each
+  # the root's, so syn 3, which all three compile alike, is compiled once (three times when each
   # project compiles alone). No line at all: the daemon held the whole compile from a run before.
-  syn=$(grep -c "Compiling syn v" "$WORK/openab-artifact.log")
+  syn=$(grep -c "Compiling syn v3\." "$WORK/openab-artifact.log")
   if [ "$syn" = 1 ] || { [ "$syn" = 0 ] && ! log_has openab-artifact "Compiling"; }; then
     pass "openab artifact: the three projects compile their shared dependencies once"
   else
