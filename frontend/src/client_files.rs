@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::{StreamExt, TryStreamExt, stream};
+
 use llb_gen::cache_keys::{self, CONTEXT_LOCAL, SPEC_LOCAL};
 use llb_gen::context::{self, DOCKERIGNORE, Entry, EntryKind, ManifestWalk};
 use llb_gen::dockerignore;
@@ -68,6 +70,10 @@ pub async fn read_dockerignore(
     Ok(dockerignore::patterns(&String::from_utf8_lossy(&bytes)))
 }
 
+/// How many of the manifest scan's reads are in flight at once: each is one round trip to
+/// the daemon, which answers them side by side.
+const READS_AT_ONCE: usize = 16;
+
 /// The Cargo manifests `walk` looks for in the context (less what `.dockerignore` excludes),
 /// by context-relative path, found as the CLI finds them on disk ([`ManifestWalk`]): one
 /// context read per round, which sends only the files that round names; ReadDir reports a link
@@ -86,11 +92,32 @@ pub async fn read_manifests(
             "[internal] load Cargo manifests".to_owned(),
         );
         let reference = bridge.solve(local, Vec::new()).await?;
-        while let Some(dir) = walk.next_dir() {
-            let entries = bridge.read_dir(&reference, &dir).await?;
-            for path in walk.visit(&dir, entries.into_iter().map(entry).collect())? {
-                let bytes =
-                    read_head(bridge, &reference, &path, context::MAX_MANIFEST_BYTES).await?;
+        // In waves: every directory queued so far is listed, then every manifest those
+        // listings name is read, [`READS_AT_ONCE`] requests in flight, each taken as it comes
+        // (so the walk's size limits hold whatever a wave names).
+        loop {
+            let dirs: Vec<String> = std::iter::from_fn(|| walk.next_dir()).collect();
+            if dirs.is_empty() {
+                break;
+            }
+            let mut listings = stream::iter(dirs)
+                .map(|dir| async {
+                    let entries = bridge.read_dir(&reference, &dir).await?;
+                    Ok::<_, BridgeError>((dir, entries))
+                })
+                .buffered(READS_AT_ONCE);
+            let mut manifests = Vec::new();
+            while let Some((dir, entries)) = listings.try_next().await? {
+                manifests.extend(walk.visit(&dir, entries.into_iter().map(entry).collect())?);
+            }
+            let mut reads = stream::iter(manifests)
+                .map(|path| async {
+                    let bytes =
+                        read_head(bridge, &reference, &path, context::MAX_MANIFEST_BYTES).await?;
+                    Ok::<_, BridgeError>((path, bytes))
+                })
+                .buffered(READS_AT_ONCE);
+            while let Some((path, bytes)) = reads.try_next().await? {
                 walk.add(path, bytes)?;
             }
         }
