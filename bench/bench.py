@@ -6,7 +6,9 @@ other's), bench/results.md (a section and a table per engine) and bench/results.
 panels per engine). Scenarios (see the README's Benchmarks section):
 
   P3     no-op rebuild of every variant (warm)
-  P4     one-line edit in crates/core, rebuild one variant; an edit of README.md, cargo counted
+  P4     one-line edit in crates/core, rebuild one variant; the same edit as `--target artifact`,
+         each run paired with cargo itself rebuilding it on this machine in a warm target dir; an
+         edit of README.md, cargo counted
   P1     cold build of every variant, compile path vs prebuilt ref, per variant
   CI     CI runner: each variant a job on a fresh builder, prebuilt ref through a rate-limited
          registry (nginx); P2 (bytes pulled by one variant job) comes from here
@@ -14,7 +16,6 @@ panels per engine). Scenarios (see the README's Benchmarks section):
          vs Dockerfile.unified's builder stage (one after the other), with step timelines
   P6     frontend image sizes
   P5     (host) spec -> LLB for a 50-variant spec (criterion, in llb-gen)
-  CARGO  (host) the P4 edit rebuilt by cargo itself in a warm target dir
 """
 
 import argparse
@@ -47,7 +48,7 @@ REGISTRY = "localhost:5000"
 TOOLCHAIN = "rust:1-bookworm"
 EDITED = "crates/core/src/lib.rs"
 ENGINE_SCENARIOS = ("P3", "P4", "P1", "CI", "COMPILE", "P6")
-HOST_SCENARIOS = ("P5", "CARGO")
+HOST_SCENARIOS = ("P5",)
 DOCKER = None  # the engine's CLI, from `scripts/bed cli ENGINE` (set in main)
 ENV = dict(os.environ, DOCKER_BUILDKIT="1", BUILDX_NO_DEFAULT_ATTESTATIONS="1")
 
@@ -180,11 +181,24 @@ def registry_has(ref):
     return subprocess.run(["curl", "-sfI", manifest_url(ref)], capture_output=True).returncode == 0
 
 
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+))
+
+
 def registry_layers(ref):
-    """Compressed size of an image in the registry (sum of its config and layer blobs)."""
-    accept = "application/vnd.docker.distribution.manifest.v2+json"
-    out = subprocess.run(["curl", "-sf", "-H", f"Accept: {accept}", manifest_url(ref)], capture_output=True, text=True, check=True).stdout
-    manifest = json.loads(out)
+    """Compressed size of an image in the registry (sum of its config and layer blobs); for an
+    index (buildx pushes one with its attestations), of its linux/amd64 image."""
+    def fetch(url):
+        out = subprocess.run(["curl", "-sf", "-H", f"Accept: {MANIFEST_TYPES}", url], capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+    manifest = fetch(manifest_url(ref))
+    if "manifests" in manifest:
+        image = next(m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64")
+        manifest = fetch(manifest_url(ref).rsplit("/", 1)[0] + "/" + image["digest"])
     return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
 
 
@@ -281,13 +295,17 @@ class Bench:
                 times.append(side.build(ONE_VARIANT)[0])
                 log(f"  {side.name}: {times[-1]:.1f} s")
             p4[side.name] = stats(times)
-        # The binaries alone, against cargo on this machine (CARGO): the compile's own overhead.
-        flotilla, times = self.sides[0], []
+        # The binaries alone, against cargo on this machine in a warm target dir: the compile's
+        # own overhead, each run paired with cargo's (this machine's speed drifts over a run).
+        flotilla, times, cargo_times = self.sides[0], [], []
+        host = HostCargo(self.work)
         for i in range(self.opts.runs):
             edit(self.tree / EDITED, f"artifact {stamp} {i}")
             times.append(flotilla.build("artifact")[0])
-            log(f"  flotilla artifact: {times[-1]:.1f} s")
-        p4["artifact"] = stats(times)
+            cargo_times.append(host.rebuild(f"cargo {stamp} {i}"))
+            log(f"  flotilla artifact: {times[-1]:.1f} s, cargo on this machine: {cargo_times[-1]:.1f} s")
+        host.remove()
+        p4["artifact"], p4["cargo"] = stats(times), stats(cargo_times)
         readme = {}
         for side in self.sides:
             side.build(ONE_VARIANT)  # up to date with the other sides' edits first
@@ -389,24 +407,30 @@ class Bench:
         log("P5: criterion")
         return {"P5": criterion()}
 
-    def cargo(self):
-        """The P4 edit, rebuilt by cargo on this machine in a warm target dir: the floor."""
-        tree = self.work / "cargo"
-        shutil.copytree(OPENAB, tree)
-        env = dict(os.environ, CARGO_TARGET_DIR=str(self.work / "cargo-target"))
-        command = ["cargo", "build", "--release", "--locked", "--features", "unified", "-q"]
-        log("CARGO: warming a target dir on this machine")
-        subprocess.run(command, cwd=tree, env=env, check=True)
-        times = []
-        for i in range(self.opts.runs):
-            edit(tree / EDITED, f"cargo {i} {time.time()}")
-            started = time.monotonic()
-            subprocess.run(command, cwd=tree, env=env, check=True)
-            times.append(time.monotonic() - started)
-            log(f"  cargo: {times[-1]:.1f} s")
-        shutil.rmtree(tree)
-        shutil.rmtree(self.work / "cargo-target")
-        return {"CARGO": stats(times)}
+
+class HostCargo:
+    """examples/openab copied to `work` and built by cargo on this machine, its target dir
+    warmed first: the floor of the P4 edit."""
+
+    COMMAND = ["cargo", "build", "--release", "--locked", "--features", "unified", "-q"]
+
+    def __init__(self, work):
+        self.tree, self.target = work / "cargo", work / "cargo-target"
+        shutil.copytree(OPENAB, self.tree)
+        self.env = dict(os.environ, CARGO_TARGET_DIR=str(self.target))
+        log("P4: warming a cargo target dir on this machine")
+        subprocess.run(self.COMMAND, cwd=self.tree, env=self.env, check=True)
+
+    def rebuild(self, label):
+        """Seconds cargo takes to rebuild after the P4 edit, marked `label`."""
+        edit(self.tree / EDITED, label)
+        started = time.monotonic()
+        subprocess.run(self.COMMAND, cwd=self.tree, env=self.env, check=True)
+        return time.monotonic() - started
+
+    def remove(self):
+        shutil.rmtree(self.tree)
+        shutil.rmtree(self.target)
 
 
 def criterion():
@@ -447,7 +471,7 @@ def machine(engine):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", required=True, choices=("20.10", "26"), help="the engine that is up (bench/run starts it)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of the warm scenarios (P3, P4, CARGO)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the warm scenarios (P3, P4)")
     parser.add_argument("--cold-runs", type=int, default=1, help="runs of the cold scenarios (P1, CI)")
     parser.add_argument("--variants", help="comma-separated subset of the variants (a quick trial run)")
     scenarios = ENGINE_SCENARIOS + HOST_SCENARIOS
