@@ -298,6 +298,7 @@ class Bench:
         # The binaries alone, against cargo on this machine in a warm target dir: the compile's
         # own overhead, each run paired with cargo's (this machine's speed drifts over a run).
         flotilla, times, cargo_times = self.sides[0], [], []
+        flotilla.build("artifact")  # every project compiled once, as the host's target dir is
         host = HostCargo(self.work)
         for i in range(self.opts.runs):
             edit(self.tree / EDITED, f"artifact {stamp} {i}")
