@@ -2,7 +2,7 @@
 panels per engine, then what was measured on the host once (P5)."""
 
 SIDES = (("flotilla", "Flotilla"), ("dockerfile", "Dockerfile (built-in)"), ("syntax", "Dockerfile (`# syntax=` image)"))
-COLORS = {"flotilla": "#3b7dd8", "artifact": "#8fb8ee", "dockerfile": "#999999", "syntax": "#d8893b", "naive": "#555555"}
+COLORS = {"flotilla": "#3b7dd8", "artifact": "#8fb8ee", "dockerfile": "#999999", "syntax": "#d8893b", "naive": "#555555", "cargo": "#2e8b57"}
 UNSET = "not set (DOCKERFILE_FRONTEND_IMAGE)"
 ONE_VARIANT = "kiro"  # rebuilt after an edit (P4)
 PULLED_VARIANT = "bare"  # P2's job
