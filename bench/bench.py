@@ -5,7 +5,7 @@ Writes bench/results.json (each engine's results, merged: a run of one engine ke
 other's), bench/results.md (a section and a table per engine) and bench/results.png (a row of
 panels per engine). Scenarios (see the README's Benchmarks section):
 
-  P3     no-op rebuild of every variant (warm)
+  P3     no-op rebuild of every variant (warm), compile path and prebuilt path
   P4     one-line edit in crates/core, rebuild one variant; the same edit as `--target artifact`,
          each run paired with cargo itself rebuilding it on this machine in a warm target dir; an
          edit of README.md, cargo counted
@@ -255,6 +255,10 @@ class Bench:
         """The prebuilt ref a side's variants use, and the target that makes it."""
         return (self.artifact, "artifact") if side.name == "flotilla" else (self.builder, "local_builder")
 
+    def prebuilt_args(self, side):
+        """The build args that take a side's variants down the prebuilt path."""
+        return ("--build-arg", f"BUILDER_IMAGE={self.prebuilt(side)[0]}")
+
     def push_prebuilt(self, side):
         ref, target = self.prebuilt(side)
         side.build(target, tag=ref)
@@ -267,16 +271,23 @@ class Bench:
             self.made.clear()
 
     def p3(self):
-        """No-op rebuild of every variant, everything cached (compile path)."""
+        """No-op rebuild of every variant, everything cached: the compile path, then the
+        prebuilt path (each side's prebuilt ref given as BUILDER_IMAGE)."""
         log("P3: warming the build cache of every side")
         for side in self.sides:
             side.build_all(self.variants)
+            if side.name != "syntax":
+                self.push_prebuilt(side)
+        for side in self.sides:
+            side.build_all(self.variants, *self.prebuilt_args(side))
         log(f"P3: no-op rebuilds, {self.opts.runs} run(s)")
-        p3 = {side.name: [] for side in self.sides}
+        p3 = {key: {side.name: [] for side in self.sides} for key in ("P3", "P3_prebuilt")}
         for _ in range(self.opts.runs):
-            for side in self.sides:
-                p3[side.name].append(sum(side.build_all(self.variants)[0].values()))
-        return {"P3": {k: stats(v) for k, v in p3.items()}}
+            for key in p3:
+                for side in self.sides:
+                    extra = self.prebuilt_args(side) if key == "P3_prebuilt" else ()
+                    p3[key][side.name].append(sum(side.build_all(self.variants, *extra)[0].values()))
+        return {key: {k: stats(v) for k, v in sides.items()} for key, sides in p3.items()}
 
     def p4(self):
         """A one-line edit in the core crate, then a rebuild of one variant (compile path); the
@@ -325,7 +336,7 @@ class Bench:
         for i in range(self.opts.cold_runs):
             for side in self.sides:
                 for path in ("compile", "prebuilt"):
-                    extra = ("--build-arg", f"BUILDER_IMAGE={self.prebuilt(side)[0]}") if path == "prebuilt" else ()
+                    extra = self.prebuilt_args(side) if path == "prebuilt" else ()
                     prune()
                     seconds, procs = side.build_all(self.variants, *extra)
                     key = f"{side.name}_{path}"

@@ -64,7 +64,9 @@ def engine_section(engine, r, host):
         lines.append(rw(f"CI {n} variant jobs, each on a fresh runner, registry at {ci['bandwidth_mb_s']:g} MB/s: seconds", totals))
         lines.append(rw("CI the same: bytes pulled through the rate-limited registry", pulled, fmt=mb))
     if r.get("P3"):
-        lines.append(rw(f"P3 no-op rebuild of all {n} variants", r["P3"]))
+        lines.append(rw(f"P3 no-op rebuild of all {n} variants, compile path", r["P3"]))
+    if r.get("P3_prebuilt"):
+        lines.append(rw(f"P3 no-op rebuild of all {n} variants, prebuilt path", r["P3_prebuilt"]))
     p4 = r.get("P4")
     if p4:
         lines.append(rw(f"P4 one-line edit in crates/core, rebuild `{ONE_VARIANT}` (Dockerfile.unified: dummy-main deps layer)", p4))
@@ -158,7 +160,9 @@ def plot(results, path):
         jobs = r.get("CI", {}).get("jobs", {})
         grouped(axes[1], f"{engine}: CI runner job per variant", r["variants"],
                 {k: [jobs[k][v]["seconds"] for v in r["variants"]] for k in jobs})
-        warm = {f"P3 {k}": s for k, s in r.get("P3", {}).items()} | {f"P4 {k}": s for k, s in r.get("P4", {}).items()}
+        warm = ({f"P3 {k}": s for k, s in r.get("P3", {}).items()}
+                | {f"P3-prebuilt {k}": s for k, s in r.get("P3_prebuilt", {}).items()}
+                | {f"P4 {k}": s for k, s in r.get("P4", {}).items()})
         axes[2].bar(list(warm), [s["median"] for s in warm.values()], color=[COLORS[k.split()[1]] for k in warm])
         axes[2].set_title(f"{engine}: P3 no-op rebuild, P4 one-line edit", fontsize=10)
         axes[2].set_ylabel("s")

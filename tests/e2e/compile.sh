@@ -108,7 +108,7 @@ fi
 
 # 4. Cargo succeeding without producing a binary is named.
 NOBIN=$(spec_dir nobin "$ROOT/tests/fixtures/multi")
-sed -i 's|^  cargo: { features: \[shout\] }|  cargo: { features: [shout], args: [--target, x86_64-unknown-linux-gnu] }|' "$NOBIN/flotilla.yaml"
+sed -i 's|^  cargo: { features: \[shout\] }|  cargo: { features: [shout], env: { CARGO_BUILD_TARGET: x86_64-unknown-linux-gnu } }|' "$NOBIN/flotilla.yaml"
 expect_refused nobin "$NOBIN" "flotilla: cargo build did not produce these binaries: app" \
   "a binary cargo did not produce is named" --target app
 

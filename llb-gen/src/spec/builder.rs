@@ -103,7 +103,8 @@ pub struct Cargo {
     /// Build with `--locked`, failing when Cargo.lock is stale.
     #[serde(default = "default_true")]
     pub locked: bool,
-    /// Extra arguments for `cargo build`.
+    /// Extra arguments for `cargo build`, but for the options the spec has fields for
+    /// (`--target`, `--target-dir`, `--profile`, `--release`, `--manifest-path`, `--locked`).
     #[serde(default)]
     #[schemars(with = "Vec<Scalar>")]
     pub args: Vec<Spanned<String>>,

@@ -81,8 +81,48 @@ pub(super) fn check<'s>(spec: &'s Spec, errors: &mut Errors<'_>) -> BTreeSet<&'s
     built
 }
 
-/// The cargo settings of one project: a profile cargo accepts, env names a process gets.
+/// `cargo build` options Flotilla sets itself, or that would put the binaries or the build
+/// where it does not look for them, each with the spec's way of saying it.
+const OWN_CARGO_OPTIONS: [(&str, &str); 6] = [
+    (
+        "--target",
+        "a target triple comes from `builder.cross`, e.g. `cross: {linux/arm64: {target: aarch64-unknown-linux-gnu}}`, so that its crates are fetched and its binaries found",
+    ),
+    (
+        "--target-dir",
+        "Flotilla keeps each project's target dir in a cache mount of its own",
+    ),
+    ("--profile", "set the profile with `cargo: {profile: …}`"),
+    (
+        "--release",
+        "`release` is the default `cargo: {profile: …}`",
+    ),
+    (
+        "--manifest-path",
+        "list another cargo project under `builder.projects`, by its path",
+    ),
+    (
+        "--locked",
+        "Flotilla passes `--locked` unless `cargo: {locked: false}`",
+    ),
+];
+
+/// The cargo settings of one project: a profile cargo accepts, env names a process gets, no
+/// build option Flotilla sets itself.
 fn cargo(cargo: &Cargo, errors: &mut Errors<'_>) {
+    for arg in &cargo.args {
+        let option = match arg.value.as_str() {
+            "-r" => "--release",
+            value => value.split_once('=').map_or(value, |(option, _)| option),
+        };
+        if let Some((option, hint)) = OWN_CARGO_OPTIONS.iter().find(|(own, _)| *own == option) {
+            errors.at(
+                position(arg),
+                format!("cargo argument `{option}` is not for `cargo.args`"),
+                Some((*hint).to_owned()),
+            );
+        }
+    }
     if let Err(message) = syntax::profile_name(&cargo.profile.value) {
         errors.at(
             position(&cargo.profile),
@@ -195,6 +235,22 @@ mod tests {
                 "f.yaml:7:26: invalid character `.` in cargo profile `..` (hint: profile names use letters, digits, `_` and `-`, e.g. `release` or `dist`)",
                 "f.yaml:9:27: `a-b-c=x` is not a rust target triple (hint: e.g. `aarch64-unknown-linux-gnu` (see `rustc --print target-list`))",
                 "f.yaml:9:44: invalid environment variable name `C\\n`: contains a control character (hint: environment variable names are such as `RUST_LOG`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn cargo_args_leave_to_flotilla_what_it_sets() {
+        let builder = "  binaries: [a]\n  cargo: {args: [-v, --target, x86_64-unknown-linux-musl, '--target-dir=/t', -r]}\n  projects:\n    p: {cargo: {args: ['--profile=dev', --locked, --manifest-path, x/Cargo.toml, --targets]}, binaries: [b]}\n";
+        assert_eq!(
+            errors_of(builder),
+            [
+                "f.yaml:5:22: cargo argument `--target` is not for `cargo.args` (hint: a target triple comes from `builder.cross`, e.g. `cross: {linux/arm64: {target: aarch64-unknown-linux-gnu}}`, so that its crates are fetched and its binaries found)",
+                "f.yaml:5:59: cargo argument `--target-dir` is not for `cargo.args` (hint: Flotilla keeps each project's target dir in a cache mount of its own)",
+                "f.yaml:5:78: cargo argument `--release` is not for `cargo.args` (hint: `release` is the default `cargo: {profile: …}`)",
+                "f.yaml:7:24: cargo argument `--profile` is not for `cargo.args` (hint: set the profile with `cargo: {profile: …}`)",
+                "f.yaml:7:41: cargo argument `--locked` is not for `cargo.args` (hint: Flotilla passes `--locked` unless `cargo: {locked: false}`)",
+                "f.yaml:7:51: cargo argument `--manifest-path` is not for `cargo.args` (hint: list another cargo project under `builder.projects`, by its path)",
             ]
         );
     }
