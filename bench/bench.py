@@ -332,7 +332,7 @@ class Bench:
         """Cold, every variant: the compile path, then the prebuilt ref, per side."""
         log(f"P1: cold builds of {len(self.variants)} variants, {self.opts.cold_runs} run(s) per configuration")
         per = collections.defaultdict(lambda: collections.defaultdict(list))
-        cargo = collections.Counter()
+        cargo = collections.defaultdict(list)
         for i in range(self.opts.cold_runs):
             for side in self.sides:
                 for path in ("compile", "prebuilt"):
@@ -342,13 +342,13 @@ class Bench:
                     key = f"{side.name}_{path}"
                     for variant, s in seconds.items():
                         per[key][variant].append(s)
-                    cargo[key] += procs
+                    cargo[key].append(procs)
                     log(f"  run {i + 1}: {side.name} {path} path {sum(seconds.values()):.1f} s, {procs} cargo processes")
                     if path == "compile" and side.name != "syntax":
                         self.push_prebuilt(side)
         totals = {k: stats([sum(run) for run in zip(*v.values())]) for k, v in per.items()}
         variants = {k: {variant: stats(s) for variant, s in v.items()} for k, v in per.items()}
-        return {"P1": totals, "P1_variants": variants, "P1_cargo": dict(cargo)}
+        return {"P1": totals, "P1_variants": variants, "P1_cargo": {k: statistics.median_low(v) for k, v in cargo.items()}}
 
     def ci(self):
         """Each variant a job on a fresh runner: no build cache, none of the images an earlier

@@ -52,7 +52,7 @@ def engine_section(engine, r, host):
             lines.append(rw(f"P1 cold build of all {n} variants, {path} path", {k: p1.get(f"{k}_{path}") for k, _ in SIDES}))
         lines.append(rw("P1 prebuilt / compile path (time)", {k: ratio(p1.get(f"{k}_prebuilt"), p1.get(f"{k}_compile")) or None for k, _ in SIDES}, fmt=str, ratios=False))
         for path in ("prebuilt", "compile"):
-            lines.append(rw(f"P1 cargo processes in the {path}-path builds", {k: r["P1_cargo"].get(f"{k}_{path}") for k, _ in SIDES}, fmt=str, ratios=False))
+            lines.append(rw(f"P1 cargo processes in the {path}-path builds (median of the runs)", {k: r["P1_cargo"].get(f"{k}_{path}") for k, _ in SIDES}, fmt=str, ratios=False))
     ci = r.get("CI")
     if ci:
         job = {k: ci["jobs"][k].get(PULLED_VARIANT) for k in ci["jobs"]}

@@ -16,7 +16,16 @@ REGISTRY=localhost:5000
 EXAMPLE=$ROOT/examples/hello
 RUN_ID=$(date +%s)-$$
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# The images the suites tag (flotilla-e2e/…, some per run) and the ones they untag go when the
+# run ends, so a machine that runs the suites often keeps its disk; FLOTILLA_E2E_KEEP=1 keeps them.
+cleanup() {
+  rm -rf "$WORK"
+  [ -n "${FLOTILLA_E2E_KEEP:-}" ] && return
+  "$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep -E '^([^/]+/)?flotilla-e2e/' \
+    | xargs -r "$DOCKER" image rm -f >/dev/null 2>&1
+  "$DOCKER" image prune -f >/dev/null 2>&1
+}
+trap cleanup EXIT
 export DOCKER_BUILDKIT=1
 
 passed=0
