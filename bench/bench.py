@@ -124,35 +124,42 @@ class Timeline:
         return sorted(self.steps.values(), key=lambda s: (s["start"], s["end"]))
 
 
-def build(workdir, spec, target, *extra, tag):
+def build(workdir, spec, target, *extra, tag, made):
     """Builds one target; exits with the build's output when it fails (nothing is tagged then).
-    Returns seconds, cargo processes seen, and the timeline of its steps."""
-    args = [DOCKER, "build", "--progress=plain", "-f", str(workdir / spec), "--target", target, "-t", tag, *extra, str(workdir)]
-    tail = collections.deque(maxlen=40)
-    with CargoWatch() as cargo:
-        started = time.monotonic()
-        timeline = Timeline(started)
-        proc = subprocess.Popen(args, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors="replace")
-        for line in proc.stdout:
-            timeline.feed(line, time.monotonic())
-            tail.append(line)
-        status = proc.wait()
-        seconds = time.monotonic() - started
-    if status:
-        sys.exit(f"bench: {spec} --target {target} failed:\n{''.join(tail)}")
+    Adds the tag and the image's id to `made`: a later build with the same tag leaves this image
+    untagged, not removed, so the cleanup removes it by id. Returns seconds, cargo processes
+    seen, and the timeline of its steps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        iidfile = Path(tmp) / "iid"
+        args = [DOCKER, "build", "--progress=plain", "--iidfile", str(iidfile), "-f", str(workdir / spec), "--target", target,
+                "-t", tag, *extra, str(workdir)]
+        tail = collections.deque(maxlen=40)
+        with CargoWatch() as cargo:
+            started = time.monotonic()
+            timeline = Timeline(started)
+            proc = subprocess.Popen(args, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors="replace")
+            for line in proc.stdout:
+                timeline.feed(line, time.monotonic())
+                tail.append(line)
+            status = proc.wait()
+            seconds = time.monotonic() - started
+        if status:
+            sys.exit(f"bench: {spec} --target {target} failed:\n{''.join(tail)}")
+        made.add(tag)
+        if iidfile.exists():
+            made.add(iidfile.read_text().strip())
     return seconds, len(cargo.seen), timeline
 
 
 class Side:
-    """One way of building the example: flotilla.yaml, or a Dockerfile. Remembers its tags."""
+    """One way of building the example: flotilla.yaml, or a Dockerfile. Remembers what it made."""
 
     def __init__(self, name, spec, workdir, made):
         self.name, self.spec, self.workdir, self.made = name, spec, workdir, made
 
     def build(self, target, *extra, tag=None):
         tag = tag or f"bench/{self.name}-{target}".lower()
-        self.made.add(tag)
-        return build(self.workdir, self.spec, target, *extra, tag=tag)
+        return build(self.workdir, self.spec, target, *extra, tag=tag, made=self.made)
 
     def build_all(self, variants, *extra):
         """Seconds per variant, in order, and the cargo processes seen in all of them."""
@@ -225,7 +232,7 @@ class Bench:
 
     def __init__(self, opts, work):
         self.opts, self.work = opts, work
-        self.made = set()  # image tags to remove after each scenario
+        self.made = set()  # image tags and ids to remove after each scenario
         self.variants = opts.variants.split(",") if opts.variants else variant_names()
         self.tree = self.copy(OPENAB, "openab")
         self.sides = self.sides_of(self.tree, "Dockerfile.unified")
@@ -265,7 +272,8 @@ class Bench:
         docker("push", ref)
 
     def cleanup(self):
-        """Removes every image the scenario tagged (a failed build tags nothing)."""
+        """Removes every image the scenario made, tagged or since untagged (a failed build makes
+        nothing)."""
         if self.made:
             docker("image", "rm", "-f", *sorted(self.made), check=False)
             self.made.clear()
