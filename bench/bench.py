@@ -262,9 +262,10 @@ class Bench:
         """The prebuilt ref a side's variants use, and the target that makes it."""
         return (self.artifact, "artifact") if side.name == "flotilla" else (self.builder, "local_builder")
 
-    def prebuilt_args(self, side):
-        """The build args that take a side's variants down the prebuilt path."""
-        return ("--build-arg", f"BUILDER_IMAGE={self.prebuilt(side)[0]}")
+    def path_args(self, side, path):
+        """The build args that take a side's variants down `path`: "compile", or "prebuilt"
+        (BUILDER_IMAGE names the side's prebuilt ref)."""
+        return ("--build-arg", f"BUILDER_IMAGE={self.prebuilt(side)[0]}") if path == "prebuilt" else ()
 
     def push_prebuilt(self, side):
         ref, target = self.prebuilt(side)
@@ -287,15 +288,15 @@ class Bench:
             if side.name != "syntax":
                 self.push_prebuilt(side)
         for side in self.sides:
-            side.build_all(self.variants, *self.prebuilt_args(side))
+            side.build_all(self.variants, *self.path_args(side, "prebuilt"))
         log(f"P3: no-op rebuilds, {self.opts.runs} run(s)")
-        p3 = {key: {side.name: [] for side in self.sides} for key in ("P3", "P3_prebuilt")}
+        p3 = {path: {side.name: [] for side in self.sides} for path in ("compile", "prebuilt")}
         for _ in range(self.opts.runs):
-            for key in p3:
+            for path, times in p3.items():
                 for side in self.sides:
-                    extra = self.prebuilt_args(side) if key == "P3_prebuilt" else ()
-                    p3[key][side.name].append(sum(side.build_all(self.variants, *extra)[0].values()))
-        return {key: {k: stats(v) for k, v in sides.items()} for key, sides in p3.items()}
+                    times[side.name].append(sum(side.build_all(self.variants, *self.path_args(side, path))[0].values()))
+        stats_of = {path: {k: stats(v) for k, v in times.items()} for path, times in p3.items()}
+        return {"P3": stats_of["compile"], "P3_prebuilt": stats_of["prebuilt"]}
 
     def p4(self):
         """A one-line edit in the core crate, then a rebuild of one variant (compile path); the
@@ -344,9 +345,8 @@ class Bench:
         for i in range(self.opts.cold_runs):
             for side in self.sides:
                 for path in ("compile", "prebuilt"):
-                    extra = self.prebuilt_args(side) if path == "prebuilt" else ()
                     prune()
-                    seconds, procs = side.build_all(self.variants, *extra)
+                    seconds, procs = side.build_all(self.variants, *self.path_args(side, path))
                     key = f"{side.name}_{path}"
                     for variant, s in seconds.items():
                         per[key][variant].append(s)
