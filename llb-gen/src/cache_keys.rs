@@ -14,7 +14,7 @@
 //! | cargo registry, `$CARGO_HOME/registry` | `<ns>/flotilla-cargo-registry-<platform>` | locked | namespace, platform | The namespace or the platform changes. Every project and toolchain shares it, because a crate is the same file whoever downloads it. Only a project's short `cargo fetch` mounts it (and a build with no manifest to fetch from); the builds run offline on the fetch layer's copy, so projects do not wait on each other's compiles. |
 //! | cargo git db, `$CARGO_HOME/git` | `<ns>/flotilla-cargo-git-<platform>` | locked | namespace, platform | Same as the registry. |
 //! | target dir, `/flotilla/target` (the final build's only cache mount, at one path for every project; it records which dependency layer seeded it in `.flotilla-seeded`) | `<ns>/flotilla-target-<platform>-<hash>-<project>`, `<project>` the project's path with each byte but letters, digits and `-` written `_XX` (`_2E` for the root; not `%XX`, which breaks rustc's linker arguments) | locked | Namespace and platform, plus a hash of the toolchain image, `builder.workdir`, the project's path and the project's own package names. The package names are the `[package] name` of each package cargo builds for the project (its root package, workspace members and path dependencies inside it, see [`crate::stubs`]); a project with no manifest in the context has none. | Any of those changes. Another repository has other package names, so it gets its own target dir instead of invalidating this one. Editing a source, bumping a dependency or changing `Cargo.lock` keeps the key, and cargo rebuilds incrementally in the same dir. Adding, removing or renaming one of the project's packages gives a new dir. That dir starts from the dependency layer, which such a manifest change rebuilds anyway. |
-//! | apt, `/var/cache/apt` and `/var/lib/apt` | `<ns>/flotilla-apt-cache-<platform>`, `<ns>/flotilla-apt-lib-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages and lists are per architecture. Every base image shares them, and apt checks what it reuses. |
+//! | apt's package cache, `/var/cache/apt` | `<ns>/flotilla-apt-cache-<platform>` | locked | namespace, platform | The namespace or the platform changes. Packages are per architecture. Every base image shares them: apt checks each reused `.deb` against the lists the step has just fetched. The lists are not cached: one kept from another step would skip the check of its signature against this step's keys. `/var/lib/apt` (`extended_states`, which records what was installed as a dependency) stays in the image. |
 //! | a run step's `cache:` | `<ns>/<id>` | the step's `sharing` (`shared` by default, or `locked`) | Namespace, plus the step's `id`, else its `target` cleaned as Go's `path.Clean` does. | The namespace, the `id` or the target changes. The id is the one a Dockerfile's `RUN --mount=type=cache` gets, so the two share the cache on one daemon. |
 //!
 //! **Client directories** (`local://` sources). BuildKit's cache key of a local source is its
@@ -133,18 +133,13 @@ impl CacheMounts<'_> {
         self.mount(dest, &id, CacheSharing::Locked)
     }
 
-    /// apt's package cache and lists.
-    pub(crate) fn apt(&self) -> Vec<Mount> {
-        [("/var/cache/apt", "cache"), ("/var/lib/apt", "lib")]
-            .into_iter()
-            .map(|(dest, name)| {
-                self.mount(
-                    dest.to_owned(),
-                    &format!("flotilla-apt-{name}-{}", self.platform.slug()),
-                    CacheSharing::Locked,
-                )
-            })
-            .collect()
+    /// apt's package cache (the `.deb` files, checked against the lists when reused).
+    pub(crate) fn apt(&self) -> Mount {
+        self.mount(
+            "/var/cache/apt".to_owned(),
+            &format!("flotilla-apt-cache-{}", self.platform.slug()),
+            CacheSharing::Locked,
+        )
     }
 
     /// A run step's `cache:` entry, with docker/dockerfile's default id.
@@ -372,8 +367,8 @@ mod tests {
             let all: Vec<Mount> = mounts
                 .cargo("/usr/local/cargo")
                 .into_iter()
-                .chain(mounts.apt())
                 .chain([
+                    mounts.apt(),
                     mounts.target_dir("/t".to_owned(), &project),
                     mounts.run_step(&spec_cache("{target: /root/.npm, id: npm}")),
                     mounts.run_step(&spec_cache("{target: /root//.cache/./pip/}")),
@@ -385,16 +380,15 @@ mod tests {
                 .map(|id| id.strip_prefix(prefix).unwrap())
                 .collect();
             assert_eq!(
-                unprefixed[..4],
+                unprefixed[..3],
                 [
                     "flotilla-cargo-registry-linux-amd64",
                     "flotilla-cargo-git-linux-amd64",
                     "flotilla-apt-cache-linux-amd64",
-                    "flotilla-apt-lib-linux-amd64",
                 ]
             );
-            assert!(unprefixed[4].starts_with("flotilla-target-linux-amd64-"));
-            assert_eq!(unprefixed[5..], ["npm", "/root/.cache/pip"]);
+            assert!(unprefixed[3].starts_with("flotilla-target-linux-amd64-"));
+            assert_eq!(unprefixed[4..], ["npm", "/root/.cache/pip"]);
         }
     }
 
@@ -418,7 +412,7 @@ mod tests {
             namespace: &namespace,
             platform: &arm,
         };
-        for mount in mounts.apt().iter().chain(&mounts.cargo("/c")) {
+        for mount in std::iter::once(&mounts.apt()).chain(&mounts.cargo("/c")) {
             let Mount::Cache { id, sharing, .. } = mount else {
                 panic!("{mount:?}")
             };

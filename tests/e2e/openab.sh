@@ -4,7 +4,7 @@
 # prebuilt ref with no compile op, run and inspected.
 
 OPENAB=$(spec_dir openab "$ROOT/examples/openab")
-OPENAB_ARTIFACT=$REGISTRY/openab-artifact:e2e-$RUN_ID
+OPENAB_ARTIFACT=$REGISTRY/flotilla-e2e/openab-artifact:$RUN_ID
 
 # openab_build NAME [docker build args…]: a build of examples/openab.
 openab_build() { local name=$1; shift; build "openab-$name" "$OPENAB" "$@"; }

@@ -33,6 +33,16 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN
     fail "packages installed" "$out"
   fi
 
+  # The image keeps apt's own records and setup, as a Dockerfile's RUN apt-get leaves them:
+  # jq's library is marked as installed for jq, and the base's docker-clean hook is in place.
+  out=$(in_image $KIRO 'apt-mark showauto; md5sum < /etc/apt/apt.conf.d/docker-clean; ls /etc/apt/apt.conf.d')
+  base_clean=$(in_image debian:bookworm-slim 'md5sum < /etc/apt/apt.conf.d/docker-clean; ls /etc/apt/apt.conf.d')
+  if grep -qx 'libjq1' <<<"$out" && ! grep -qx 'jq' <<<"$out" && [[ $out == *"$base_clean" ]]; then
+    pass "packages: apt-mark knows jq's dependencies; the base's apt.conf.d (docker-clean) is unchanged"
+  else
+    fail "packages: apt records and setup" "$out / base: $base_clean"
+  fi
+
   saved_layers $KIRO "$WORK/kiro"
   base_layers=$(inspect debian:bookworm-slim '{{len .RootFS.Layers}}')
   layer_files=$(layer_paths "$WORK/kiro")
@@ -249,6 +259,6 @@ if build apt-repo "$APT" --target apt-repo --no-cache "${PREBUILT[@]}" --build-a
 else
   fail "apt repository build"; log_tail apt-repo
 fi
-expect_refused apt-wrong-key "$APT" "apt-get update" \
+expect_refused apt-wrong-key "$APT" "bookworm-backports InRelease' is not signed" \
   "apt repository with a key that does not sign it: apt refuses it and the build fails" \
   --target apt-wrong-key "${PREBUILT[@]}" --build-arg "MIRROR=$mirror"

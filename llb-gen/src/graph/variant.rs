@@ -21,10 +21,16 @@ use crate::spec::{Command, Document, NamedMap, Spanned, Spec, position};
 /// The apt step. Its arguments are the number of repositories, five words for each (name,
 /// keyring path, URL, suite, components), then the packages: values reach the shell as
 /// arguments, never as script text. Debian images delete downloaded packages after each
-/// install; the cache mount needs them kept.
+/// install (`docker-clean`), which would empty the cache mount: the hook is set aside for the
+/// step and put back, so the image keeps the base's apt setup. The lists are fetched afresh and
+/// removed, as a Dockerfile's `RUN apt-get` does: a list kept from another step would skip the
+/// check of its signature against this step's keys. Translations are never read by an install.
 const APT_INSTALL: &str = r#"set -eu
-rm -f /etc/apt/apt.conf.d/docker-clean
-echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache
+held=
+if [ -e /etc/apt/apt.conf.d/docker-clean ]; then
+  held=$(mktemp -d)
+  mv /etc/apt/apt.conf.d/docker-clean "$held/"
+fi
 repositories=$1
 shift
 while [ "$repositories" -gt 0 ]; do
@@ -35,10 +41,14 @@ while [ "$repositories" -gt 0 ]; do
   repositories=$((repositories - 1))
 done
 if [ "$#" -gt 0 ]; then
-  apt-get update
+  apt-get -o Acquire::Languages=none update
   apt-get install -y --no-install-recommends "$@"
 fi
 rm -rf /var/lib/apt/lists/*
+if [ -n "$held" ]; then
+  mv "$held/docker-clean" /etc/apt/apt.conf.d/
+  rmdir "$held"
+fi
 "#;
 /// Where the apt step finds each repository's key, `<dir>/<name>`.
 const APT_KEYS_DIR: &str = "/run/flotilla/apt-keys";
@@ -287,7 +297,7 @@ impl VariantBuilder<'_> {
         }
     }
 
-    /// `apt-get install` with apt's caches on locked cache mounts, and no lists in the layer.
+    /// `apt-get install` with apt's package cache on a locked cache mount, and no lists in the layer.
     fn packages(&self, packages: &[Spanned<String>], repositories: &[AptRepository]) -> Exec {
         let mut args = shell(APT_INSTALL.to_owned());
         args.push("apt-install".to_owned());
@@ -329,11 +339,7 @@ impl VariantBuilder<'_> {
             env: self.env_over_base(frontend.to_vec()),
             cwd: "/".to_owned(),
             user: "root".to_owned(),
-            mounts: self
-                .facts
-                .cache_mounts()
-                .apt()
-                .into_iter()
+            mounts: std::iter::once(self.facts.cache_mounts().apt())
                 .chain(keys)
                 .collect(),
         }
