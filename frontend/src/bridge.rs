@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hyper_util::rt::TokioIo;
+use llb_gen::llb::ResolveMode;
 use llb_gen::pb;
 use llb_gen::platform::Platform;
 use prost::Message;
@@ -16,8 +17,8 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::gateway_pb::{
     self, CacheOptionsEntry, FileRange, PingRequest, ReadDirRequest, ReadFileRequest,
-    ResolveImageConfigRequest, ReturnRequest, SolveRequest, StatFileRequest,
-    llb_bridge_client::LlbBridgeClient,
+    ResolveImageConfigRequest, ResolveImageConfigResponse as ImageConfigResponse, ReturnRequest,
+    SolveRequest, StatFileRequest, llb_bridge_client::LlbBridgeClient,
 };
 use crate::outcome::{Outcome, PlatformImage};
 
@@ -361,23 +362,24 @@ impl Bridge {
         }
     }
 
-    /// The config JSON of image `reference` for `platform`.
+    /// The config JSON of image `reference` for `platform`, and the digest the daemon
+    /// resolved the reference to: empty when Docker 20.10 took the image from its own store.
     pub async fn resolve_image_config(
         &self,
         reference: &str,
         platform: &Platform,
-        resolve_mode: &str,
-    ) -> Result<Vec<u8>, BridgeError> {
+        resolve_mode: ResolveMode,
+    ) -> Result<ImageConfigResponse, BridgeError> {
         let request = ResolveImageConfigRequest {
             r#ref: reference.to_owned(),
             platform: Some(platform.to_pb()),
-            resolve_mode: resolve_mode.to_owned(),
+            resolve_mode: resolve_mode.as_str().to_owned(),
             log_name: format!("[internal] load metadata for {reference}"),
         };
         let mut client = self.client.clone();
         let call = client.resolve_image_config(request);
         let response = self.timed("ResolveImageConfig", reference, call).await?;
-        Ok(response.into_inner().config)
+        Ok(response.into_inner())
     }
 
     /// Ends the build with its images: one ref and `containerimage.config`; or a ref per

@@ -64,6 +64,10 @@ pub enum Garbage {
     TruncatedMessage,
 }
 
+/// The digest a healthy fake daemon resolves every image to.
+pub const IMAGE_DIGEST: &str =
+    "sha256:4242424242424242424242424242424242424242424242424242424242424242";
+
 /// How the fake daemon answers each RPC.
 pub struct Daemon {
     /// ReadFile's answer, whatever the path.
@@ -82,6 +86,9 @@ pub struct Daemon {
     pub stats: BTreeMap<String, Result<Stat, Status>>,
     /// ResolveImageConfig's answer, whatever the image.
     pub image_config: Result<Vec<u8>, Status>,
+    /// The digest ResolveImageConfig resolves every image to; Docker 20.10 answers "" for an
+    /// image in its own store.
+    pub image_digest: String,
     /// Ping's answer.
     pub pong: Result<PongResponse, Status>,
     /// RPCs, by method name (`ReadFile`), answered with a broken message instead.
@@ -104,6 +111,7 @@ impl Daemon {
             failing_step: None,
             stats: BTreeMap::new(),
             image_config: Ok(br#"{"architecture":"amd64","os":"linux","config":{}}"#.to_vec()),
+            image_digest: IMAGE_DIGEST.to_owned(),
             pong: Ok(PongResponse {
                 frontend_api_caps: Vec::new(),
                 llb_caps: LLB_CAPS.into_iter().map(cap).collect(),
@@ -170,7 +178,7 @@ impl LlbBridge for Fake {
     ) -> Result<Response<ResolveImageConfigResponse>, Status> {
         let config = self.daemon.image_config.clone()?;
         Ok(Response::new(ResolveImageConfigResponse {
-            digest: "sha256:fake".to_owned(),
+            digest: self.daemon.image_digest.clone(),
             config,
         }))
     }

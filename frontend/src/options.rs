@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use llb_gen::llb::{ExecNetwork, NetworkMode};
+use llb_gen::llb::{ExecNetwork, NetworkMode, ResolveMode};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use serde::Deserialize;
@@ -231,8 +231,14 @@ impl Options {
     }
 
     /// How image references resolve (`image-resolve-mode`: `default`, `pull` or `local`).
-    pub fn resolve_mode(&self) -> &str {
-        self.get("image-resolve-mode").unwrap_or("default")
+    pub fn resolve_mode(&self) -> Result<ResolveMode, InvalidOption> {
+        let Some(value) = self.get("image-resolve-mode") else {
+            return Ok(ResolveMode::Default);
+        };
+        ResolveMode::parse(value).ok_or_else(|| InvalidOption {
+            option: "image-resolve-mode".to_owned(),
+            message: format!("`{value}` is not `default`, `pull` or `local`"),
+        })
     }
 
     /// The first target platform: the one a question about "the" build (a subrequest) is about.
@@ -499,6 +505,21 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("option force-network-mode: `bridge`")
+        );
+    }
+
+    #[test]
+    fn image_resolve_mode_is_one_of_three() {
+        let mode = |value: &str| env(&[("BUILDKIT_FRONTEND_OPT_0", value)]).resolve_mode();
+        assert_eq!(env(&[]).resolve_mode().unwrap(), ResolveMode::Default);
+        assert_eq!(mode("image-resolve-mode=pull").unwrap(), ResolveMode::Pull);
+        assert_eq!(
+            mode("image-resolve-mode=local").unwrap(),
+            ResolveMode::Local
+        );
+        assert_eq!(
+            mode("image-resolve-mode=always").unwrap_err().to_string(),
+            "option image-resolve-mode: `always` is not `default`, `pull` or `local`"
         );
     }
 

@@ -17,13 +17,14 @@ use llb_gen::resolve::ArgValues;
 use llb_gen::spec::DEFAULT_FILENAME;
 use prost::Message;
 
-use crate::fake_bridge::{Daemon, run_recording};
+use crate::fake_bridge::{Daemon, IMAGE_DIGEST, run_recording};
 use crate::gateway_pb::Stat;
 use crate::options::Options;
 
 const HELLO: &str = include_str!("../../examples/hello/flotilla.yaml");
 /// examples/hello: the spec, a `.dockerignore` and a Cargo workspace of two crates.
 const HELLO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello");
+/// Normalized as written, so the plan names it as the daemon was asked.
 const BUILDER_IMAGE: &str = "localhost:5000/hello-artifact:1";
 const SESSION_ID: &str = "session-1";
 /// A prebuilt gateway (no manifests to read) with labels, a network and no-cache.
@@ -49,14 +50,18 @@ fn planned(request: &BuildRequest, facts: impl FnOnce(&Plan<'_>) -> BuildFacts) 
         .definition
 }
 
-/// The facts the fake daemon gives: its image config, the session, and its one file (the spec)
-/// read as the context's `.dockerignore`, as the frontend does; the prebuilt graph uses neither
+/// The facts the fake daemon gives: its image config, the digest it resolves every image to
+/// (the base's and the prebuilt builder's here), the session, and its one file (the spec) read
+/// as the context's `.dockerignore`, as the frontend does; the prebuilt graph uses neither
 /// session nor context today.
 fn daemon_facts(plan: &Plan<'_>, image_config: &[u8]) -> BuildFacts {
+    let digests = [plan.base_image().expect("a base"), BUILDER_IMAGE]
+        .map(|image| (image.to_owned(), IMAGE_DIGEST.to_owned()));
     BuildFacts {
         session_id: Some(SESSION_ID.to_owned()),
         context_excludes: dockerignore::patterns(HELLO),
         base_config: Some(ImageConfig::from_json(image_config).expect("the fake's config")),
+        digests: digests.into(),
         ..plan.known_facts()
     }
 }
@@ -102,6 +107,20 @@ async fn the_plan_builds_the_definition_the_frontend_solves() {
     };
     let facts = |plan: &Plan<'_>| daemon_facts(plan, &image_config);
     assert_eq!(solved, planned(&asked, facts).encode_to_vec());
+    // Every image source is pinned to the digest the daemon resolved it to.
+    let pinned = format!("@{IMAGE_DIGEST}").into_bytes();
+    let sources = Definition::decode(&solved[..]).expect("a Definition").def;
+    let images: Vec<&Vec<u8>> = sources
+        .iter()
+        .filter(|op| op.windows(15).any(|w| w == b"docker-image://"))
+        .collect();
+    assert_eq!(images.len(), 2, "the base and the prebuilt builder");
+    assert!(
+        images
+            .iter()
+            .all(|op| op.windows(pinned.len()).any(|w| w == pinned)),
+        "every image source pinned"
+    );
     // The options reached the Definition: without them the plan builds another.
     assert_ne!(solved, planned(&plain, facts).encode_to_vec());
 }
@@ -109,9 +128,11 @@ async fn the_plan_builds_the_definition_the_frontend_solves() {
 #[tokio::test]
 async fn the_cli_builds_the_definition_the_frontend_solves_for_a_compiled_target() {
     // The frontend reads the spec, `.dockerignore` and the Cargo manifests of examples/hello
-    // through the bridge; the toolchain's and the base image's configs are empty, no session.
+    // through the bridge; the toolchain's and the base image's configs are empty, no session,
+    // and no digest to pin them to (as Docker 20.10 answers for the images in its store).
     let daemon = Daemon {
         dir: Some(PathBuf::from(HELLO_DIR)),
+        image_digest: String::new(),
         ..Daemon::holding(HELLO)
     };
     let options = Options::from_opts(&["target=hello"]);

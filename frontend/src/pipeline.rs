@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use llb_gen::failure::failed_step;
 use llb_gen::graph::BuildFacts;
-use llb_gen::llb::{NetworkMode, NoCache, SourceFile};
+use llb_gen::llb::{NetworkMode, NoCache, ResolveMode, SourceFile};
 use llb_gen::pb::Definition;
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
@@ -56,18 +56,20 @@ async fn build_spec(
             platforms: platforms.iter().map(ToString::to_string).collect(),
         });
     }
-    if let Some(scanner) = options.sbom_scanner() {
-        check_sbom_scanner(bridge, options, scanner, &options.platform()?).await?;
-    }
     let asked = BuildRequest {
         network: options.exec_network()?,
         labels: options.labels(),
         no_cache: NoCache::from_option(options.opts.get("no-cache").map(String::as_str)),
+        resolve_mode: options.resolve_mode()?,
         ..BuildRequest::new(
             options.get("target").map(str::to_owned),
             options.arg_values(&platforms[0]),
         )?
     };
+    if let Some(scanner) = options.sbom_scanner() {
+        let platform = options.platform()?;
+        check_sbom_scanner(bridge, options, scanner, &platform, asked.resolve_mode).await?;
+    }
     let request = Request {
         bridge,
         options,
@@ -101,12 +103,10 @@ async fn check_sbom_scanner(
     options: &Options,
     scanner: &str,
     target: &Platform,
+    mode: ResolveMode,
 ) -> Result<(), BuildError> {
     let platform = options.worker_platform.as_ref().unwrap_or(target);
-    match bridge
-        .resolve_image_config(scanner, platform, options.resolve_mode())
-        .await
-    {
+    match bridge.resolve_image_config(scanner, platform, mode).await {
         Ok(_) => Ok(()),
         Err(error) => Err(BuildError::SbomScanner {
             scanner: scanner.to_owned(),
@@ -139,28 +139,43 @@ impl Request<'_> {
         let resolver = Resolver {
             bridge,
             platform: &platform,
-            mode: options.resolve_mode(),
+            mode: asked.resolve_mode,
         };
         let known = BuildFacts {
             session_id: options.session_id.clone(),
             ..plan.known_facts()
         };
         let check = plan.prebuilt_check(&known)?;
-        let (context_excludes, toolchain_config, base_config, checked) = tokio::join!(
+        let prebuilt_image = check.as_ref().and_then(|check| check.image.clone());
+        let (context_excludes, toolchain, base, prebuilt_digest) = tokio::join!(
             self.context_excludes(plan.reads_context(), excludes),
-            resolver.config_of(plan.toolchain_image()),
-            resolver.config_of(plan.base_image()),
+            resolver.resolve_of(plan.toolchain_image()),
+            resolver.resolve_of(plan.base_image()),
             async {
                 match check {
                     Some(check) => prebuilt::check(bridge, &resolver, check, &platform).await,
-                    None => Ok(()),
+                    None => Ok(None),
                 }
             },
         );
         let context_excludes = context_excludes?;
-        let toolchain_env = toolchain_config?.and_then(|toolchain| toolchain.config.env);
-        let base_config = base_config?;
-        checked?;
+        let (toolchain, base, prebuilt_digest) = (toolchain?, base?, prebuilt_digest?);
+        let digests = [
+            (
+                plan.toolchain_image(),
+                toolchain.as_ref().and_then(|t| t.digest.clone()),
+            ),
+            (
+                plan.base_image(),
+                base.as_ref().and_then(|b| b.digest.clone()),
+            ),
+            (prebuilt_image.as_deref(), prebuilt_digest),
+        ]
+        .into_iter()
+        .filter_map(|(image, digest)| Some((image?.to_owned(), digest?)))
+        .collect();
+        let toolchain_env = toolchain.and_then(|toolchain| toolchain.config.config.env);
+        let base_config = base.map(|base| base.config);
         if let (Some(walk), None) = (plan.manifest_walk(&context_excludes), &manifests) {
             *manifests =
                 Some(client_files::read_manifests(bridge, options, &context_excludes, walk).await?);
@@ -170,6 +185,7 @@ impl Request<'_> {
             context_excludes,
             manifests: manifests.clone().unwrap_or_default(),
             base_config,
+            digests,
             ..known
         };
         let source = SourceFile {

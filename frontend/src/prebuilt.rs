@@ -17,12 +17,14 @@ const NO_PLATFORM_MATCH: &str = "no match for platform in manifest";
 /// binaries (naming the directory searched and each missing or non-executable binary). The
 /// image's config and the builder are fetched at once, and its directory is listed in one
 /// ReadDir whatever the number of binaries: each of those is a round trip to the daemon.
+/// Returns the digest the image resolved to, if the daemon gave one, to pin the build to the
+/// image checked.
 pub async fn check(
     bridge: &Bridge,
     resolver: &Resolver<'_>,
     check: PrebuiltCheck,
     platform: &Platform,
-) -> Result<(), BuildError> {
+) -> Result<Option<String>, BuildError> {
     let PrebuiltCheck {
         source_name,
         image,
@@ -34,17 +36,18 @@ pub async fn check(
         source_name: source_name.clone(),
         reason,
     };
-    let config = async {
+    let resolved = async {
         match &image {
-            Some(image) => Some(resolver.try_config(image).await),
+            Some(image) => Some(resolver.try_resolve(image).await),
             None => None,
         }
     };
-    let (config, solved) = tokio::join!(config, bridge.solve(definition, Vec::new()));
-    if let (Some(image), Some(config)) = (&image, config) {
+    let (resolved, solved) = tokio::join!(resolved, bridge.solve(definition, Vec::new()));
+    let mut digest = None;
+    if let (Some(image), Some(resolved)) = (&image, resolved) {
         // An image for one platform only (a manifest, not an index) is pulled whatever the
         // platform asked for, so its config says which it is.
-        let config = match config {
+        let resolved = match resolved {
             // Current BuildKit refuses such an image itself rather than handing its config back.
             Err(Unusable::Daemon(error)) if error.to_string().contains(NO_PLATFORM_MATCH) => {
                 return Err(BuildError::PrebuiltPlatform {
@@ -55,7 +58,7 @@ pub async fn check(
             }
             resolved => resolved.map_err(unusable)?,
         };
-        if let Some(found) = config.platform()
+        if let Some(found) = resolved.config.platform()
             && !found.serves(platform)
         {
             return Err(BuildError::PrebuiltPlatform {
@@ -64,6 +67,7 @@ pub async fn check(
                 wanted: platform.to_string(),
             });
         }
+        digest = resolved.digest;
     }
     let unreadable = |error: BridgeError| unusable(error.into());
     let reference = solved.map_err(unreadable)?;
@@ -94,7 +98,7 @@ pub async fn check(
         })
         .collect();
     if problems.is_empty() {
-        return Ok(());
+        return Ok(digest);
     }
     Err(BuildError::PrebuiltBinaries {
         source_name,

@@ -1,8 +1,10 @@
 //! Image configs from the daemon, for one platform and resolve mode: the base, the toolchain and
-//! the prebuilt builder image are all read through it.
+//! the prebuilt builder image are all read through it, with the digest each resolved to.
 
 use llb_gen::image::ImageConfig;
+use llb_gen::llb::ResolveMode;
 use llb_gen::platform::Platform;
+use llb_gen::reference;
 
 use crate::bridge::Bridge;
 use crate::error::{BuildError, Unusable};
@@ -14,34 +16,44 @@ pub struct Resolver<'a> {
     /// The platform whose config is wanted.
     pub platform: &'a Platform,
     /// Option `image-resolve-mode`.
-    pub mode: &'a str,
+    pub mode: ResolveMode,
+}
+
+/// An image's config, and the digest its reference resolved to, to pin its source to.
+pub struct ResolvedImage {
+    pub config: ImageConfig,
+    /// `None` when the daemon gave none (Docker 20.10, for an image in its own store) or one
+    /// no reference can hold.
+    pub digest: Option<String>,
 }
 
 impl Resolver<'_> {
-    /// The config of `image`, or a build error naming it.
-    pub async fn config(&self, image: &str) -> Result<ImageConfig, BuildError> {
-        self.try_config(image)
+    /// `image` resolved when there is one to resolve, or a build error naming it.
+    pub async fn resolve_of(
+        &self,
+        image: Option<&str>,
+    ) -> Result<Option<ResolvedImage>, BuildError> {
+        let Some(image) = image else {
+            return Ok(None);
+        };
+        self.try_resolve(image)
             .await
+            .map(Some)
             .map_err(|reason| BuildError::Image {
                 image: image.to_owned(),
                 reason,
             })
     }
 
-    /// The config of `image` when there is one to read, or a build error naming it.
-    pub async fn config_of(&self, image: Option<&str>) -> Result<Option<ImageConfig>, BuildError> {
-        match image {
-            Some(image) => self.config(image).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The config of `image`, or why it cannot be had.
-    pub async fn try_config(&self, image: &str) -> Result<ImageConfig, Unusable> {
-        let bytes = self
+    /// `image` resolved, or why it cannot be.
+    pub async fn try_resolve(&self, image: &str) -> Result<ResolvedImage, Unusable> {
+        let response = self
             .bridge
             .resolve_image_config(image, self.platform, self.mode)
             .await?;
-        ImageConfig::from_json(&bytes).map_err(|error| Unusable::Config(error.to_string()))
+        let config = ImageConfig::from_json(&response.config)
+            .map_err(|error| Unusable::Config(error.to_string()))?;
+        let digest = Some(response.digest).filter(|digest| reference::is_digest(digest));
+        Ok(ResolvedImage { config, digest })
     }
 }

@@ -130,6 +130,7 @@ mod tests {
     fn definition(scripts: &[&str]) -> pb::Definition {
         let base = State::image(
             "docker.io/library/debian:bookworm-slim",
+            crate::llb::ResolveMode::Default,
             &Platform::linux("amd64"),
             "base",
         );

@@ -9,7 +9,9 @@ use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::graph::{self, BuildFacts};
 use crate::image::{ConfigChanges, ImageConfig, SourceDateEpoch};
-use crate::llb::{ExecNetwork, MarshalOptions, NoCache, SourceFile, check_size, marshal};
+use crate::llb::{
+    ExecNetwork, MarshalOptions, NoCache, ResolveMode, SourceFile, check_size, marshal,
+};
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
 use crate::spec::{Spec, position};
@@ -34,6 +36,8 @@ pub struct BuildRequest {
     pub epoch: Option<SourceDateEpoch>,
     /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`: on every cache mount id.
     pub cache_namespace: CacheNamespace,
+    /// How images resolve (`image-resolve-mode`, `--pull`).
+    pub resolve_mode: ResolveMode,
 }
 
 impl BuildRequest {
@@ -49,6 +53,7 @@ impl BuildRequest {
             labels: Vec::new(),
             network: ExecNetwork::default(),
             no_cache: NoCache::default(),
+            resolve_mode: ResolveMode::default(),
         })
     }
 }
@@ -181,6 +186,7 @@ impl Plan<'_> {
         BuildFacts {
             build_platform: self.request.args.build_platform.clone(),
             cache_namespace: self.request.cache_namespace.clone(),
+            resolve_mode: self.request.resolve_mode,
             ..BuildFacts::native(self.request.args.target_platform.clone())
         }
     }

@@ -168,6 +168,12 @@ fn is_tag(tag: &str) -> bool {
         && tag.bytes().all(|b| word(b) || b == b'.' || b == b'-')
 }
 
+/// Whether `digest` is one a reference can be pinned to (`sha256:` and 64 lowercase hex digits,
+/// or sha512's).
+pub fn is_digest(digest: &str) -> bool {
+    check_digest(digest).is_ok()
+}
+
 /// go-digest's `Digest.Validate` with its registered algorithms: lowercase hex of the hash's
 /// length. sha384 is not registered by go-digest nor by the OCI image spec.
 fn check_digest(digest: &str) -> Result<(), String> {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use llb_gen::graph::BuildFacts;
-use llb_gen::llb::{SourceFile, digest_of};
+use llb_gen::llb::{ResolveMode, SourceFile, digest_of};
 use llb_gen::load;
 use llb_gen::pb::{self, file_action::Action as FileAction, op::Op as Payload};
 use llb_gen::plan::{self, BuildRequest};
@@ -406,6 +406,89 @@ fn prebuilt_path_has_no_compile_op_and_no_toolchain() {
         );
         assert!(sources.contains(&"docker-image://localhost:5000/hello-artifact:1".to_owned()));
     }
+}
+
+/// Each image source of `target` (image-resolve-mode `mode`, the daemon having resolved
+/// every image but the base to `DIGEST`): its identifier, its attributes and whether the op
+/// declares the resolve-mode cap.
+fn image_sources(
+    target: &str,
+    args: &[(&str, &str)],
+    mode: ResolveMode,
+) -> Vec<(String, BTreeMap<String, String>, bool)> {
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let spec = load(HELLO, "flotilla.yaml").unwrap();
+    let args = args.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let values = ArgValues::native(args.collect(), &Platform::linux("amd64"));
+    let request = BuildRequest {
+        resolve_mode: mode,
+        ..BuildRequest::new(Some(target.to_owned()), values).unwrap()
+    };
+    let plan = plan::plan(&spec, &request).unwrap();
+    let resolved = [
+        "docker.io/library/rust:1-bookworm",
+        "localhost:5000/hello-artifact:1",
+        "localhost:5000/pinned@sha256:2222222222222222222222222222222222222222222222222222222222222222",
+    ];
+    let facts = BuildFacts {
+        manifests: manifests(),
+        digests: resolved
+            .map(|image| (image.to_owned(), DIGEST.to_owned()))
+            .into(),
+        ..plan.known_facts()
+    };
+    let source = SourceFile {
+        name: "flotilla.yaml",
+        data: HELLO.as_bytes(),
+    };
+    let definition = plan.build(&facts, source).unwrap().definition;
+    assert_well_formed(&definition);
+    definition
+        .def
+        .iter()
+        .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).unwrap().op {
+            Some(Payload::Source(source)) if source.identifier.starts_with("docker-image://") => {
+                let caps = &definition.metadata[&digest_of(bytes)].caps;
+                let declared = caps.contains_key("source.image.resolvemode");
+                Some((source.identifier, source.attrs, declared))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn image_sources_are_pinned_to_the_digests_the_daemon_resolved() {
+    let pinned = |image: &str| format!("docker-image://{image}@sha256:{}", "1".repeat(64));
+    let none = BTreeMap::new();
+    // The toolchain is pinned; the base, with no digest (Docker 20.10's own store), is not.
+    assert_eq!(
+        image_sources("hello", &[], ResolveMode::Default),
+        [
+            (
+                "docker-image://docker.io/library/debian:bookworm-slim".to_owned(),
+                none.clone(),
+                false
+            ),
+            (pinned("docker.io/library/rust:1-bookworm"), none, false),
+        ]
+    );
+    let prebuilt = [("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")];
+    let pull = BTreeMap::from([("image.resolvemode".to_owned(), "pull".to_owned())]);
+    assert_eq!(
+        image_sources("artifact", &prebuilt, ResolveMode::Pull),
+        [(pinned("localhost:5000/hello-artifact:1"), pull, true)],
+        "the prebuilt builder is pinned, and pulled as its config was"
+    );
+    // A reference with a digest already keeps it.
+    let digested = format!("localhost:5000/pinned@sha256:{}", "2".repeat(64));
+    let sources = image_sources(
+        "artifact",
+        &[("BUILDER_IMAGE", &digested)],
+        ResolveMode::Local,
+    );
+    assert_eq!(sources[0].0, format!("docker-image://{digested}"));
+    assert_eq!(sources[0].1["image.resolvemode"], "local");
 }
 
 #[test]

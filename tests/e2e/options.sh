@@ -1,4 +1,4 @@
-# Frontend options as docker build sends them: --label, --add-host, --network, --no-cache.
+# Frontend options as docker build sends them: --label, --add-host, --network, --no-cache, --pull.
 # The probe spec's run steps record what they saw; the binaries come from a prebuilt artifact,
 # so nothing here compiles after the first step.
 
@@ -79,4 +79,34 @@ if build options-cached "$OPTIONS" "${PROBE_ARGS[@]}" "${same[@]}" -t flotilla-e
   fi
 else
   fail "--no-cache builds"; log_tail options-cached
+fi
+
+# 4. The base's config and its rootfs are one image: the daemon's own copy of the tag by default,
+# the registry's with --pull (image-resolve-mode=pull), which the daemon holds another image of.
+PULL_BASE=$REGISTRY/flotilla-e2e/pull-base:$RUN_ID
+pull_dir=$WORK/pull-base
+mkdir -p "$pull_dir"
+for which in registry local; do
+  printf 'FROM busybox:latest\nRUN echo %s > /etc/which\nENV WHICH=%s\n' "$which" "$which" >"$pull_dir/Dockerfile.$which"
+done
+if "$DOCKER" build -q -f "$pull_dir/Dockerfile.registry" -t "$PULL_BASE" "$pull_dir" >"$WORK/pull-base.log" 2>&1 \
+  && "$DOCKER" push "$PULL_BASE" >>"$WORK/pull-base.log" 2>&1 \
+  && "$DOCKER" build -q -f "$pull_dir/Dockerfile.local" -t "$PULL_BASE" "$pull_dir" >>"$WORK/pull-base.log" 2>&1; then
+  for mode in default pull; do
+    flags=(); [ $mode = pull ] && flags=(--pull)
+    expected=local; [ $mode = pull ] && expected=registry
+    if build "options-$mode" "$OPTIONS" --target pulled "${PROBE_ARGS[@]}" --build-arg "PULL_BASE=$PULL_BASE" \
+      "${flags[@]}" -t "flotilla-e2e/options-$mode"; then
+      out=$("$DOCKER" run --rm --entrypoint sh "flotilla-e2e/options-$mode" -c 'echo "$(cat /etc/which) $WHICH"' 2>&1)
+      if [ "$out" = "$expected $expected" ]; then
+        pass "image-resolve-mode $mode: the base's rootfs and config are both the $expected image"
+      else
+        fail "image-resolve-mode $mode: rootfs and config (want '$expected $expected')" "$out"
+      fi
+    else
+      fail "image-resolve-mode $mode: build"; log_tail "options-$mode"
+    fi
+  done
+else
+  fail "image-resolve-mode: the two bases"; sed 's/^/     | /' "$WORK/pull-base.log" | tail -n 15
 fi

@@ -90,7 +90,7 @@ pub(super) fn compile(
     } else {
         &facts.platform
     };
-    let image = State::image(
+    let image = facts.image(
         toolchain,
         platform,
         at_builder(spec, format!("[builder] FROM {}", builder.image.value)),

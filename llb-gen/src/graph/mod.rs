@@ -7,7 +7,9 @@ use crate::cache_keys::{CONTEXT_LOCAL, CacheMounts, CacheNamespace};
 use crate::diagnostic::Position;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
-use crate::llb::{Copy, CopyOptions, Describe, LocalOptions, SpecRange, State, check_graph_size};
+use crate::llb::{
+    Copy, CopyOptions, Describe, LocalOptions, ResolveMode, SpecRange, State, check_graph_size,
+};
 use crate::platform::Platform;
 use crate::spec::{Spanned, Spec, position};
 use crate::target::{ARTIFACT_DIR, BinariesSource, Target};
@@ -38,6 +40,14 @@ pub struct BuildFacts {
     pub base_config: Option<ImageConfig>,
     /// `build-arg:BUILDKIT_CACHE_MOUNT_NS`, on every cache mount id.
     pub cache_namespace: CacheNamespace,
+    /// How the images resolve (option `image-resolve-mode`), for their sources as for their
+    /// configs.
+    pub resolve_mode: ResolveMode,
+    /// The digest the daemon resolved each image reference to, as `reference → sha256:…`.
+    /// Each image source then names `reference@digest`, as docker/dockerfile's do, so its
+    /// rootfs is the image whose config was read even if the tag moves meanwhile. Docker 20.10
+    /// gives no digest for an image in its own store: that source keeps its tag.
+    pub digests: BTreeMap<String, String>,
 }
 
 impl BuildFacts {
@@ -54,7 +64,18 @@ impl BuildFacts {
             manifests: BTreeMap::new(),
             base_config: None,
             cache_namespace: CacheNamespace::default(),
+            resolve_mode: ResolveMode::Default,
+            digests: BTreeMap::new(),
         }
+    }
+
+    /// The root filesystem of image `reference`, pinned to the digest resolved for it.
+    fn image(&self, reference: &str, platform: &Platform, describe: impl Into<Describe>) -> State {
+        let pinned = match self.digests.get(reference) {
+            Some(digest) if !reference.contains('@') => format!("{reference}@{digest}"),
+            _ => reference.to_owned(),
+        };
+        State::image(&pinned, self.resolve_mode, platform, describe)
     }
 
     /// The cache mounts of this build, keyed for its namespace and target platform.
@@ -134,7 +155,7 @@ pub fn binaries_root(
             dir: ARTIFACT_DIR.to_owned(),
         },
         BinariesSource::Prebuilt { image } => BinariesRoot {
-            state: State::image(
+            state: facts.image(
                 image,
                 &facts.platform,
                 format!("[builder] FROM {image} (prebuilt)"),

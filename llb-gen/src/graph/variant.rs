@@ -158,7 +158,7 @@ pub(super) fn graph(
     };
     let mut state = match &variant.base {
         Base::Scratch => State::scratch(),
-        Base::Image { reference } => State::image(
+        Base::Image { reference } => facts.image(
             reference,
             &facts.platform,
             Describe {

@@ -306,6 +306,7 @@ impl FileAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llb::ResolveMode;
 
     #[test]
     fn parses_chown_specs() {
@@ -351,7 +352,12 @@ mod tests {
     #[test]
     fn a_copy_makes_its_directory_0755_and_the_copys_owner_first() {
         let platform = Platform::linux("amd64");
-        let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
+        let base = State::image(
+            "docker.io/library/debian:bookworm-slim",
+            ResolveMode::Default,
+            &platform,
+            "base",
+        );
         let context = State::local("context", &Default::default(), "context");
         let state = base.copy(
             &[copy_to(
@@ -452,7 +458,12 @@ mod tests {
     #[test]
     fn chained_actions_read_the_previous_result() {
         let platform = Platform::linux("amd64");
-        let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
+        let base = State::image(
+            "docker.io/library/debian:bookworm-slim",
+            ResolveMode::Default,
+            &platform,
+            "base",
+        );
         let state = base.file(
             &[
                 FileAction::Mkdir {

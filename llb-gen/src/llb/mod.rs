@@ -14,5 +14,5 @@ pub use marshal::{
     check_graph_size, check_size, digest_of, marshal,
 };
 pub use network::{ExecNetwork, NetworkMode};
-pub use source::LocalOptions;
+pub use source::{LocalOptions, ResolveMode};
 pub use state::{Describe, SpecRange, State};

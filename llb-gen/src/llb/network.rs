@@ -107,7 +107,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::llb::{Exec, MarshalOptions, Mount, marshal};
+    use crate::llb::{Exec, MarshalOptions, Mount, ResolveMode, marshal};
     use crate::platform::Platform;
 
     #[test]
@@ -118,7 +118,12 @@ mod tests {
             cwd: "/".into(),
             ..Default::default()
         };
-        let base = State::image("docker.io/library/debian:bookworm-slim", &platform, "base");
+        let base = State::image(
+            "docker.io/library/debian:bookworm-slim",
+            ResolveMode::Default,
+            &platform,
+            "base",
+        );
         let first = base.run(exec("a"), &platform, "a").root;
         let mut second = exec("b");
         second.mounts.push(Mount::Bind {

@@ -22,18 +22,63 @@ pub struct LocalOptions {
     pub shared_key_hint: Option<String>,
 }
 
+/// How BuildKit finds an image (option `image-resolve-mode`): `default` takes a copy the
+/// daemon holds (Docker's image store) before the registry, `pull` always asks the registry,
+/// `local` never does. A source and the config read for it must resolve alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResolveMode {
+    #[default]
+    Default,
+    Pull,
+    Local,
+}
+
+impl ResolveMode {
+    /// The mode an option value names; `None` for a value that names none.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "default" => Some(Self::Default),
+            "pull" => Some(Self::Pull),
+            "local" => Some(Self::Local),
+            _ => None,
+        }
+    }
+
+    /// The mode as BuildKit spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Pull => "pull",
+            Self::Local => "local",
+        }
+    }
+}
+
 impl State {
-    /// A container image's root filesystem. `reference` must be fully normalized.
-    pub fn image(reference: &str, platform: &Platform, describe: impl Into<Describe>) -> Self {
+    /// A container image's root filesystem. `reference` must be fully normalized. The mode
+    /// is written only when it is not the default, as BuildKit's Go client does.
+    pub fn image(
+        reference: &str,
+        mode: ResolveMode,
+        platform: &Platform,
+        describe: impl Into<Describe>,
+    ) -> Self {
+        let (attrs, caps) = match mode {
+            ResolveMode::Default => (BTreeMap::new(), vec!["source.image"]),
+            mode => (
+                BTreeMap::from([("image.resolvemode".to_owned(), mode.as_str().to_owned())]),
+                vec!["source.image", "source.image.resolvemode"],
+            ),
+        };
         let op = pb::op::Op::Source(pb::SourceOp {
             identifier: format!("docker-image://{reference}"),
-            attrs: BTreeMap::new(),
+            attrs,
         });
         Self::from_vertex(Vertex::new(
             op,
             Vec::new(),
             Some(platform.to_pb()),
-            VertexMeta::new(describe.into(), &["source.image"]),
+            VertexMeta::new(describe.into(), &caps),
         ))
     }
 
