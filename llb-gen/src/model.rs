@@ -61,18 +61,19 @@ impl Variant {
     /// a context source for each and for nothing else of the variant.
     pub fn context_reads(&self) -> Vec<(&'static str, String)> {
         self.steps()
+            .filter_map(Step::layer)
             .flat_map(|step| -> Vec<(&'static str, String)> {
                 match step {
-                    Step::Copy(copies) => copies
+                    LayerStep::Copy(copies) => copies
                         .iter()
                         .map(|copy| ("copies", copy.source.clone()))
                         .collect(),
-                    Step::Run(run) => run
+                    LayerStep::Run(run) => run
                         .bind
                         .iter()
                         .map(|bind| ("bind-mounts", bind.source.clone()))
                         .collect(),
-                    Step::Packages {
+                    LayerStep::Packages {
                         apt_repositories, ..
                     } => apt_repositories
                         .iter()
@@ -81,7 +82,7 @@ impl Variant {
                             KeySource::Url(_) => None,
                         })
                         .collect(),
-                    Step::Env(_) | Step::Workdir(_) => Vec::new(),
+                    LayerStep::Workdir(_) => Vec::new(),
                 }
             })
             .collect()
@@ -102,6 +103,23 @@ pub struct Stage {
 pub enum Step {
     /// `env`: in force for the steps after it (values not yet expanded against the env).
     Env(NamedMap<Spanned<String>>),
+    /// A step that makes an op of its own.
+    Layer(Box<LayerStep>),
+}
+
+impl Step {
+    /// The step when it makes an op of its own.
+    pub fn layer(&self) -> Option<&LayerStep> {
+        match self {
+            Self::Env(_) => None,
+            Self::Layer(step) => Some(step),
+        }
+    }
+}
+
+/// A step that makes an op, and so a layer, of its own.
+#[derive(Clone, Debug)]
+pub enum LayerStep {
     /// `workdir`: created here, and the directory of the steps after it.
     Workdir(Spanned<String>),
     /// `packages` and `apt_repositories`: one apt layer.

@@ -15,7 +15,9 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
 use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
-use crate::model::{AptRepository, Base, FileCopy, KeySource, RunStep, Step as Written, Variant};
+use crate::model::{
+    AptRepository, Base, FileCopy, KeySource, LayerStep, RunStep, Step as Written, Variant,
+};
 use crate::spec::{Command, Document, NamedMap, Spanned, Spec, position};
 
 /// The apt step. Its arguments are the number of repositories, five words for each (name,
@@ -56,15 +58,8 @@ const APT_KEYS_DIR: &str = "/run/flotilla/apt-keys";
 const APT_KEY_FILE: &str = "key";
 /// One op-making step of the variant, before it is numbered.
 enum Step<'v> {
-    Workdir(&'v Spanned<String>),
-    /// The packages and repositories, located at the first of them.
-    Packages {
-        at: &'v Spanned<String>,
-        packages: &'v [Spanned<String>],
-        apt_repositories: &'v [AptRepository],
-    },
-    Run(&'v RunStep),
-    Copy(&'v [FileCopy]),
+    /// One the variant chain writes.
+    Written(&'v LayerStep),
     /// Every binary, in one op located at the first one's name.
     Binaries(&'v Spanned<String>),
 }
@@ -91,30 +86,19 @@ fn layers<'v>(
     let mut env = EnvInForce::new(base);
     let mut workdir = None;
     let mut layers = Vec::new();
-    for written in variant.stages.iter().flat_map(|stage| &stage.steps) {
+    for written in variant.steps() {
         let step = match written {
             Written::Env(entries) => {
                 env.add(document, entries)?;
                 continue;
             }
-            Written::Workdir(path) => {
-                workdir = Some(path.value.as_str());
-                Step::Workdir(path)
-            }
-            Written::Packages {
-                at,
-                packages,
-                apt_repositories,
-            } => Step::Packages {
-                at,
-                packages,
-                apt_repositories,
-            },
-            Written::Run(step) => Step::Run(step),
-            Written::Copy(copies) => Step::Copy(copies),
+            Written::Layer(step) => &**step,
         };
+        if let LayerStep::Workdir(path) = step {
+            workdir = Some(path.value.as_str());
+        }
         layers.push(Layer {
-            step,
+            step: Step::Written(step),
             env: env.current(),
             workdir,
         });
@@ -231,7 +215,7 @@ impl VariantBuilder<'_> {
         // No line number: a comment above a step must not change the image.
         let created_by = format!("{what} # {} {key}", self.file);
         let next = match step {
-            Step::Workdir(path) => state.file(
+            Step::Written(LayerStep::Workdir(path)) => state.file(
                 &[FileAction::Mkdir {
                     path: path.value.clone(),
                     mode: 0o755,
@@ -241,16 +225,18 @@ impl VariantBuilder<'_> {
                 platform,
                 describe,
             ),
-            Step::Packages {
+            Step::Written(LayerStep::Packages {
                 packages,
                 apt_repositories,
                 ..
-            } => {
+            }) => {
                 let exec = self.packages(packages, apt_repositories);
                 state.run(exec, platform, describe).root
             }
-            Step::Run(step) => state.run(self.run(step, layer), platform, describe).root,
-            Step::Copy(copies) => self.copy(state, copies, describe),
+            Step::Written(LayerStep::Run(step)) => {
+                state.run(self.run(step, layer), platform, describe).root
+            }
+            Step::Written(LayerStep::Copy(copies)) => self.copy(state, copies, describe),
             Step::Binaries(_) => state.copy(&self.binary_copies(), platform, describe),
         };
         (next, created_by)
@@ -259,18 +245,20 @@ impl VariantBuilder<'_> {
     /// What a step does (for its vertex name and history), where it is written, and its key.
     fn summary(&self, step: &Step<'_>) -> (String, SpecRange, &'static str) {
         match step {
-            Step::Workdir(path) => (format!("WORKDIR {}", path.value), range(path), "workdir"),
-            Step::Packages { at, packages, .. } => (
+            Step::Written(LayerStep::Workdir(path)) => {
+                (format!("WORKDIR {}", path.value), range(path), "workdir")
+            }
+            Step::Written(LayerStep::Packages { at, packages, .. }) => (
                 format!("apt-get install {}", words(packages)),
                 range(at),
                 "packages",
             ),
-            Step::Run(step) => (
+            Step::Written(LayerStep::Run(step)) => (
                 format!("RUN {}", command_text(&step.command)),
                 range_at(step.command.position()),
                 "run",
             ),
-            Step::Copy(copies) => {
+            Step::Written(LayerStep::Copy(copies)) => {
                 let list: Vec<String> = copies
                     .iter()
                     .map(|copy| format!("{} -> {}", copy.src.value, copy.dest))

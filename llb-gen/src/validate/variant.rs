@@ -10,7 +10,7 @@ use crate::args::is_arg_name;
 use crate::diagnostic::{Diagnostic, Position, listed};
 use crate::image::Healthcheck;
 use crate::llb::{ClientMount, CopyOptions, Owner};
-use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource};
+use crate::model::{self, Base, BinaryCopy, ContextBind, FileCopy, KeySource, LayerStep};
 use crate::reference;
 use crate::resolve;
 use crate::spec::{
@@ -217,8 +217,8 @@ impl Reader<'_, '_> {
             .collect::<Vec<_>>();
         let copies = stages.iter().flat_map(|stage| &stage.steps);
         let copies: Vec<&FileCopy> = copies
-            .filter_map(|step| match step {
-                model::Step::Copy(copies) => Some(copies),
+            .filter_map(|step| match step.layer()? {
+                LayerStep::Copy(copies) => Some(copies),
                 _ => None,
             })
             .flatten()
@@ -299,7 +299,8 @@ impl Reader<'_, '_> {
         let mut steps: Vec<(Position, model::Step)> = Vec::new();
         if let Some(workdir) = &stage.workdir {
             self.absolute(workdir, "workdir");
-            steps.push((position(workdir), model::Step::Workdir(workdir.clone())));
+            let step = LayerStep::Workdir(workdir.clone());
+            steps.push((position(workdir), model::Step::Layer(Box::new(step))));
         }
         if let Some((first, _)) = stage.env.iter().next() {
             steps.push((position(first), model::Step::Env(stage.env.clone())));
@@ -324,17 +325,17 @@ impl Reader<'_, '_> {
             .chain(repository_names)
             .min_by_key(|at| position(at))
         {
-            let packages = model::Step::Packages {
+            let packages = LayerStep::Packages {
                 at: at.clone(),
                 packages: stage.packages.clone(),
                 apt_repositories,
             };
-            steps.push((position(at), packages));
+            steps.push((position(at), model::Step::Layer(Box::new(packages))));
         }
         for step in &stage.run {
             steps.push((
                 step.command.position(),
-                model::Step::Run(self.run_step(step)),
+                model::Step::Layer(Box::new(LayerStep::Run(self.run_step(step)))),
             ));
         }
         if let Some(first) = stage.copy.first() {
@@ -352,7 +353,10 @@ impl Reader<'_, '_> {
                     ),
                 })
                 .collect();
-            steps.push((position(&first.src), model::Step::Copy(copies)));
+            steps.push((
+                position(&first.src),
+                model::Step::Layer(Box::new(LayerStep::Copy(copies))),
+            ));
         }
         // As Dockerfile lines: what a variant writes first happens first.
         steps.sort_by_key(|(at, _)| *at);
