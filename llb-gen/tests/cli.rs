@@ -27,7 +27,7 @@ fn dot_draws_the_compile_graph_of_a_variant() {
     assert_eq!(graph, dot(&["--target", "gateway"]), "deterministic");
     assert!(graph.starts_with("digraph llb {\n") && graph.ends_with("}\n"));
     let nodes: Vec<&str> = graph.lines().filter(|l| l.contains("shape=")).collect();
-    assert_eq!(nodes.len(), 11, "{graph}");
+    assert_eq!(nodes.len(), 10, "{graph}");
     let node = |label: &str| {
         let line = nodes
             .iter()
@@ -44,6 +44,12 @@ fn dot_draws_the_compile_graph_of_a_variant() {
     );
     assert!(
         graph.contains(&format!("  {fetch} -> {deps};\n")),
+        "{graph}"
+    );
+    // The build mounts the sources where they are, with no copy of them into a layer first.
+    let sources = node("[builder] load project sources");
+    assert!(
+        graph.contains(&format!("  {sources} -> {cargo};\n")),
         "{graph}"
     );
     let copy = node("[gateway 2/2] COPY hello-gateway -> /usr/local/bin/hello-gateway");

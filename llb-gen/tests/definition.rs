@@ -135,7 +135,7 @@ fn local_sources(definition: &pb::Definition) -> Vec<pb::SourceOp> {
 }
 
 /// An exec's mounts other than its root, as `dest kind detail`: a cache's id and sharing, a
-/// bind's selector (binds are read-only).
+/// read-only bind's selector, `scratch` for a writable bind whose changes are discarded.
 fn mount_summary(exec: &pb::ExecOp) -> Vec<String> {
     exec.mounts
         .iter()
@@ -146,6 +146,7 @@ fn mount_summary(exec: &pb::ExecOp) -> Vec<String> {
                 format!("{} cache {} {sharing:?}", m.dest, cache.id)
             }
             (None, -1, _) => format!("{} output", m.dest),
+            (None, _, -1) if !m.readonly => format!("{} scratch", m.dest),
             (None, _, _) => {
                 assert!(m.readonly && m.output == -1, "{m:?}");
                 format!("{} bind {}", m.dest, m.selector)
@@ -194,9 +195,10 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
         "/usr/local/cargo/registry bind /flotilla/fetched/registry",
     ];
     assert_eq!(mount_summary(deps), fetched);
-    // The build: its own target-dir cache, the layer's target dir, fetch and lockfile.
+    // The build: the sources where they are, its own target-dir cache, the layer's target dir,
+    // fetch and lockfile.
     let mut summary = mount_summary(build);
-    let target = summary.remove(3);
+    let target = summary.remove(4);
     assert!(
         target.starts_with("/flotilla/target cache /flotilla-target-linux-amd64-")
             && target.ends_with("-_2E Locked"),
@@ -205,6 +207,7 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     assert_eq!(
         summary,
         [
+            "/build scratch",
             "/flotilla-out output",
             "/flotilla/deps bind /flotilla/target",
             "/flotilla/deps-fetched bind /flotilla/fetched",

@@ -186,8 +186,9 @@ struct Project<'p> {
     caches: Vec<Mount>,
     /// The stub sources and binaries its dependency layer is built from.
     plan: StubPlan,
-    /// The toolchain image with the project's sources copied to the workdir.
-    workspace: State,
+    /// The project's sources from the context, which its build mounts at the workdir (writable,
+    /// changes discarded) instead of copying them into a layer first.
+    sources: State,
 }
 
 impl Toolchain<'_> {
@@ -209,19 +210,6 @@ impl Toolchain<'_> {
                 &self.spec.document.file,
             ),
             format!("[{stage}] load project sources"),
-        );
-        let workspace = self.image.copy(
-            &[Copy {
-                from: sources,
-                src: "/".to_owned(),
-                dest: workdir.clone(),
-                options: CopyOptions::default(),
-            }],
-            &self.run_platform,
-            at_builder(
-                self.spec,
-                format!("[{stage}] COPY project sources {workdir}"),
-            ),
         );
         let mut env = self.env.clone();
         env.extend(
@@ -250,7 +238,7 @@ impl Toolchain<'_> {
             env,
             caches: self.facts.cache_mounts().cargo(&self.cargo_home),
             plan,
-            workspace,
+            sources,
         })
     }
 
@@ -405,7 +393,7 @@ impl Toolchain<'_> {
             mut env,
             caches,
             plan,
-            workspace,
+            sources,
         } = project;
         let workdir = &self.spec.builder.workdir.value;
         let cargo = cargo_words(project, triple, |_| true);
@@ -481,9 +469,15 @@ impl Toolchain<'_> {
              if [ -n \"$missing\" ]; then echo \"flotilla: cargo build did not produce these binaries:$missing\" >&2; exit 1; fi\n\
              mkdir -p \"$out\"\nfor b in ${BINARIES_VAR}; do cp \"$built/$b\" \"$out/\"; done\n"
         ));
-        mounts.push(Mount::Output {
-            dest: OUT_MOUNT.to_owned(),
-        });
+        mounts.extend([
+            Mount::Scratch {
+                dest: workdir.clone(),
+                from: sources,
+            },
+            Mount::Output {
+                dest: OUT_MOUNT.to_owned(),
+            },
+        ]);
         let exec = Exec {
             args: shell(script, &cargo),
             env,
@@ -491,7 +485,7 @@ impl Toolchain<'_> {
             user: String::new(),
             mounts,
         };
-        let result = workspace.run(
+        let result = self.image.run(
             exec,
             &self.run_platform,
             at_builder(self.spec, format!("[{stage}] {}", command_line(&cargo))),

@@ -32,7 +32,7 @@ pub enum Mount {
         /// Mount point.
         dest: String,
     },
-    /// Another state, bind-mounted (read-only, or writable with changes discarded).
+    /// Another state, bind-mounted read-only.
     Bind {
         /// Mount point.
         dest: String,
@@ -40,6 +40,14 @@ pub enum Mount {
         from: State,
         /// Path inside `from` to mount; empty is its root.
         selector: String,
+    },
+    /// Another state, bind-mounted writable: what the process writes there is discarded, so
+    /// the state is used in place instead of copied into a layer first.
+    Scratch {
+        /// Mount point.
+        dest: String,
+        /// The mounted state.
+        from: State,
     },
     /// A secret the client provides (`--secret id=…`); never part of a layer.
     Secret(ClientMount),
@@ -134,21 +142,15 @@ impl State {
                     if !selector.is_empty() {
                         caps.push("exec.mount.selector");
                     }
-                    let input = match &from.output {
-                        Some(output) => {
-                            inputs.push(output.clone());
-                            inputs.len() as i64 - 1
-                        }
-                        None => -1,
-                    };
                     mounts.push(pb::Mount {
-                        input,
                         selector: selector.clone(),
-                        dest: dest.clone(),
-                        output: -1,
                         readonly: true,
-                        ..Default::default()
+                        ..bound(dest, from, &mut inputs)
                     });
+                }
+                Mount::Scratch { dest, from } => {
+                    caps.push("exec.mount.bind");
+                    mounts.push(bound(dest, from, &mut inputs));
                 }
                 Mount::Secret(secret) => {
                     caps.push("exec.mount.secret");
@@ -223,6 +225,23 @@ impl State {
             root: state_of(0),
             outputs: outputs_by_mount.into_iter().map(state_of).collect(),
         }
+    }
+}
+
+/// A bind mount of `from` (added to `inputs`) that produces no output.
+fn bound(dest: &str, from: &State, inputs: &mut Vec<Output>) -> pb::Mount {
+    let input = match &from.output {
+        Some(output) => {
+            inputs.push(output.clone());
+            inputs.len() as i64 - 1
+        }
+        None => -1,
+    };
+    pb::Mount {
+        input,
+        dest: dest.to_owned(),
+        output: -1,
+        ..Default::default()
     }
 }
 
