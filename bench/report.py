@@ -24,16 +24,18 @@ def ratio(a, b):
     return f"{median(a) / median(b):.2f}" if a is not None and b not in (None, 0) and median(b) else ""
 
 
-def row(label, values, fmt=secs, ratios=True, syntax_set=True):
-    """A table row: Flotilla, the two Dockerfile columns, and Flotilla's ratio to each."""
-    cells = [fmt(values[k]) if values.get(k) is not None else (UNSET if k == "syntax" and not syntax_set else "") for k, _ in SIDES]
+def row(label, values, fmt=secs, ratios=True, unset_syntax=False):
+    """A table row: Flotilla, the two Dockerfile columns, and Flotilla's ratio to each.
+    `unset_syntax` says why the `# syntax=` column is empty where the run had no such image."""
+    cells = [fmt(values[k]) if values.get(k) is not None else (UNSET if k == "syntax" and unset_syntax else "") for k, _ in SIDES]
     rs = [ratio(values.get("flotilla"), values.get(k)) if ratios else "" for k in ("dockerfile", "syntax")]
     return f"| {label} | {' | '.join(cells)} | {' | '.join(rs)} |"
 
 
 def engine_section(engine, r, host):
     m, n, syntax = r["machine"], len(r["variants"]), bool(r["machine"].get("syntax_image"))
-    rw = lambda label, values, **kw: row(label, values, syntax_set=syntax, **kw)
+    # A row that compares the sides; rows that put other things in the columns call `row`.
+    rw = lambda label, values, **kw: row(label, values, unset_syntax=not syntax, **kw)
     lines = [
         f"## Docker {engine}",
         "",
@@ -58,7 +60,7 @@ def engine_section(engine, r, host):
         job = {k: ci["jobs"][k].get(PULLED_VARIANT) for k in ci["jobs"]}
         lines.append(rw(f"P2 bytes one prebuilt variant job (`{PULLED_VARIANT}`) pulls (prebuilt ref + frontend)",
                         {k: v["bytes"] for k, v in job.items() if v}, fmt=lambda b: mb(b)))
-        lines.append(rw("P2 prebuilt ref in the registry (artifact / builder image)", ci["prebuilt_size"], fmt=mb, ratios=False))
+        lines.append(row("P2 prebuilt ref in the registry (artifact / builder image)", ci["prebuilt_size"], fmt=mb, ratios=False))
         totals = {k: sum(j["seconds"] for j in v.values()) for k, v in ci["jobs"].items()}
         pulled = {k: sum(j["bytes"] for j in v.values()) for k, v in ci["jobs"].items()}
         lines.append(rw(f"CI {n} variant jobs, each on a fresh runner, registry at {ci['bandwidth_mb_s']:g} MB/s: seconds", totals))
@@ -70,9 +72,9 @@ def engine_section(engine, r, host):
     p4 = r.get("P4")
     if p4:
         lines.append(rw(f"P4 one-line edit in crates/core, rebuild `{ONE_VARIANT}` (Dockerfile.unified: dummy-main deps layer)", p4))
-        lines.append(rw("P4 the same, a naive Dockerfile (no deps layer) in the Dockerfile column", {"flotilla": p4["flotilla"], "dockerfile": p4["naive"]}))
+        lines.append(row("P4 the same, a naive Dockerfile (no deps layer) in the Dockerfile column", {"flotilla": p4["flotilla"], "dockerfile": p4["naive"]}))
         if p4.get("cargo"):
-            lines.append(rw("P4 the same edit, Flotilla `--target artifact` (the binaries alone) vs `cargo build --release` on this "
+            lines.append(row("P4 the same edit, Flotilla `--target artifact` (the binaries alone) vs `cargo build --release` on this "
                             "machine in a warm target dir, run by run in turn (in the Dockerfile column)",
                             {"flotilla": p4["artifact"], "dockerfile": p4["cargo"]}))
         readme = r["P4_readme"]
@@ -88,7 +90,7 @@ def engine_section(engine, r, host):
     p6 = r.get("P6")
     if p6:
         f, d = p6["flotilla"], p6.get("dockerfile")
-        lines.append(rw("P6 frontend image (uncompressed; Flotilla also in the registry)",
+        lines.append(row("P6 frontend image (uncompressed; Flotilla also in the registry)",
                         {"flotilla": f"{mb(f['image'])} / {mb(f['compressed'])}", "syntax": f"{mb(d['image'])}" if d else None}, fmt=str, ratios=False))
     lines += ["", f"Variants: {', '.join(r['variants'])}. Cold = `docker builder prune -af` before (no build cache, no cache mounts); "
               "the base images stay local. The CI jobs also lose every image an earlier job pulled or made, and the toolchain image "
