@@ -33,7 +33,7 @@ use crate::gateway_pb::{
 use crate::options::Options;
 
 /// The LLB caps llb-gen's graphs use, all of which BuildKit 0.8 has.
-const LLB_CAPS: [&str; 19] = [
+const LLB_CAPS: [&str; 20] = [
     "source.image",
     "source.local",
     "source.local.sessionid",
@@ -46,6 +46,7 @@ const LLB_CAPS: [&str; 19] = [
     "exec.meta.network",
     "exec.mount.bind",
     "exec.mount.selector",
+    "exec.mount.bind.readwrite-nooutput",
     "exec.mount.cache",
     "exec.mount.cache.sharing",
     "exec.mount.secret",

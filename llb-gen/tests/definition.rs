@@ -215,6 +215,22 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
             fetched[1],
         ]
     );
+    // The fetch and the dependency layer (build scripts of dependencies) keep the network; the
+    // build, offline on the fetch's copy, gets none.
+    let network = |exec: &pb::ExecOp| pb::NetMode::try_from(exec.network).unwrap();
+    assert_eq!(
+        [fetch, deps, build].map(network),
+        [pb::NetMode::Unset, pb::NetMode::Unset, pb::NetMode::None]
+    );
+    for cap in ["exec.meta.network", "exec.mount.bind.readwrite-nooutput"] {
+        assert!(
+            definition
+                .metadata
+                .values()
+                .any(|m| m.caps.contains_key(cap)),
+            "{cap}"
+        );
+    }
     let script = &meta(build).args[2];
     assert!(meta(build).args.join(" ").contains(cargo));
     for part in [

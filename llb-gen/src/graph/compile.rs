@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use super::{BuildFacts, context_source, range, shell_quote};
 use crate::cache_keys::{self, TargetDir};
 use crate::error::Error;
-use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, State};
+use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, NetworkMode, State};
 use crate::lockfile::LockedPackage;
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};
@@ -304,6 +304,7 @@ impl Toolchain<'_> {
             cwd: project.dir.clone(),
             user: String::new(),
             mounts: project.caches.clone(),
+            network: NetworkMode::Sandbox,
         };
         self.skeleton(project)
             .run(
@@ -365,6 +366,7 @@ impl Toolchain<'_> {
             cwd: project.dir.clone(),
             user: String::new(),
             mounts,
+            network: NetworkMode::Sandbox,
         };
         fetched
             .run(
@@ -421,7 +423,10 @@ impl Toolchain<'_> {
                 packages: &plan.packages,
             },
         )];
-        match deps {
+        // On a dependency layer the build is offline (cargo runs on what the fetch got), so it
+        // gets no network: BuildKit skips setting one up (0.1 s on Docker 26, 0.2 s on 20.10,
+        // of every edit's rebuild), and the project's own build scripts cannot reach out.
+        let network = match deps {
             Some(deps) => {
                 // Seed the target-dir cache with a dependency layer it does not hold yet. That
                 // layer compiled the project's packages from stubs, and may overwrite outputs
@@ -456,10 +461,14 @@ impl Toolchain<'_> {
                         selector: FETCHED.to_owned(),
                     },
                 ]);
+                NetworkMode::None
             }
             // No manifest to fetch from: cargo downloads what it needs itself.
-            None => mounts.extend(caches),
-        }
+            None => {
+                mounts.extend(caches);
+                NetworkMode::Sandbox
+            }
+        };
         // Binaries left in the target cache by an earlier build must not pass for this one's.
         // The binaries come one a line and are split on newlines only, never globbed.
         script.push_str(&format!(
@@ -484,6 +493,7 @@ impl Toolchain<'_> {
             cwd: dir,
             user: String::new(),
             mounts,
+            network,
         };
         let result = self.image.run(
             exec,

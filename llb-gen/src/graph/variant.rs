@@ -14,7 +14,7 @@ use crate::cache_keys;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::image::{ConfigChanges, ImageConfig};
-use crate::llb::{Copy, Describe, Exec, FileAction, Mount, SpecRange, State};
+use crate::llb::{Copy, Describe, Exec, FileAction, Mount, NetworkMode, SpecRange, State};
 use crate::model::{
     AptRepository, Base, FileCopy, KeySource, LayerStep, RunStep, Step as Written, Variant,
 };
@@ -330,6 +330,7 @@ impl VariantBuilder<'_> {
             mounts: std::iter::once(self.facts.cache_mounts().apt())
                 .chain(keys)
                 .collect(),
+            network: NetworkMode::Sandbox,
         }
     }
 
@@ -376,6 +377,7 @@ impl VariantBuilder<'_> {
                 .chain(binds)
                 .chain(step.ssh.iter().cloned().map(Mount::Ssh))
                 .collect(),
+            network: NetworkMode::Sandbox,
         }
     }
 
@@ -392,6 +394,7 @@ impl VariantBuilder<'_> {
                 .unwrap_or_else(|| "/".to_owned()),
             user: image.config.user.unwrap_or_default(),
             mounts: Vec::new(),
+            network: NetworkMode::Sandbox,
         }
     }
 

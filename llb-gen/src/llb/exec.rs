@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::network::NetworkMode;
 use super::state::{Describe, Output, State, Vertex, VertexMeta};
 use crate::pb;
 use crate::platform::Platform;
@@ -90,6 +91,8 @@ pub struct Exec {
     pub user: String,
     /// Mounts besides the root.
     pub mounts: Vec<Mount>,
+    /// Its network; a build's `--network` applies to the execs left on the default sandbox.
+    pub network: NetworkMode,
 }
 
 /// The states an exec op produces: its root filesystem and each [`Mount::Output`] in order.
@@ -149,7 +152,7 @@ impl State {
                     });
                 }
                 Mount::Scratch { dest, from } => {
-                    caps.push("exec.mount.bind");
+                    caps.extend(["exec.mount.bind", "exec.mount.bind.readwrite-nooutput"]);
                     mounts.push(bound(dest, from, &mut inputs));
                 }
                 Mount::Secret(secret) => {
@@ -195,6 +198,9 @@ impl State {
                 }
             }
         }
+        if exec.network != NetworkMode::Sandbox {
+            caps.push("exec.meta.network");
+        }
         // BuildKit's client sorts mounts by destination; the root "/" stays first.
         mounts.sort_by(|a, b| a.dest.cmp(&b.dest));
         let op = pb::op::Op::Exec(pb::ExecOp {
@@ -206,7 +212,7 @@ impl State {
                 ..Default::default()
             }),
             mounts,
-            network: pb::NetMode::Unset as i32,
+            network: exec.network.to_pb() as i32,
             security: pb::SecurityMode::Sandbox as i32,
         });
         let vertex = Arc::new(Vertex::new(

@@ -40,6 +40,15 @@ impl NetworkMode {
             )),
         }
     }
+
+    /// The mode as an exec op carries it.
+    pub(super) fn to_pb(self) -> pb::NetMode {
+        match self {
+            Self::Sandbox => pb::NetMode::Unset,
+            Self::Host => pb::NetMode::Host,
+            Self::None => pb::NetMode::None,
+        }
+    }
 }
 
 impl ExecNetwork {
@@ -52,13 +61,10 @@ impl ExecNetwork {
             .ok_or_else(|| format!("`{entry}` is not host=ip"))
     }
 
+    /// Puts an exec on this network, unless it chose its own mode (as `RUN --network` does).
     fn apply(&self, exec: &mut pb::ExecOp, caps: &mut BTreeSet<&'static str>) {
-        exec.network = match self.mode {
-            NetworkMode::Sandbox => pb::NetMode::Unset,
-            NetworkMode::Host => pb::NetMode::Host,
-            NetworkMode::None => pb::NetMode::None,
-        } as i32;
-        if self.mode != NetworkMode::Sandbox {
+        if exec.network == pb::NetMode::Unset as i32 && self.mode != NetworkMode::Sandbox {
+            exec.network = self.mode.to_pb() as i32;
             caps.insert("exec.meta.network");
         }
         if let Some(meta) = &mut exec.meta {
@@ -110,6 +116,17 @@ mod tests {
     use crate::llb::{Exec, MarshalOptions, Mount, ResolveMode, marshal};
     use crate::platform::Platform;
 
+    fn exec_ops(definition: &pb::Definition) -> Vec<pb::ExecOp> {
+        definition
+            .def
+            .iter()
+            .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).ok()?.op? {
+                pb::op::Op::Exec(exec) => Some(exec),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn exec_network_reaches_every_exec_once() {
         let platform = Platform::linux("amd64");
@@ -140,14 +157,7 @@ mod tests {
             &graph.with_exec_network(&network),
             MarshalOptions::default(),
         );
-        let execs: Vec<pb::ExecOp> = definition
-            .def
-            .iter()
-            .filter_map(|bytes| match pb::Op::decode(bytes.as_slice()).ok()?.op? {
-                pb::op::Op::Exec(exec) => Some(exec),
-                _ => None,
-            })
-            .collect();
+        let execs = exec_ops(&definition);
         assert_eq!(execs.len(), 2, "the shared exec is still one op");
         for exec in execs {
             assert_eq!(exec.network, pb::NetMode::None as i32);
@@ -163,6 +173,25 @@ mod tests {
                 .values()
                 .any(|m| m.caps.contains_key("exec.meta.network"))
         );
+        // An exec that chose its own mode keeps it, as `RUN --network=none` under `--network host`.
+        let offline = base.run(
+            Exec {
+                network: NetworkMode::None,
+                ..exec("c")
+            },
+            &platform,
+            "c",
+        );
+        let host = ExecNetwork {
+            mode: NetworkMode::Host,
+            extra_hosts: Vec::new(),
+        };
+        let definition = marshal(
+            &offline.root.with_exec_network(&host),
+            MarshalOptions::default(),
+        );
+        let modes: Vec<i32> = exec_ops(&definition).iter().map(|e| e.network).collect();
+        assert_eq!(modes, [pb::NetMode::None as i32]);
         let unchanged = graph.with_exec_network(&ExecNetwork::default());
         assert!(Arc::ptr_eq(
             &unchanged.output.unwrap().vertex,
