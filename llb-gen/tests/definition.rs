@@ -135,7 +135,7 @@ fn local_sources(definition: &pb::Definition) -> Vec<pb::SourceOp> {
 }
 
 /// An exec's mounts other than its root, as `dest kind detail`: a cache's id and sharing, a
-/// read-only bind's selector, `scratch` for a writable bind whose changes are discarded.
+/// read-only bind's selector, `writable bind` for a writable one whose changes are discarded.
 fn mount_summary(exec: &pb::ExecOp) -> Vec<String> {
     exec.mounts
         .iter()
@@ -146,7 +146,7 @@ fn mount_summary(exec: &pb::ExecOp) -> Vec<String> {
                 format!("{} cache {} {sharing:?}", m.dest, cache.id)
             }
             (None, -1, _) => format!("{} output", m.dest),
-            (None, _, -1) if !m.readonly => format!("{} scratch", m.dest),
+            (None, _, -1) if !m.readonly => format!("{} writable bind", m.dest),
             (None, _, _) => {
                 assert!(m.readonly && m.output == -1, "{m:?}");
                 format!("{} bind {}", m.dest, m.selector)
@@ -207,7 +207,7 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     assert_eq!(
         summary,
         [
-            "/build scratch",
+            "/build writable bind",
             "/flotilla-out output",
             "/flotilla/deps bind /flotilla/target",
             "/flotilla/deps-fetched bind /flotilla/fetched",

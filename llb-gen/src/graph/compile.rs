@@ -479,7 +479,7 @@ impl Toolchain<'_> {
              mkdir -p \"$out\"\nfor b in ${BINARIES_VAR}; do cp \"$built/$b\" \"$out/\"; done\n"
         ));
         mounts.extend([
-            Mount::Scratch {
+            Mount::BindWritable {
                 dest: workdir.clone(),
                 from: sources,
             },

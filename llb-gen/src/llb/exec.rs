@@ -44,7 +44,7 @@ pub enum Mount {
     },
     /// Another state, bind-mounted writable: what the process writes there is discarded, so
     /// the state is used in place instead of copied into a layer first.
-    Scratch {
+    BindWritable {
         /// Mount point.
         dest: String,
         /// The mounted state.
@@ -151,7 +151,7 @@ impl State {
                         ..bound(dest, from, &mut inputs)
                     });
                 }
-                Mount::Scratch { dest, from } => {
+                Mount::BindWritable { dest, from } => {
                     caps.extend(["exec.mount.bind", "exec.mount.bind.readwrite-nooutput"]);
                     mounts.push(bound(dest, from, &mut inputs));
                 }
