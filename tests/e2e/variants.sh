@@ -34,11 +34,13 @@ if build kiro "$VARIANTS" --target kiro "${KIRO_ARGS[@]}" --build-arg "BUST=$RUN
   fi
 
   # The image keeps apt's own records and setup, as a Dockerfile's RUN apt-get leaves them:
-  # jq's library is marked as installed for jq, and the base's docker-clean hook is in place.
-  out=$(in_image $KIRO 'apt-mark showauto; md5sum < /etc/apt/apt.conf.d/docker-clean; ls /etc/apt/apt.conf.d')
-  base_clean=$(in_image debian:bookworm-slim 'md5sum < /etc/apt/apt.conf.d/docker-clean; ls /etc/apt/apt.conf.d')
+  # jq's library is marked as installed for jq, the base's docker-clean hook is in place, and
+  # dpkg's options for the step (unsafe-io) stay on its command line.
+  setup='md5sum < /etc/apt/apt.conf.d/docker-clean; ls /etc/apt/apt.conf.d /etc/dpkg/dpkg.cfg.d'
+  out=$(in_image $KIRO "apt-mark showauto; $setup")
+  base_clean=$(in_image debian:bookworm-slim "$setup")
   if grep -qx 'libjq1' <<<"$out" && ! grep -qx 'jq' <<<"$out" && [[ $out == *"$base_clean" ]]; then
-    pass "packages: apt-mark knows jq's dependencies; the base's apt.conf.d (docker-clean) is unchanged"
+    pass "packages: apt-mark knows jq's dependencies; the base's apt.conf.d (docker-clean) and dpkg.cfg.d are unchanged"
   else
     fail "packages: apt records and setup" "$out / base: $base_clean"
   fi
