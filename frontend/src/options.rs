@@ -1,9 +1,10 @@
 //! What BuildKit tells a gateway frontend through its environment: the frontend options
 //! (`BUILDKIT_FRONTEND_OPT_<n>=key=value`), the session id and the workers' platforms.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use llb_gen::llb::{ExecNetwork, NetworkMode, ResolveMode};
+use llb_gen::named_context::{self, NamedContexts};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
 use serde::Deserialize;
@@ -116,11 +117,22 @@ impl Options {
             .filter(|v| !v.is_empty())
     }
 
-    /// A named context (`context:<name>`), preferring its platform-specific form
-    /// (`context:<name>::<platform>`) that current buildx sends.
-    pub fn named_context(&self, option: &str, platform: &Platform) -> Option<&str> {
-        self.get(&format!("{option}::{platform}"))
-            .or_else(|| self.get(option))
+    /// The named contexts (`context:<name>`) for `platform`, each preferring its
+    /// platform-specific form (`context:<name>::<platform>`) that current buildx sends.
+    pub fn named_contexts(&self, platform: &Platform) -> NamedContexts {
+        let names: BTreeSet<&str> = self
+            .opts
+            .keys()
+            .filter_map(|key| key.strip_prefix(named_context::OPTION_PREFIX))
+            .filter_map(|name| name.split("::").next())
+            .collect();
+        NamedContexts::new(names.into_iter().filter_map(|name| {
+            let option = format!("{}{name}", named_context::OPTION_PREFIX);
+            let value = self
+                .get(&format!("{option}::{platform}"))
+                .or_else(|| self.get(&option))?;
+            Some((name.to_owned(), value.to_owned()))
+        }))
     }
 
     /// The `build-arg:*` options, without their prefix.
@@ -355,8 +367,8 @@ mod tests {
         );
         assert_eq!(options.session_id.as_deref(), Some("abc"));
         assert_eq!(
-            options.named_context("context:builder", &Platform::linux("amd64")),
-            None
+            options.named_contexts(&Platform::linux("amd64")),
+            NamedContexts::default()
         );
         assert_eq!(
             options.platforms().unwrap()[0].to_string(),
@@ -415,13 +427,37 @@ mod tests {
                 "context:builder::linux/arm64=docker-image://b:1",
             ),
         ]);
+        let builder = |arch: &str| {
+            options
+                .named_contexts(&Platform::linux(arch))
+                .builder()
+                .map(str::to_owned)
+        };
+        assert_eq!(builder("arm64").as_deref(), Some("docker-image://b:1"));
+        assert_eq!(builder("amd64").as_deref(), Some("docker-image://a:1"));
+        let base = env(&[
+            (
+                "BUILDKIT_FRONTEND_OPT_0",
+                "context:localhost:5000/base::linux/arm64=docker-image://localhost:5000/base:arm",
+            ),
+            ("BUILDKIT_FRONTEND_OPT_1", "context:debian="),
+        ]);
+        let replaced = |arch: &str| {
+            base.named_contexts(&Platform::linux(arch))
+                .replace_image("localhost:5000/base:latest")
+                .unwrap()
+        };
         assert_eq!(
-            options.named_context("context:builder", &Platform::linux("arm64")),
-            Some("docker-image://b:1")
+            replaced("arm64").as_deref(),
+            Some("localhost:5000/base:arm")
         );
+        assert_eq!(replaced("amd64"), None, "no context for this platform");
         assert_eq!(
-            options.named_context("context:builder", &Platform::linux("amd64")),
-            Some("docker-image://a:1")
+            base.named_contexts(&Platform::linux("amd64"))
+                .replace_image("docker.io/library/debian:latest")
+                .unwrap(),
+            None,
+            "an empty value names no context"
         );
     }
 

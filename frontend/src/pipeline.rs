@@ -10,7 +10,6 @@ use llb_gen::pb::Definition;
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::spec::Spec;
-use llb_gen::target::BUILDER_CONTEXT_OPTION;
 
 use crate::bridge::{Bridge, BridgeError, DaemonCaps, Failure};
 use crate::error::{BuildError, HOST_ENTITLEMENT};
@@ -130,9 +129,7 @@ impl Request<'_> {
         let (bridge, options) = (self.bridge, self.options);
         let asked = BuildRequest {
             args: options.arg_values(&platform),
-            builder_context: options
-                .named_context(BUILDER_CONTEXT_OPTION, &platform)
-                .map(str::to_owned),
+            named_contexts: options.named_contexts(&platform),
             ..self.asked.clone()
         };
         let plan = plan::plan(spec, &asked)?;

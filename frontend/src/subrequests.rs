@@ -45,8 +45,10 @@ pub async fn answer(
 /// The outline of option `target` (default: the first variant); a bad target is an error.
 fn outline(spec_file: &SpecFile, options: &Options) -> Result<Answer, BuildError> {
     let spec = spec_file.parse()?;
-    let values = options.arg_values(&options.platform()?);
-    let target = target::select(&spec, options.get("target"), &values, None)?;
+    let platform = options.platform()?;
+    let values = options.arg_values(&platform);
+    let contexts = options.named_contexts(&platform);
+    let target = target::select(&spec, options.get("target"), &values, &contexts)?;
     Ok(subrequest::outline(&spec, target.name, &values.build_args))
 }
 

@@ -33,9 +33,11 @@ const KNOWN: [&str; 16] = [
 
 /// Prefixes of option families the frontend reads, or that carry client bookkeeping. buildx
 /// sends `vcs:source`, `vcs:revision` and `vcs:localdir:<local>` on every build from a git
-/// checkout; BuildKit puts every `vcs:*` into provenance.
-const KNOWN_PREFIXES: [&str; 6] = [
+/// checkout; BuildKit puts every `vcs:*` into provenance. A named context (`context:*`) that
+/// no image of the target is named after goes unused, as docker/dockerfile leaves it.
+const KNOWN_PREFIXES: [&str; 7] = [
     "build-arg:",
+    llb_gen::named_context::OPTION_PREFIX,
     "label:",
     "frontend.caps",
     "vcs:",
@@ -50,16 +52,9 @@ pub fn ignored_options(options: &Options) -> Vec<&str> {
         .keys()
         .map(String::as_str)
         .filter(|key| {
-            !KNOWN.contains(key)
-                && !KNOWN_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
-                && !is_builder_context(key)
+            !KNOWN.contains(key) && !KNOWN_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
         })
         .collect()
-}
-
-/// `context:builder`, also in its per-platform form; other named contexts have no use here.
-fn is_builder_context(key: &str) -> bool {
-    key.split("::").next() == Some(llb_gen::target::BUILDER_CONTEXT_OPTION)
 }
 
 /// Tells the user about ignored options in one line; a failure to warn never fails the build.
@@ -96,7 +91,7 @@ mod tests {
             "hostname=box",
             "frontend.caps=moby.buildkit.frontend.subrequests+forward",
         ]);
-        assert_eq!(ignored_options(&options), ["context:other", "hostname"]);
+        assert_eq!(ignored_options(&options), ["hostname"]);
     }
 
     #[test]

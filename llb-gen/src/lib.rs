@@ -26,6 +26,7 @@ pub mod llb;
 pub mod lockfile;
 pub mod matrix;
 pub mod model;
+pub mod named_context;
 pub mod plan;
 pub mod platform;
 pub mod reference;

@@ -10,6 +10,7 @@ use prost::Message;
 
 use llb_gen::context_dir::ContextDir;
 use llb_gen::llb::{ExecNetwork, NetworkMode, NoCache, SourceFile};
+use llb_gen::named_context::NamedContexts;
 use llb_gen::plan::{self, BuildRequest};
 use llb_gen::platform::Platform;
 use llb_gen::resolve::ArgValues;
@@ -39,10 +40,11 @@ struct Build {
     /// A build argument, `NAME=value` (e.g. `BUILDER_IMAGE=registry/app-artifact:1`).
     #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
     build_args: Vec<(String, String)>,
-    /// The named context that replaces the builder, as buildx spells it:
-    /// `builder=docker-image://REF` or `builder=DIR` (sent as the session local `builder`).
-    #[arg(long = "build-context", value_name = "builder=VALUE", value_parser = parse_builder_context)]
-    builder_context: Option<String>,
+    /// A named context, as buildx spells it: `builder=docker-image://REF` or `builder=DIR`
+    /// (sent as the session local `builder`) replaces the builder, and `IMAGE=docker-image://REF`
+    /// replaces the image the spec names `IMAGE` (e.g. `debian:bookworm-slim`).
+    #[arg(long = "build-context", value_name = "NAME=VALUE", value_parser = parse_named_context)]
+    named_contexts: Vec<(String, String)>,
     /// An image label over the spec's, `KEY=VALUE`.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
     labels: Vec<(String, String)>,
@@ -275,7 +277,7 @@ fn definition(
     let Build {
         target,
         build_args,
-        builder_context,
+        named_contexts,
         labels,
         add_hosts,
         network,
@@ -290,7 +292,7 @@ fn definition(
         target_platform: platform,
     };
     let request = BuildRequest {
-        builder_context,
+        named_contexts: NamedContexts::new(named_contexts),
         labels,
         network: ExecNetwork {
             mode: network,
@@ -340,18 +342,14 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{text}` is not NAME=value"))
 }
 
-/// `--build-context builder=VALUE` as the frontend receives it in `context:builder`: buildx
-/// passes `docker-image://` (and `local:`) values as they are and sends a directory as the
-/// session local named after the context.
-fn parse_builder_context(text: &str) -> Result<String, String> {
+/// `--build-context NAME=VALUE` as the frontend receives it in `context:NAME`: buildx passes
+/// `docker-image://` (and `local:`) values as they are and sends a directory as the session
+/// local named after the context.
+fn parse_named_context(text: &str) -> Result<(String, String), String> {
     let (name, value) = parse_build_arg(text)?;
-    if name != "builder" {
-        return Err(format!(
-            "`{name}`: the only named context a spec uses is `builder`"
-        ));
-    }
-    Ok(match value {
+    let value = match value {
         value if value.starts_with("docker-image://") || value.starts_with("local:") => value,
-        _ => "local:builder".to_owned(),
-    })
+        _ => format!("local:{name}"),
+    };
+    Ok((name, value))
 }

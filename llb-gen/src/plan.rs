@@ -12,6 +12,7 @@ use crate::image::{ConfigChanges, ImageConfig, SourceDateEpoch};
 use crate::llb::{
     ExecNetwork, MarshalOptions, NoCache, ResolveMode, SourceFile, check_size, marshal,
 };
+use crate::named_context::NamedContexts;
 use crate::pb::Definition;
 use crate::resolve::ArgValues;
 use crate::spec::{Spec, position};
@@ -24,8 +25,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// The build args and the platforms.
     pub args: ArgValues,
-    /// The value of `context:builder` for the platform, which replaces the builder.
-    pub builder_context: Option<String>,
+    /// The named contexts for the platform (`builder`, and images the target starts from).
+    pub named_contexts: NamedContexts,
     /// Image labels over the spec's (`--label`).
     pub labels: Vec<(String, String)>,
     /// The network of every process (`--network`, `--add-host`).
@@ -42,14 +43,14 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     /// A request for `target` with `args`, the values the build args carry parsed, and no
-    /// builder context, labels, network or no-cache (set those with struct update syntax).
+    /// named contexts, labels, network or no-cache (set those with struct update syntax).
     pub fn new(target: Option<String>, args: ArgValues) -> Result<Self, Error> {
         Ok(Self {
             epoch: SourceDateEpoch::from_build_args(&args.build_args)?,
             cache_namespace: CacheNamespace::from_build_args(&args.build_args)?,
             target,
             args,
-            builder_context: None,
+            named_contexts: NamedContexts::default(),
             labels: Vec::new(),
             network: ExecNetwork::default(),
             no_cache: NoCache::default(),
@@ -100,7 +101,7 @@ pub fn plan<'a>(spec: &'a Spec, request: &'a BuildRequest) -> Result<Plan<'a>, E
         spec,
         request.target.as_deref(),
         &request.args,
-        request.builder_context.as_deref(),
+        &request.named_contexts,
     )?;
     Ok(Plan {
         spec,

@@ -31,6 +31,20 @@ pub fn normalize(reference: &str) -> Result<String, InvalidReference> {
     })
 }
 
+/// The short name docker/dockerfile looks a named context up by, from a normalized reference:
+/// distribution's `FamiliarString` less a `:latest` tag (`docker.io/library/debian:latest` ->
+/// `debian`, `docker.io/library/debian:bookworm-slim` -> `debian:bookworm-slim`).
+pub fn familiar(normalized: &str) -> &str {
+    let short = match normalized.strip_prefix("docker.io/") {
+        Some(rest) => rest
+            .strip_prefix("library/")
+            .filter(|official| !official.contains('/'))
+            .unwrap_or(rest),
+        None => normalized,
+    };
+    short.strip_suffix(":latest").unwrap_or(short)
+}
+
 /// `ParseNormalizedNamed` followed by `Parse`, in distribution's order of checks.
 fn parse(reference: &str) -> Result<String, String> {
     if reference.is_empty() {
@@ -206,6 +220,26 @@ mod tests {
 
     fn reason(input: &str) -> String {
         normalize(input).unwrap_err().reason
+    }
+
+    #[test]
+    fn familiar_names_are_dockerfiles_context_names() {
+        let cases = [
+            ("debian", "debian"),
+            ("debian:bookworm-slim", "debian:bookworm-slim"),
+            ("docker.io/library/debian:latest", "debian"),
+            ("library/debian/sub:1", "library/debian/sub:1"),
+            ("grafana/grafana", "grafana/grafana"),
+            ("localhost:5000/base", "localhost:5000/base"),
+            ("ghcr.io/o/app:latest-slim", "ghcr.io/o/app:latest-slim"),
+            (
+                "alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+        ];
+        for (written, name) in cases {
+            assert_eq!(familiar(&normalize(written).unwrap()), name, "{written}");
+        }
     }
 
     #[test]

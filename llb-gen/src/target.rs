@@ -4,6 +4,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::model::{self, Base};
+use crate::named_context::{self, NamedContexts};
 use crate::reference;
 use crate::resolve::{self, ArgValues};
 use crate::spec::{ARTIFACT_TARGET, Spec, position};
@@ -35,14 +36,11 @@ pub enum BinariesSource {
     },
 }
 
-/// The frontend option of the named build context that replaces the builder.
-pub const BUILDER_CONTEXT_OPTION: &str = "context:builder";
-
 impl BinariesSource {
     /// Reads the value of `context:builder` (`docker-image://REF` or `local:NAME`).
     pub fn from_named_context(value: &str) -> Result<Self, Error> {
         let invalid = |message: String| Error::InvalidOption {
-            option: BUILDER_CONTEXT_OPTION.to_owned(),
+            option: format!("{}{}", named_context::OPTION_PREFIX, named_context::BUILDER),
             message,
         };
         if let Some(image) = value.strip_prefix("docker-image://") {
@@ -135,13 +133,14 @@ pub fn list(spec: &Spec) -> Vec<TargetInfo> {
 
 /// Picks target `name` (default: the first buildable variant) of a validated spec, and
 /// resolves it: `extends` merged, build args substituted, and the result checked again.
-/// `builder_context` is the value of `context:builder` for the platform; see
-/// [`binaries_source`] for how it and `BUILDER_IMAGE` decide where the binaries come from.
+/// `contexts` are the build's named contexts for the platform: one named after the variant's
+/// base image replaces it, and see [`binaries_source`] for how the `builder` context and
+/// `BUILDER_IMAGE` decide where the binaries come from.
 pub fn select<'s>(
     spec: &'s Spec,
     name: Option<&str>,
     values: &ArgValues,
-    builder_context: Option<&str>,
+    contexts: &NamedContexts,
 ) -> Result<Target<'s>, Error> {
     let (name, smoke_check) = match name.and_then(|name| name.strip_prefix(CHECK_PREFIX)) {
         Some(variant) => (Some(variant), true),
@@ -176,12 +175,17 @@ pub fn select<'s>(
         Some((key, _)) => {
             let building = |error| inherited_by(spec, &key.value, error);
             let variant = resolve::resolve(spec, &key.value, values).map_err(building)?;
-            let variant = validate::read_variant(spec, key, &variant).map_err(building)?;
+            let mut variant = validate::read_variant(spec, key, &variant).map_err(building)?;
+            if let Base::Image { reference } = &mut variant.base
+                && let Some(replacement) = contexts.replace_image(reference)?
+            {
+                *reference = replacement;
+            }
             (key.value.as_str(), Some(variant))
         }
         None => (ARTIFACT_TARGET, None),
     };
-    let binaries = binaries_source(spec, values, builder_context)?;
+    let binaries = binaries_source(spec, values, contexts)?;
     if smoke_check
         && variant
             .as_ref()
@@ -201,11 +205,12 @@ pub fn select<'s>(
 
 /// The one place that decides between a compile and prebuilt binaries: the named builder
 /// context wins, then a non-empty `BUILDER_IMAGE` build arg, else the spec's toolchain
-/// compiles. A bad `BUILDER_IMAGE` is refused even when the named context overrides it.
+/// compiles (or the image a context named after it gives). A bad `BUILDER_IMAGE` is refused
+/// even when the named context overrides it.
 fn binaries_source(
     spec: &Spec,
     values: &ArgValues,
-    builder_context: Option<&str>,
+    contexts: &NamedContexts,
 ) -> Result<BinariesSource, Error> {
     let builder_image = values
         .build_args
@@ -218,14 +223,15 @@ fn binaries_source(
             })
         })
         .transpose()?;
-    Ok(match (builder_context, builder_image) {
+    Ok(match (contexts.builder(), builder_image) {
         (Some(named), _) => BinariesSource::from_named_context(named)?,
         (None, Some(image)) => BinariesSource::Prebuilt { image },
         (None, None) => {
             let image = &spec.builder.image;
+            let toolchain = reference::normalize(&image.value)
+                .map_err(|error| spec.document.error(position(image), error.to_string()))?;
             BinariesSource::Compile {
-                toolchain: reference::normalize(&image.value)
-                    .map_err(|error| spec.document.error(position(image), error.to_string()))?,
+                toolchain: contexts.replace_image(&toolchain)?.unwrap_or(toolchain),
             }
         }
     })
@@ -306,7 +312,7 @@ mod tests {
     #[test]
     fn default_target_is_the_first_variant_and_compiles() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let target = select(&spec, None, &args(&[]), None).unwrap();
+        let target = select(&spec, None, &args(&[]), &NamedContexts::default()).unwrap();
         assert_eq!(target.name, "hello");
         assert_eq!(
             target.base_image(),
@@ -327,7 +333,7 @@ mod tests {
             &spec,
             Some("artifact"),
             &args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]),
-            None,
+            &NamedContexts::default(),
         )
         .unwrap();
         assert!(target.variant.is_none());
@@ -341,7 +347,7 @@ mod tests {
             &spec,
             Some("gateway"),
             &args(&[("BUILDER_IMAGE", "")]),
-            None,
+            &NamedContexts::default(),
         )
         .unwrap();
         assert!(matches!(empty.binaries, BinariesSource::Compile { .. }));
@@ -350,7 +356,7 @@ mod tests {
     #[test]
     fn unknown_target_lists_the_available_ones() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let error = select(&spec, Some("nope"), &args(&[]), None).unwrap_err();
+        let error = select(&spec, Some("nope"), &args(&[]), &NamedContexts::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "unknown target `nope`; available targets: hello, gateway, artifact"
@@ -384,7 +390,13 @@ mod tests {
     fn named_builder_context_wins_over_builder_image() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
         let values = args(&[("BUILDER_IMAGE", "localhost:5000/hello-artifact:1")]);
-        let target = select(&spec, None, &values, Some("local:bin")).unwrap();
+        let target = select(
+            &spec,
+            None,
+            &values,
+            &NamedContexts::new([("builder", "local:bin")]),
+        )
+        .unwrap();
         assert_eq!(
             target.binaries,
             BinariesSource::Local { name: "bin".into() }
@@ -392,9 +404,52 @@ mod tests {
     }
 
     #[test]
+    fn contexts_named_after_the_base_and_the_toolchain_replace_them() {
+        let spec = load(HELLO, "flotilla.yaml").unwrap();
+        let named = NamedContexts::new([
+            (
+                "debian:bookworm-slim",
+                "docker-image://localhost:5000/debian:pinned",
+            ),
+            (
+                "rust:1-bookworm",
+                "docker-image://localhost:5000/rust:pinned",
+            ),
+            ("busybox", "local:busybox"),
+        ]);
+        let target = select(&spec, Some("gateway"), &args(&[]), &named).unwrap();
+        assert_eq!(target.base_image(), Some("localhost:5000/debian:pinned"));
+        assert_eq!(
+            target.binaries,
+            BinariesSource::Compile {
+                toolchain: "localhost:5000/rust:pinned".into()
+            }
+        );
+        let error = select(
+            &spec,
+            Some("gateway"),
+            &args(&[]),
+            &NamedContexts::new([("debian:bookworm-slim", "local:debian")]),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("option context:debian:bookworm-slim: `local:debian` cannot"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn invalid_builder_image_names_the_option() {
         let spec = load(HELLO, "flotilla.yaml").unwrap();
-        let error = select(&spec, None, &args(&[("BUILDER_IMAGE", "Bad Ref")]), None).unwrap_err();
+        let error = select(
+            &spec,
+            None,
+            &args(&[("BUILDER_IMAGE", "Bad Ref")]),
+            &NamedContexts::default(),
+        )
+        .unwrap_err();
         assert!(
             error
                 .to_string()

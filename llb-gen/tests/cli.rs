@@ -172,6 +172,14 @@ fn llb_takes_the_frontends_options() {
     assert!(
         contains(&named, "docker-image://localhost:5000/a:1") && !contains(&named, "cargo build")
     );
+    let base = llb(&[
+        "--build-context",
+        "debian:bookworm-slim=docker-image://localhost:5000/debian:pinned",
+    ]);
+    assert!(
+        contains(&base, "docker-image://localhost:5000/debian:pinned")
+            && !contains(&base, "docker.io/library/debian")
+    );
     for args in [
         &["--network", "none"][..],
         &["--no-cache"],

@@ -630,7 +630,9 @@ fn abstract_variants_are_not_targets() {
     assert_eq!(names, ["kiro", "slim", "artifact"]);
     let values = ArgValues::native(BTreeMap::new(), &Platform::linux("amd64"));
     assert_eq!(
-        target::select(&spec, None, &values, None).unwrap().name,
+        target::select(&spec, None, &values, &Default::default())
+            .unwrap()
+            .name,
         "kiro"
     );
 }

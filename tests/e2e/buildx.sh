@@ -121,6 +121,24 @@ if build bx-artifact "$BX" --target artifact -t "$BX_ARTIFACT" && "$DOCKER" push
   if ! grep -qE "^ +$line \| >>> .*hello-gateway: /usr/local/bin" "$WORK/bx-ctx-half.log"; then
     fail "--build-context builder=dir without a binary: the snippet shows spec line $line"; log_tail bx-ctx-half
   fi
+  # A context named after the variant's base image replaces it, as it replaces a Dockerfile's
+  # FROM: the variant holds the replacement's file, and its binaries run on it.
+  BX_BASE=$REGISTRY/flotilla-e2e/bx-base:$RUN_ID
+  mkdir -p "$WORK/bx-base"
+  printf 'FROM debian:bookworm-slim\nRUN echo replaced >/etc/flotilla-base\n' >"$WORK/bx-base/Dockerfile"
+  if "$DOCKER" buildx build -q -t "$BX_BASE" --push "$WORK/bx-base" >"$WORK/bx-base.log" 2>&1 \
+    && build bx-ctx-base "$BX" --target gateway --build-arg "BUILDER_IMAGE=$BX_ARTIFACT" \
+      --build-context "debian:bookworm-slim=docker-image://$BX_BASE" -t flotilla-e2e/bx-ctx-base; then
+    marker=$("$DOCKER" run --rm --entrypoint cat flotilla-e2e/bx-ctx-base /etc/flotilla-base 2>&1)
+    out=$("$DOCKER" run --rm flotilla-e2e/bx-ctx-base 2>&1)
+    if [ "$marker" = replaced ] && [ "$out" = "hello-gateway ready (RUST_LOG=info)" ]; then
+      pass "--build-context debian:bookworm-slim=docker-image://…: the variant starts from that image and runs"
+    else
+      fail "--build-context named after the base image" "marker '$marker', run '$out'"; log_tail bx-ctx-base
+    fi
+  else
+    fail "--build-context named after the base image: build"; log_tail bx-base; log_tail bx-ctx-base
+  fi
 else
   fail "buildx: the artifact"; log_tail bx-artifact
 fi
