@@ -39,6 +39,37 @@ pub fn locked_packages(text: &str) -> BTreeSet<LockedPackage> {
         .collect()
 }
 
+/// The directory names (`name-version`) that cargo keeps the registry packages of `locked`
+/// under in its registry cache (`registry/cache/<registry>/<dir>.crate`) and sources
+/// (`registry/src/<registry>/<dir>`), sorted. `None` when a name or version holds a character
+/// cargo never writes there, so no name can leave its registry directory.
+pub fn registry_dirs(locked: &BTreeSet<LockedPackage>) -> Option<Vec<String>> {
+    let is_name = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let is_version = |version: &str| {
+        version.starts_with(|c: char| c.is_ascii_digit())
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.+".contains(&b))
+    };
+    locked
+        .iter()
+        .filter_map(|package| {
+            let mut fields = package.splitn(3, ' ');
+            let (name, version, source) = (fields.next()?, fields.next()?, fields.next()?);
+            (source.starts_with("registry+") || source.starts_with("sparse+"))
+                .then_some((name, version))
+        })
+        .map(|(name, version)| {
+            (is_name(name) && is_version(version)).then(|| format!("{name}-{version}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +102,33 @@ source = "git+https://example.com/tool?rev=1#0123"
                 "tool 0.2.0 git+https://example.com/tool?rev=1#0123".to_owned(),
             ])
         );
+    }
+
+    #[test]
+    fn registry_packages_are_kept_under_their_name_and_version() {
+        let locked = BTreeSet::from([
+            "itoa 1.0.15 registry+https://github.com/rust-lang/crates.io-index".to_owned(),
+            "serde 1.0.0-rc.1+meta sparse+https://index.crates.io/".to_owned(),
+            "tool 0.2.0 git+https://example.com/tool?rev=1#0123".to_owned(),
+        ]);
+        assert_eq!(
+            registry_dirs(&locked),
+            Some(vec![
+                "itoa-1.0.15".to_owned(),
+                "serde-1.0.0-rc.1+meta".to_owned()
+            ])
+        );
+        for odd in [
+            "a/../b 1.0.0 registry+x",
+            ".. 1.0.0 registry+x",
+            "a ../1 registry+x",
+            "a .1 registry+x",
+            "a 1.0\n registry+x",
+        ] {
+            let locked = BTreeSet::from([odd.replace("\\n", "\n")]);
+            assert_eq!(registry_dirs(&locked), None, "{odd}");
+        }
+        assert_eq!(registry_dirs(&BTreeSet::new()), Some(Vec::new()));
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct StubPlan {
     pub manifests: Vec<String>,
     /// The registry and git packages its lockfile pins: what its dependency layer compiles.
     pub locked: BTreeSet<LockedPackage>,
+    /// Whether the project's `Cargo.lock` is in the context: only then can `locked` tell
+    /// everything a `--locked` fetch gets.
+    pub has_lockfile: bool,
 }
 
 /// Every stub file the packages of the project at `project` (`.` for the context root) need,
@@ -96,6 +99,7 @@ pub fn stubs(manifests: &BTreeMap<String, String>, project: &str) -> Result<Stub
     let lock = project.lockfile();
     if let Some(text) = manifests.get(&lock) {
         plan.locked = locked_packages(text);
+        plan.has_lockfile = true;
         read.insert(lock);
     }
     plan.files.sort();

@@ -168,9 +168,10 @@ fn compile_path_fetches_then_builds_dependencies_then_the_workspace() {
     // Only the fetch holds the shared registry and git caches, locked.
     assert_eq!(meta(fetch).args[4..], ["cargo", "fetch", "--locked"]);
     assert!(meta(fetch).args[2].contains("\"$@\" --target \"$host\""));
+    assert!(meta(fetch).args[2].contains("cp -a \"$CARGO_HOME/git\" /flotilla/fetched/"));
     assert!(
-        meta(fetch).args[2]
-            .contains("cp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" /flotilla/fetched/")
+        !meta(fetch).args[2].contains("cp -a \"$CARGO_HOME/registry\" "),
+        "of the registry, only what the lockfile pins (nothing) is copied"
     );
     assert_eq!(
         mount_summary(fetch),
@@ -1053,4 +1054,106 @@ fn a_project_is_sent_only_what_its_build_reads() {
             ),
         ])
     );
+}
+
+/// The fetch's copy, run by `sh` on a cargo home that also holds another project's package and
+/// an older version: only the packages the lockfile pins reach the fetch layer, with the index
+/// and the git caches whole; the package of another platform, never fetched, is skipped.
+#[test]
+fn the_fetch_layer_holds_the_locked_packages_alone() {
+    const REGISTRY: &str = "index.crates.io-1949cf8c6b5b557f";
+    let mut manifests = manifests();
+    for (name, version) in [("itoa", "1.0.15"), ("windows-sys", "0.59.0")] {
+        manifests.get_mut("Cargo.lock").unwrap().push_str(&format!(
+            "\n[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+        ));
+    }
+    let definition = definition_of(HELLO, "artifact", &[], manifests);
+    let fetch = execs(&definition)
+        .into_iter()
+        .find(|exec| {
+            exec.meta
+                .as_ref()
+                .unwrap()
+                .args
+                .contains(&"fetch".to_owned())
+        })
+        .unwrap();
+    let meta = fetch.meta.unwrap();
+    let work = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fetch-layer");
+    let _ = std::fs::remove_dir_all(&work);
+    let home = work.join("cargo");
+    for path in [
+        format!("registry/index/{REGISTRY}/.cache/3/i/itoa"),
+        format!("registry/cache/{REGISTRY}/itoa-1.0.15.crate"),
+        format!("registry/cache/{REGISTRY}/itoa-1.0.14.crate"),
+        format!("registry/cache/{REGISTRY}/serde-1.0.0.crate"),
+        format!("registry/src/{REGISTRY}/itoa-1.0.15/src/lib.rs"),
+        format!("registry/src/{REGISTRY}/serde-1.0.0/src/lib.rs"),
+        "git/db/tool-0123/HEAD".to_owned(),
+    ] {
+        let path = home.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "x").unwrap();
+    }
+    let fetched = work.join("fetched");
+    let script = meta.args[2].replace("/flotilla/fetched", fetched.to_str().unwrap());
+    let output = Command::new("/bin/sh")
+        .args(["-c", &script, "sh", "true"])
+        .env_clear()
+        .envs(meta.env.iter().filter_map(|pair| pair.split_once('=')))
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("CARGO_HOME", &home)
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut copied: Vec<String> = walk_files(&fetched)
+        .into_iter()
+        .map(|path| path.strip_prefix(&fetched).unwrap().display().to_string())
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        [
+            "git/db/tool-0123/HEAD".to_owned(),
+            format!("registry/cache/{REGISTRY}/itoa-1.0.15.crate"),
+            format!("registry/index/{REGISTRY}/.cache/3/i/itoa"),
+            format!("registry/src/{REGISTRY}/itoa-1.0.15/src/lib.rs"),
+        ]
+    );
+}
+
+/// Without `--locked` cargo may pin other packages than the lockfile's, and without a lockfile
+/// it pins its own: the fetch then copies the registry cache whole.
+#[test]
+fn an_unlocked_fetch_copies_the_registry_whole() {
+    let whole = "cp -a \"$CARGO_HOME/registry\" /flotilla/fetched/";
+    let fetch_script = |text: &str, manifests| {
+        let definition = definition_of(text, "artifact", &[], manifests);
+        execs(&definition)[0].meta.clone().unwrap().args[2].clone()
+    };
+    let unlocked = HELLO.replace("locked: true", "locked: false");
+    assert_ne!(unlocked, HELLO);
+    assert!(fetch_script(&unlocked, manifests()).contains(whole));
+    let mut no_lockfile = manifests();
+    no_lockfile.remove("Cargo.lock");
+    assert!(fetch_script(HELLO, no_lockfile).contains(whole));
+    assert!(!fetch_script(HELLO, manifests()).contains(whole));
+}
+
+/// Every file under `dir`, iteratively.
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

@@ -15,7 +15,7 @@ use super::{BuildFacts, context_source, range, shell_quote};
 use crate::cache_keys::{self, TargetDir};
 use crate::error::Error;
 use crate::llb::{Copy, CopyOptions, Describe, Exec, FileAction, Mount, NetworkMode, State};
-use crate::lockfile::LockedPackage;
+use crate::lockfile::{LockedPackage, registry_dirs};
 use crate::platform::Platform;
 use crate::spec::{Cross, ProjectRef, Spec};
 use crate::stubs::{self, StubPlan};
@@ -44,6 +44,9 @@ const LAYER_ID: &str = ".flotilla-layer";
 const SEEDED_ID: &str = ".flotilla-seeded";
 /// The build step's variable holding the project's own package names, one a line.
 const PACKAGES_VAR: &str = "FLOTILLA_PACKAGES";
+/// The fetch's variable holding the registry packages its lockfile pins (`name-version`), one
+/// a line.
+const FETCH_PACKAGES_VAR: &str = "FLOTILLA_FETCH_PACKAGES";
 /// The build step's variable holding the directory, under the target dir, of the profile's
 /// output (the triple's, when cross-compiling).
 const PROFILE_DIR_VAR: &str = "FLOTILLA_PROFILE_DIR";
@@ -287,20 +290,33 @@ impl Toolchain<'_> {
 
     /// `cargo fetch` on the project's skeleton, for the build platform's host and the cross
     /// target: the only exec that holds the registry and git cache mounts, which every project
-    /// shares under a lock. It is short, and since nobody else writes the caches meanwhile it
-    /// copies them whole to [`FETCHED`], with the `Cargo.lock` cargo resolved.
+    /// shares under a lock. It copies what the builds need to [`FETCHED`], with the
+    /// `Cargo.lock` cargo resolved: the git caches and the registry index whole, and of the
+    /// registry's crates and sources only the packages a `--locked` lockfile pins, since the
+    /// shared cache also holds every other project's and every earlier version's (it grows
+    /// with a long-lived builder). Without such a lockfile cargo may pin others: all is copied.
     fn fetch(&self, project: &Project<'_>) -> State {
         let fetch = fetch_words(project.project, project.triple);
+        let mut env = project.env.clone();
+        let registry = match registry_dirs(&project.plan.locked)
+            .filter(|_| project.project.cargo.locked && project.plan.has_lockfile)
+        {
+            Some(dirs) => {
+                env.push(format!("{FETCH_PACKAGES_VAR}={}", dirs.join("\n")));
+                copy_locked_packages()
+            }
+            None => format!("cp -a \"$CARGO_HOME/registry\" {FETCHED}/\n"),
+        };
         let exec = Exec {
             args: shell(
                 format!(
                     "set -eu\nhost=$(rustc -vV | sed -n 's/^host: //p')\n\"$@\" --target \"$host\"\n\
-                     mkdir -p {FETCHED}\ncp -a \"$CARGO_HOME/registry\" \"$CARGO_HOME/git\" {FETCHED}/\n\
+                     mkdir -p {FETCHED}\ncp -a \"$CARGO_HOME/git\" {FETCHED}/\n{registry}\
                      [ ! -f Cargo.lock ] || cp -p Cargo.lock {FETCHED}/\n"
                 ),
                 &fetch,
             ),
-            env: project.env.clone(),
+            env,
             cwd: project.dir.clone(),
             user: String::new(),
             mounts: project.caches.clone(),
@@ -595,6 +611,26 @@ fn shell(script: String, args: &[String]) -> Vec<String> {
         .chain([script, "sh".to_owned()])
         .chain(args.iter().cloned())
         .collect()
+}
+
+/// Copies the registry index, and the crates and sources of the packages in
+/// `$FLOTILLA_FETCH_PACKAGES` (`name-version`, one a line, read as data), from every registry
+/// in the cache to [`FETCHED`]: one `cp` per registry directory. A package cargo did not fetch
+/// (another platform's) is not there, and is skipped.
+fn copy_locked_packages() -> String {
+    format!(
+        "mkdir -p {FETCHED}/registry\n\
+         [ ! -d \"$CARGO_HOME/registry/index\" ] || cp -a \"$CARGO_HOME/registry/index\" {FETCHED}/registry/\n\
+         for kind in cache src; do\n  \
+         for reg in \"$CARGO_HOME/registry/$kind\"/*/; do\n    \
+         [ -d \"$reg\" ] || continue\n    set --\n    \
+         while IFS= read -r p; do\n      [ -n \"$p\" ] || continue\n      \
+         for f in \"$reg$p.crate\" \"$reg$p\"; do [ ! -e \"$f\" ] || set -- \"$@\" \"$f\"; done\n    \
+         done <<EOF\n${FETCH_PACKAGES_VAR}\nEOF\n    \
+         out={FETCHED}/registry/$kind/$(basename \"$reg\")\n    mkdir -p \"$out\"\n    \
+         [ $# -eq 0 ] || cp -a \"$@\" \"$out\"/\n  \
+         done\ndone\n"
+    )
 }
 
 /// Removes what cargo recorded of the project's own packages (`$FLOTILLA_PACKAGES`) in every
