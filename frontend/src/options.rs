@@ -127,7 +127,7 @@ impl Options {
             .filter_map(|name| name.split("::").next())
             .collect();
         NamedContexts::new(names.into_iter().filter_map(|name| {
-            let option = format!("{}{name}", named_context::OPTION_PREFIX);
+            let option = named_context::option(name);
             let value = self
                 .get(&format!("{option}::{platform}"))
                 .or_else(|| self.get(&option))?;

@@ -12,6 +12,23 @@ pub const OPTION_PREFIX: &str = "context:";
 /// The named context that stands in for the builder.
 pub const BUILDER: &str = "builder";
 
+/// The frontend option of the context `name`, as errors name it.
+pub fn option(name: &str) -> String {
+    format!("{OPTION_PREFIX}{name}")
+}
+
+/// The image a context value `docker-image://REF` names, normalized; `None` for any other
+/// value. A bad `REF` is an error naming the option of the context `name`.
+pub fn image_of(name: &str, value: &str) -> Option<Result<String, Error>> {
+    let image = value.strip_prefix("docker-image://")?;
+    Some(
+        reference::normalize(image).map_err(|error| Error::InvalidOption {
+            option: option(name),
+            message: error.to_string(),
+        }),
+    )
+}
+
 /// The named contexts of one build: each name's value for the target platform.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamedContexts(BTreeMap<String, String>);
@@ -43,17 +60,14 @@ impl NamedContexts {
         let Some(value) = self.0.get(name) else {
             return Ok(None);
         };
-        let invalid = |message: String| Error::InvalidOption {
-            option: format!("{OPTION_PREFIX}{name}"),
-            message,
-        };
-        match value.strip_prefix("docker-image://") {
-            Some(replacement) => reference::normalize(replacement)
-                .map(Some)
-                .map_err(|error| invalid(error.to_string())),
-            None => Err(invalid(format!(
-                "`{value}` cannot stand in for the image {name}; use docker-image://REF"
-            ))),
+        match image_of(name, value) {
+            Some(replacement) => replacement.map(Some),
+            None => Err(Error::InvalidOption {
+                option: option(name),
+                message: format!(
+                    "`{value}` cannot stand in for the image {name}; use docker-image://REF"
+                ),
+            }),
         }
     }
 }

@@ -12,6 +12,8 @@ const PATH_MAX: usize = 255;
 /// The longest tag distribution accepts (`[\w][\w.-]{0,127}`).
 const TAG_MAX: usize = 128;
 const DOCKER_HUB: &str = "docker.io";
+/// The path prefix of Docker Hub's official images (`debian` is `library/debian`).
+const OFFICIAL: &str = "library/";
 
 /// A reference that does not parse as `[registry/]repository[:tag][@digest]`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,9 +37,12 @@ pub fn normalize(reference: &str) -> Result<String, InvalidReference> {
 /// distribution's `FamiliarString` less a `:latest` tag (`docker.io/library/debian:latest` ->
 /// `debian`, `docker.io/library/debian:bookworm-slim` -> `debian:bookworm-slim`).
 pub fn familiar(normalized: &str) -> &str {
-    let short = match normalized.strip_prefix("docker.io/") {
+    let short = match normalized
+        .strip_prefix(DOCKER_HUB)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
         Some(rest) => rest
-            .strip_prefix("library/")
+            .strip_prefix(OFFICIAL)
             .filter(|official| !official.contains('/'))
             .unwrap_or(rest),
         None => normalized,
@@ -77,7 +82,7 @@ fn parse(reference: &str) -> Result<String, String> {
         });
     }
     let path = match domain {
-        DOCKER_HUB if !path.contains('/') => format!("library/{path}"),
+        DOCKER_HUB if !path.contains('/') => format!("{OFFICIAL}{path}"),
         _ => path.to_owned(),
     };
     if path.len() > PATH_MAX {

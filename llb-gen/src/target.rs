@@ -39,21 +39,19 @@ pub enum BinariesSource {
 impl BinariesSource {
     /// Reads the value of `context:builder` (`docker-image://REF` or `local:NAME`).
     pub fn from_named_context(value: &str) -> Result<Self, Error> {
-        let invalid = |message: String| Error::InvalidOption {
-            option: format!("{}{}", named_context::OPTION_PREFIX, named_context::BUILDER),
-            message,
-        };
-        if let Some(image) = value.strip_prefix("docker-image://") {
-            let image = reference::normalize(image).map_err(|e| invalid(e.to_string()))?;
-            Ok(Self::Prebuilt { image })
+        if let Some(image) = named_context::image_of(named_context::BUILDER, value) {
+            Ok(Self::Prebuilt { image: image? })
         } else if let Some(name) = value.strip_prefix("local:").filter(|n| !n.is_empty()) {
             Ok(Self::Local {
                 name: name.to_owned(),
             })
         } else {
-            Err(invalid(format!(
-                "`{value}` is not supported; use docker-image://REF or a local directory"
-            )))
+            Err(Error::InvalidOption {
+                option: named_context::option(named_context::BUILDER),
+                message: format!(
+                    "`{value}` is not supported; use docker-image://REF or a local directory"
+                ),
+            })
         }
     }
 }
