@@ -139,6 +139,25 @@ if build bx-artifact "$BX" --target artifact -t "$BX_ARTIFACT" && "$DOCKER" push
   else
     fail "--build-context named after the base image: build"; log_tail bx-base; log_tail bx-ctx-base
   fi
+  # A context named after the toolchain image replaces it for the compile: cargo runs in the
+  # replacement with its environment, whose RUSTFLAGS give the binaries their build id.
+  BX_TOOLCHAIN=$REGISTRY/flotilla-e2e/bx-toolchain:$RUN_ID
+  mkdir -p "$WORK/bx-toolchain" "$WORK/bx-ctx-toolchain"
+  printf 'FROM rust:1-bookworm\nENV RUSTFLAGS="-C link-arg=-Wl,--build-id=0x7e57c0de"\n' >"$WORK/bx-toolchain/Dockerfile"
+  if "$DOCKER" buildx build -q -t "$BX_TOOLCHAIN" --push "$WORK/bx-toolchain" >"$WORK/bx-toolchain.log" 2>&1 \
+    && build bx-ctx-toolchain "$BX" --target artifact --build-context "rust:1-bookworm=docker-image://$BX_TOOLCHAIN" \
+      -t flotilla-e2e/bx-ctx-toolchain; then
+    container=$("$DOCKER" create flotilla-e2e/bx-ctx-toolchain /none)
+    "$DOCKER" cp "$container:/flotilla/bin/hello" "$WORK/bx-ctx-toolchain/hello" && "$DOCKER" rm "$container" >/dev/null
+    id=$(readelf -n "$WORK/bx-ctx-toolchain/hello" 2>&1 | awk '/Build ID:/ {print $3}')
+    if [ "$id" = 7e57c0de ] && log_has bx-ctx-toolchain "resolve $BX_TOOLCHAIN@sha256:"; then
+      pass "--build-context rust:1-bookworm=docker-image://…: cargo compiles in that image, with its environment"
+    else
+      fail "--build-context named after the toolchain image" "build id '$id'"; log_tail bx-ctx-toolchain
+    fi
+  else
+    fail "--build-context named after the toolchain image: build"; log_tail bx-toolchain; log_tail bx-ctx-toolchain
+  fi
 else
   fail "buildx: the artifact"; log_tail bx-artifact
 fi
