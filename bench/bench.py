@@ -48,7 +48,7 @@ SYNTAX_IMAGE = os.environ.get("DOCKERFILE_FRONTEND_IMAGE")
 REGISTRY = "localhost:5000"
 TOOLCHAIN = "rust:1-bookworm"
 EDITED = "crates/core/src/lib.rs"
-ENGINE_SCENARIOS = ("P3", "P4", "P1", "CI", "COMPILE", "P6")
+ENGINE_SCENARIOS = report.SCENARIOS
 HOST_SCENARIOS = ("P5",)
 DOCKER = None  # the engine's CLI, from `scripts/bed cli ENGINE` (set in main)
 ENV = dict(os.environ, DOCKER_BUILDKIT="1", BUILDX_NO_DEFAULT_ATTESTATIONS="1")
@@ -551,8 +551,7 @@ def run(opts, chosen, work):
     if not opts.only:
         mine.clear()
     before = disk_free()
-    mine.update(variants=bench.variants, machine=machine(opts.engine),
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    mine.update(variants=bench.variants, machine=machine(opts.engine), date=now())
     try:
         for scenario in (*ENGINE_SCENARIOS, *HOST_SCENARIOS):
             if scenario not in chosen:
@@ -562,6 +561,8 @@ def run(opts, chosen, work):
                 sys.exit(f"bench: {free / 1e9:.1f} GB free before {scenario}, below the floor of {opts.disk_floor:g} GB "
                          "(--disk-floor): stopping; free space, then rerun with --only")
             (results["host"] if scenario in HOST_SCENARIOS else mine).update(getattr(bench, scenario.lower())())
+            # A run with --only keeps the other scenarios' figures: the report says which run each is from.
+            mine.setdefault("measured", {})[scenario] = now()
             bench.cleanup()
             # Written after each scenario: a later failure keeps what was measured.
             write(opts.out, results)
@@ -571,6 +572,10 @@ def run(opts, chosen, work):
     mine["disk"] = {"before": before, "after": disk_free()}
     write(opts.out, results)
     log(f"wrote {opts.out / 'results.md'} and {opts.out / 'results.png'}")
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def write(out, results):

@@ -1,6 +1,8 @@
 """bench/results.md and bench/results.png from results.json: a section (tables) and a row of plot
 panels per engine, then what was measured on the host once (P5)."""
 
+# The engine scenarios, in the order bench.py runs them; each is also the key of its figures.
+SCENARIOS = ("P3", "P4", "P1", "CI", "COMPILE", "P6")
 SIDES = (("flotilla", "Flotilla"), ("dockerfile", "Dockerfile (built-in)"), ("syntax", "Dockerfile (`# syntax=` image)"))
 COLORS = {"flotilla": "#3b7dd8", "artifact": "#8fb8ee", "dockerfile": "#999999", "syntax": "#d8893b", "naive": "#555555", "cargo": "#2e8b57"}
 UNSET = "not set (DOCKERFILE_FRONTEND_IMAGE)"
@@ -32,6 +34,20 @@ def row(label, values, fmt=secs, ratios=True, unset_syntax=False):
     return f"| {label} | {' | '.join(cells)} | {' | '.join(rs)} |"
 
 
+def measured_in(r):
+    """When the engine's scenarios come from more than one run (`--only`), which run each is from;
+    ratios compare sides of one run, but figures of different runs may differ in machine speed."""
+    measured = r.get("measured", {})
+    runs = sorted(set(measured.values()))
+    earlier = [s for s in SCENARIOS if s in r and s not in measured]
+    if len(runs) + bool(earlier) < 2:
+        return []
+    parts = [f"{', '.join(earlier)} in earlier runs"] if earlier else []
+    parts += [f"{', '.join(s for s in SCENARIOS if measured.get(s) == run)} on {run}" for run in runs]
+    return [f"Scenarios from more than one run (`--only`): {'; '.join(parts)}. Compare figures across runs with care: "
+            "the machine's speed may differ between them; each ratio compares the sides of one run."]
+
+
 def engine_section(engine, r, host):
     m, n, syntax = r["machine"], len(r["variants"]), bool(r["machine"].get("syntax_image"))
     # A row that compares the sides; rows that put other things in the columns call `row`.
@@ -41,6 +57,7 @@ def engine_section(engine, r, host):
         "",
         f"Written by `bench/run` on {r['date']}. Machine: {m['cpu']}, {m['memory']}, Linux {m['kernel']}. "
         f"Daemon: {m['daemon']}. Frontend: `{m['frontend']}`. Dockerfile frontend image: `{m.get('syntax_image') or 'none'}`.",
+        *measured_in(r),
         "Times are median (min / max) over the runs; the ratio columns are Flotilla / that Dockerfile column on medians.",
         *(["This engine's figures were read back from the run's log: its last scenario (P6) failed before the results "
             "were written, so P3, the per-variant P1 times and the timelines are missing.", ""] if r.get("from_log") else []),
