@@ -670,7 +670,9 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
 }
 
 /// The dependency builds of openab's three projects: each one's working directory, and the
-/// working directory of the dependency build whose target dir it starts from.
+/// working directory of the dependency build whose target dir it starts from. A project's fetch
+/// waits for the fetch of that same project (whose layer it mounts), which so gets the
+/// registry cache's lock first.
 #[test]
 fn projects_pinning_mostly_the_same_crates_share_one_dependency_build() {
     let spec = concat!(
@@ -685,46 +687,56 @@ fn projects_pinning_mostly_the_same_crates_share_one_dependency_build() {
         .iter()
         .map(|bytes| (digest_of(bytes), pb::Op::decode(bytes.as_slice()).unwrap()))
         .collect();
-    let dependency_build = |op: &pb::Op| match &op.op {
-        Some(Payload::Exec(exec))
-            if exec
-                .meta
-                .as_ref()
-                .unwrap()
-                .args
-                .join(" ")
-                .contains("cargo build")
-                && exec.mounts.iter().all(|m| m.dest != "/flotilla-out") =>
-        {
-            Some(exec.clone())
+    // The exec running `command`, but not the compile (which has the output mount).
+    let running = |command: &'static str| {
+        move |op: &pb::Op| match &op.op {
+            Some(Payload::Exec(exec))
+                if exec.meta.as_ref().unwrap().args.join(" ").contains(command)
+                    && exec.mounts.iter().all(|m| m.dest != "/flotilla-out") =>
+            {
+                Some(exec.clone())
+            }
+            _ => None,
         }
-        _ => None,
     };
-    let bases: BTreeMap<String, Option<String>> = by_digest
-        .values()
-        .filter_map(|op| Some((op, dependency_build(op)?)))
-        .map(|(op, exec)| {
-            let base = exec
-                .mounts
-                .iter()
-                .find(|m| m.dest == "/flotilla/base")
-                .map(|m| {
-                    assert_eq!(m.selector, "/flotilla/target");
+    // Each such exec's working directory, and that of the one whose `selector` it mounts at
+    // `dest`.
+    let starts_from = |command: &'static str, dest: &str, selector: &str| {
+        let exec_of = running(command);
+        by_digest
+            .values()
+            .filter_map(|op| Some((op, exec_of(op)?)))
+            .map(|(op, exec)| {
+                let base = exec.mounts.iter().find(|m| m.dest == dest).map(|m| {
+                    assert_eq!(m.selector, selector);
                     let input = &op.inputs[usize::try_from(m.input).unwrap()];
-                    let from = dependency_build(&by_digest[&input.digest]).unwrap();
-                    from.meta.unwrap().cwd
+                    exec_of(&by_digest[&input.digest])
+                        .unwrap()
+                        .meta
+                        .unwrap()
+                        .cwd
                 });
-            (exec.meta.unwrap().cwd, base)
-        })
-        .collect();
+                (exec.meta.unwrap().cwd, base)
+            })
+            .collect::<BTreeMap<String, Option<String>>>()
+    };
     let root = Some("/build".to_owned());
+    let expected = BTreeMap::from([
+        ("/build".to_owned(), None),
+        ("/build/agy-acp".to_owned(), root.clone()),
+        ("/build/openab-agent".to_owned(), root),
+    ]);
     assert_eq!(
-        bases,
-        BTreeMap::from([
-            ("/build".to_owned(), None),
-            ("/build/agy-acp".to_owned(), root.clone()),
-            ("/build/openab-agent".to_owned(), root),
-        ])
+        starts_from("cargo build", "/flotilla/base", "/flotilla/target"),
+        expected
+    );
+    assert_eq!(
+        starts_from(
+            "cargo fetch",
+            "/flotilla/base-fetched",
+            "/flotilla/fetched/registry"
+        ),
+        expected
     );
 }
 

@@ -35,6 +35,9 @@ const DEPS_MOUNT: &str = "/flotilla/deps";
 /// resolved), so the builds need no cache mount and an emptied registry cache (BuildKit hands
 /// `--no-cache` builds a fresh one) downloads nothing again while the layer is cached.
 const FETCHED: &str = "/flotilla/fetched";
+/// Where a fetch sees the registry its base project's fetch got: unused, it only orders the
+/// fetches (see [`Toolchain::fetch`]).
+const BASE_FETCHED_MOUNT: &str = "/flotilla/base-fetched";
 /// Where the compile step sees the fetch layer's [`FETCHED`] directory.
 const DEPS_FETCHED_MOUNT: &str = "/flotilla/deps-fetched";
 /// The file, in the dependency layer's target dir, naming that layer (a random id written
@@ -136,14 +139,21 @@ pub(super) fn compile(
             .map(|project| &project.plan.locked)
             .collect::<Vec<_>>(),
     );
+    let mut fetches: Vec<Option<State>> = Vec::with_capacity(projects.len());
     let mut layers: Vec<Option<State>> = Vec::with_capacity(projects.len());
     for (project, base) in projects.iter().zip(bases) {
-        let base = base.and_then(|base| layers[base].as_ref());
-        let layer = (!project.plan.manifests.is_empty()).then(|| {
-            let fetched = toolchain.fetch(project);
-            toolchain.dependency_layer(project, fetched, base)
-        });
-        layers.push(layer);
+        let (base_fetch, base) = match base {
+            Some(base) => (fetches[base].as_ref(), layers[base].as_ref()),
+            None => (None, None),
+        };
+        let fetched =
+            (!project.plan.manifests.is_empty()).then(|| toolchain.fetch(project, base_fetch));
+        layers.push(
+            fetched
+                .clone()
+                .map(|fetched| toolchain.dependency_layer(project, fetched, base)),
+        );
+        fetches.push(fetched);
     }
     let outputs: Vec<State> = projects
         .into_iter()
@@ -295,7 +305,10 @@ impl Toolchain<'_> {
     /// registry's crates and sources only the packages a `--locked` lockfile pins, since the
     /// shared cache also holds every other project's and every earlier version's (it grows
     /// with a long-lived builder). Without such a lockfile cargo may pin others: all is copied.
-    fn fetch(&self, project: &Project<'_>) -> State {
+    /// A project whose dependency layer starts from `base`'s fetches after `base` (whose fetch
+    /// layer it mounts, unused): the cache lock goes first to the project the other waits for,
+    /// whose dependencies are then compiling while the other fetches.
+    fn fetch(&self, project: &Project<'_>, base: Option<&State>) -> State {
         let fetch = fetch_words(project.project, project.triple);
         let mut env = project.env.clone();
         let registry = match registry_dirs(&project.plan.locked)
@@ -307,6 +320,12 @@ impl Toolchain<'_> {
             }
             None => format!("cp -a \"$CARGO_HOME/registry\" {FETCHED}/\n"),
         };
+        let mut mounts = project.caches.clone();
+        mounts.extend(base.map(|base| Mount::Bind {
+            dest: BASE_FETCHED_MOUNT.to_owned(),
+            from: base.clone(),
+            selector: format!("{FETCHED}/registry"),
+        }));
         let exec = Exec {
             args: shell(
                 format!(
@@ -319,7 +338,7 @@ impl Toolchain<'_> {
             env,
             cwd: project.dir.clone(),
             user: String::new(),
-            mounts: project.caches.clone(),
+            mounts,
             network: NetworkMode::Sandbox,
         };
         self.skeleton(project)
