@@ -139,26 +139,22 @@ pub(super) fn compile(
             .map(|project| &project.plan.locked)
             .collect::<Vec<_>>(),
     );
-    let mut fetches: Vec<Option<State>> = Vec::with_capacity(projects.len());
-    let mut layers: Vec<Option<State>> = Vec::with_capacity(projects.len());
+    // Each project's fetch and dependency layer, when it has manifests.
+    let mut layers: Vec<Option<(State, State)>> = Vec::with_capacity(projects.len());
     for (project, base) in projects.iter().zip(bases) {
-        let (base_fetch, base) = match base {
-            Some(base) => (fetches[base].as_ref(), layers[base].as_ref()),
-            None => (None, None),
-        };
-        let fetched =
-            (!project.plan.manifests.is_empty()).then(|| toolchain.fetch(project, base_fetch));
-        layers.push(
-            fetched
-                .clone()
-                .map(|fetched| toolchain.dependency_layer(project, fetched, base)),
-        );
-        fetches.push(fetched);
+        let base = base.and_then(|base| layers[base].as_ref());
+        let layer = (!project.plan.manifests.is_empty()).then(|| {
+            let fetched = toolchain.fetch(project, base.map(|(fetched, _)| fetched));
+            let deps =
+                toolchain.dependency_layer(project, fetched.clone(), base.map(|(_, deps)| deps));
+            (fetched, deps)
+        });
+        layers.push(layer);
     }
     let outputs: Vec<State> = projects
         .into_iter()
         .zip(layers)
-        .map(|(project, deps)| toolchain.build(project, deps))
+        .map(|(project, layer)| toolchain.build(project, layer.map(|(_, deps)| deps)))
         .collect();
     match outputs.as_slice() {
         // A variant without binaries never reads this state.
