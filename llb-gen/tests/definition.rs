@@ -670,8 +670,8 @@ fn each_project_gets_its_own_dependency_layer_and_build() {
 }
 
 /// The dependency builds of openab's three projects: each one's working directory, and the
-/// working directory of the dependency build whose target dir it starts from. A project's fetch
-/// waits for the fetch of that same project (whose layer it mounts), which so gets the
+/// working directory of the dependency build whose target dir it starts from. Each project's
+/// fetch waits for that base project's fetch (whose layer it mounts), so the base gets the
 /// registry cache's lock first.
 #[test]
 fn projects_pinning_mostly_the_same_crates_share_one_dependency_build() {

@@ -97,9 +97,8 @@ unset BUILDX_EXPERIMENTAL
 # builder; nothing compiles, and a missing binary is named at its spec line.
 BX_ARTIFACT=$REGISTRY/flotilla-e2e/bx-artifact:$RUN_ID
 if build bx-artifact "$BX" --target artifact -t "$BX_ARTIFACT" && "$DOCKER" push -q "$BX_ARTIFACT" >/dev/null; then
-  container=$("$DOCKER" create "$BX_ARTIFACT" /none)
   mkdir -p "$WORK/bx-bins" "$WORK/bx-half"
-  "$DOCKER" cp "$container:/flotilla/bin/." "$WORK/bx-bins" && "$DOCKER" rm "$container" >/dev/null
+  image_cp "$BX_ARTIFACT" /flotilla/bin/. "$WORK/bx-bins"
   cp "$WORK/bx-bins/hello" "$WORK/bx-half/"
   for source in "dir|$WORK/bx-bins" "image|docker-image://$BX_ARTIFACT"; do
     IFS='|' read -r kind context <<<"$source"
@@ -147,8 +146,7 @@ if build bx-artifact "$BX" --target artifact -t "$BX_ARTIFACT" && "$DOCKER" push
   if "$DOCKER" buildx build -q -t "$BX_TOOLCHAIN" --push "$WORK/bx-toolchain" >"$WORK/bx-toolchain.log" 2>&1 \
     && build bx-ctx-toolchain "$BX" --target artifact --build-context "rust:1-bookworm=docker-image://$BX_TOOLCHAIN" \
       -t flotilla-e2e/bx-ctx-toolchain; then
-    container=$("$DOCKER" create flotilla-e2e/bx-ctx-toolchain /none)
-    "$DOCKER" cp "$container:/flotilla/bin/hello" "$WORK/bx-ctx-toolchain/hello" && "$DOCKER" rm "$container" >/dev/null
+    image_cp flotilla-e2e/bx-ctx-toolchain /flotilla/bin/hello "$WORK/bx-ctx-toolchain/hello"
     id=$(readelf -n "$WORK/bx-ctx-toolchain/hello" 2>&1 | awk '/Build ID:/ {print $3}')
     if [ "$id" = 7e57c0de ] && log_has bx-ctx-toolchain "resolve $BX_TOOLCHAIN@sha256:"; then
       pass "--build-context rust:1-bookworm=docker-image://…: cargo compiles in that image, with its environment"

@@ -50,6 +50,14 @@ build() {
 }
 
 log_has() { grep -qF -- "$2" "$WORK/$1.log"; }
+# image_cp IMAGE PATH DEST: copies PATH out of IMAGE (through a container never started).
+image_cp() {
+  local container status
+  container=$("$DOCKER" create "$1" /none) || return
+  "$DOCKER" cp "$container:$2" "$3"; status=$?
+  "$DOCKER" rm "$container" >/dev/null
+  return "$status"
+}
 log_tail() { tail -n 15 "$WORK/$1.log" | sed 's/^/     | /'; }
 
 # cargo_stages NAME: the stages (`[builder]`, `[builder:tool]`…) of the `cargo build` vertices in
