@@ -551,7 +551,8 @@ def run(opts, chosen, work):
     if not opts.only:
         mine.clear()
     before = disk_free()
-    mine.update(variants=bench.variants, machine=machine(opts.engine), date=now())
+    started = now()
+    mine.update(variants=bench.variants, machine=machine(opts.engine), date=started)
     try:
         for scenario in (*ENGINE_SCENARIOS, *HOST_SCENARIOS):
             if scenario not in chosen:
@@ -561,8 +562,10 @@ def run(opts, chosen, work):
                 sys.exit(f"bench: {free / 1e9:.1f} GB free before {scenario}, below the floor of {opts.disk_floor:g} GB "
                          "(--disk-floor): stopping; free space, then rerun with --only")
             (results["host"] if scenario in HOST_SCENARIOS else mine).update(getattr(bench, scenario.lower())())
-            # A run with --only keeps the other scenarios' figures: the report says which run each is from.
-            mine.setdefault("measured", {})[scenario] = now()
+            # A run with --only keeps the other scenarios' figures: the report names the run (by
+            # its start) each engine scenario is from; the host's are measured with one engine only.
+            if scenario in ENGINE_SCENARIOS:
+                mine.setdefault("measured", {})[scenario] = started
             bench.cleanup()
             # Written after each scenario: a later failure keeps what was measured.
             write(opts.out, results)
