@@ -177,6 +177,18 @@ def prune():
     docker("builder", "prune", "-af")
 
 
+def layers_of(ref):
+    return set(json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout) or [])
+
+
+def sharing_layers(ref):
+    """Every tag on the daemon whose image has one of ref's layers, ref's own among them: only
+    with all of them set aside does the daemon hold none of ref's layers."""
+    layers = layers_of(ref)
+    tags = [tag for tag in docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split() if "<none>" not in tag]
+    return [tag for tag in tags if layers & layers_of(tag)]
+
+
 def stats(values):
     return {"min": min(values), "median": statistics.median(values), "max": max(values), "runs": len(values)}
 
@@ -370,8 +382,9 @@ class Bench:
     def ci(self):
         """Each variant a job on a fresh runner: no build cache, none of the images an earlier
         job pulled or made, the prebuilt ref and the frontend image pulled through nginx at
-        --bandwidth. The toolchain image is set aside meanwhile: its layers are the builder
-        image's lower half, and a runner building variant images does not have it."""
+        --bandwidth. The toolchain image is set aside meanwhile, with every other image that
+        shares its layers: they are the builder image's lower half, and a runner building
+        variant images does not have them."""
         tree = self.copy(OPENAB, "ci")
         proxy_dir = self.work / "nginx"
         with RateLimitedRegistry(proxy_dir, self.opts.proxy_port, self.opts.bandwidth, "127.0.0.1:5000") as proxy:
@@ -385,10 +398,11 @@ class Bench:
                 if not registry_has(ref):
                     self.push_prebuilt(side)
             saved = self.work / "toolchain.tar"
-            docker("save", "-o", str(saved), TOOLCHAIN)
+            aside = sharing_layers(TOOLCHAIN)
+            docker("save", "-o", str(saved), *aside)
             jobs = {side.name: {} for side in sides}
             try:
-                docker("image", "rm", "-f", TOOLCHAIN)
+                docker("image", "rm", "-f", *aside)
                 log(f"CI: one job per variant, registry at {self.opts.bandwidth:g} MB/s through nginx on {proxy.address}")
                 for side, variant in ((s, v) for s in sides for v in self.variants):
                     ref = via(self.prebuilt(side)[0])
