@@ -177,16 +177,13 @@ def prune():
     docker("builder", "prune", "-af")
 
 
-def layers_of(ref):
-    return set(json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout) or [])
-
-
 def sharing_layers(ref):
     """Every tag on the daemon whose image has one of ref's layers, ref's own among them: only
     with all of them set aside does the daemon hold none of ref's layers."""
-    layers = layers_of(ref)
     tags = [tag for tag in docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split() if "<none>" not in tag]
-    return [tag for tag in tags if layers & layers_of(tag)]
+    inspected = docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref, *tags).stdout.splitlines()
+    layers, *tag_layers = (set(json.loads(line) or []) for line in inspected)
+    return [tag for tag, own in zip(tags, tag_layers) if layers & own]
 
 
 def stats(values):
